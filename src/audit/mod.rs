@@ -1,0 +1,219 @@
+//! The audit trail: append-only, hash-chained, ids and actions only.
+//!
+//! Each row's `hash` covers its own fields and the previous row's hash
+//! (`prev_hash`), so editing or deleting a row breaks the chain at the next
+//! row, which [`verify`] reports. `prev_hash` is unique: two writers racing
+//! for the same tail collide, and the loser retries on the new tail.
+//! (Truncating the newest rows leaves a valid, shorter chain; anchoring the
+//! head elsewhere is future work noted in docs/ARCHITECTURE.md.)
+
+use diesel::prelude::*;
+
+use crate::crypto::hash_parts;
+use crate::db::schema::audit_events;
+use crate::db::{DbConn, is_unique_violation, now};
+use crate::ids::TherapistId;
+
+/// What happened. The strings are stored; never rename one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// The first account was created.
+    Setup,
+    /// A sign-in succeeded.
+    LoginOk,
+    /// A sign-in failed (wrong password or unknown email).
+    LoginFailed,
+    /// A sign-in was refused because the account or address is locked.
+    LoginLocked,
+    /// A therapist signed out.
+    Logout,
+    /// A session ended by idle timeout or age.
+    SessionExpired,
+    /// The recovery code was confirmed as stored.
+    RecoveryCodeStored,
+}
+
+impl Action {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Setup => "setup",
+            Self::LoginOk => "login.ok",
+            Self::LoginFailed => "login.failed",
+            Self::LoginLocked => "login.locked",
+            Self::Logout => "logout",
+            Self::SessionExpired => "session.expired",
+            Self::RecoveryCodeStored => "recovery_code.stored",
+        }
+    }
+}
+
+/// A stored audit row.
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEvent {
+    /// Position in the chain.
+    pub id: i64,
+    /// When, in Unix seconds.
+    pub at: i64,
+    /// Whose event (none for a failed sign-in to an unknown email).
+    pub therapist_id: Option<i64>,
+    /// What happened.
+    pub action: String,
+    /// The record acted on, if any (an id, never content).
+    pub subject_id: Option<i64>,
+    /// The previous row's hash.
+    pub prev_hash: Vec<u8>,
+    /// This row's hash.
+    pub hash: Vec<u8>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = audit_events)]
+struct NewAuditEvent<'a> {
+    at: i64,
+    therapist_id: Option<i64>,
+    action: &'a str,
+    subject_id: Option<i64>,
+    prev_hash: &'a [u8],
+    hash: &'a [u8],
+}
+
+const GENESIS: [u8; 32] = [0; 32];
+
+fn opt_bytes(v: Option<i64>) -> [u8; 9] {
+    let mut out = [0u8; 9];
+    if let Some(v) = v {
+        out[0] = 1;
+        out[1..].copy_from_slice(&v.to_be_bytes());
+    }
+    out
+}
+
+fn row_hash(
+    prev: &[u8],
+    at: i64,
+    therapist: Option<i64>,
+    action: &str,
+    subject: Option<i64>,
+) -> [u8; 32] {
+    hash_parts(&[
+        b"tearsheet/v1/audit",
+        prev,
+        &at.to_be_bytes(),
+        &opt_bytes(therapist),
+        action.as_bytes(),
+        &opt_bytes(subject),
+    ])
+}
+
+/// Append an event. Safe inside or outside a transaction: each attempt runs
+/// in its own savepoint, so a lost race does not abort the caller's work.
+pub fn record(
+    conn: &mut DbConn,
+    therapist: Option<TherapistId>,
+    action: Action,
+    subject: Option<i64>,
+) -> QueryResult<()> {
+    let therapist = therapist.map(|t| t.0);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let result = conn.transaction(|conn| {
+            let prev: Vec<u8> = audit_events::table
+                .select(audit_events::hash)
+                .order(audit_events::id.desc())
+                .first(conn)
+                .optional()?
+                .unwrap_or_else(|| GENESIS.to_vec());
+            let at = now();
+            let hash = row_hash(&prev, at, therapist, action.as_str(), subject);
+            diesel::insert_into(audit_events::table)
+                .values(NewAuditEvent {
+                    at,
+                    therapist_id: therapist,
+                    action: action.as_str(),
+                    subject_id: subject,
+                    prev_hash: &prev,
+                    hash: &hash,
+                })
+                .execute(conn)
+        });
+        match result {
+            Ok(_) => return Ok(()),
+            Err(err) if is_unique_violation(&err) && attempts < 20 => continue,
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// The first place the chain is broken.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Break {
+    /// The id of the first row that does not fit.
+    pub row_id: i64,
+    /// Why it does not.
+    pub reason: &'static str,
+}
+
+/// Walk the whole chain in order; `Ok(None)` when every row fits.
+pub fn verify(conn: &mut DbConn) -> QueryResult<(u64, Option<Break>)> {
+    let mut prev = GENESIS.to_vec();
+    let mut last_id = 0i64;
+    let mut checked = 0u64;
+    loop {
+        let batch: Vec<AuditEvent> = audit_events::table
+            .filter(audit_events::id.gt(last_id))
+            .order(audit_events::id.asc())
+            .limit(1000)
+            .select(AuditEvent::as_select())
+            .load(conn)?;
+        if batch.is_empty() {
+            return Ok((checked, None));
+        }
+        for row in batch {
+            if row.prev_hash != prev {
+                return Ok((
+                    checked,
+                    Some(Break {
+                        row_id: row.id,
+                        reason: "does not follow the row before it (a row was removed or reordered)",
+                    }),
+                ));
+            }
+            let expected = row_hash(
+                &row.prev_hash,
+                row.at,
+                row.therapist_id,
+                &row.action,
+                row.subject_id,
+            );
+            if row.hash != expected {
+                return Ok((
+                    checked,
+                    Some(Break {
+                        row_id: row.id,
+                        reason: "its contents do not match its hash (the row was edited)",
+                    }),
+                ));
+            }
+            prev = row.hash;
+            last_id = row.id;
+            checked += 1;
+        }
+    }
+}
+
+/// A therapist's own events, newest first.
+pub fn for_therapist(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    limit: i64,
+) -> QueryResult<Vec<AuditEvent>> {
+    audit_events::table
+        .filter(audit_events::therapist_id.eq(therapist.0))
+        .order(audit_events::id.desc())
+        .limit(limit)
+        .select(AuditEvent::as_select())
+        .load(conn)
+}

@@ -1,0 +1,269 @@
+//! Therapists' accounts: the row, enrolment (keys for a new account) and
+//! opening DK with a password.
+
+use diesel::prelude::*;
+
+use crate::crypto::password::{self, KdfParams};
+use crate::crypto::recovery::RecoveryCode;
+use crate::crypto::{DataKey, Place};
+use crate::db::DbConn;
+use crate::db::schema::{practice, therapists};
+use crate::ids::TherapistId;
+
+/// A therapist's role in the practice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Runs the practice's accounts; also a therapist.
+    Admin,
+    /// A therapist.
+    Therapist,
+}
+
+impl Role {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Therapist => "therapist",
+        }
+    }
+
+    /// Read the stored name; anything unknown is the lesser role.
+    pub fn parse(s: &str) -> Self {
+        if s == "admin" {
+            Self::Admin
+        } else {
+            Self::Therapist
+        }
+    }
+}
+
+/// A therapist's row.
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = therapists)]
+pub struct Therapist {
+    /// Row id.
+    pub id: i64,
+    /// Sign-in email, lower-cased.
+    pub email: String,
+    /// Name shown in the app.
+    pub display_name: String,
+    /// `admin` or `therapist`.
+    pub role: String,
+    /// `active` or `disabled`.
+    pub status: String,
+    /// Argon2id salt.
+    pub kdf_salt: Vec<u8>,
+    /// Argon2id memory (KiB).
+    pub kdf_m_cost: i32,
+    /// Argon2id passes.
+    pub kdf_t_cost: i32,
+    /// Argon2id lanes.
+    pub kdf_p_cost: i32,
+    /// Hash of the auth key.
+    pub auth_verifier: Vec<u8>,
+    /// DK sealed under the password key.
+    pub dk_sealed_password: Vec<u8>,
+    /// DK sealed under the recovery key.
+    pub dk_sealed_recovery: Vec<u8>,
+    /// Salt for the recovery key.
+    pub recovery_salt: Vec<u8>,
+    /// When the account was made.
+    pub created_at: i64,
+    /// Last successful sign-in.
+    pub last_login_at: Option<i64>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = therapists)]
+struct NewTherapist<'a> {
+    id: i64,
+    email: &'a str,
+    display_name: &'a str,
+    role: &'a str,
+    status: &'a str,
+    kdf_salt: &'a [u8],
+    kdf_m_cost: i32,
+    kdf_t_cost: i32,
+    kdf_p_cost: i32,
+    auth_verifier: &'a [u8],
+    dk_sealed_password: &'a [u8],
+    dk_sealed_recovery: &'a [u8],
+    recovery_salt: &'a [u8],
+    created_at: i64,
+}
+
+/// Where a therapist's password-sealed DK lives.
+pub fn password_place(id: TherapistId) -> Place<'static> {
+    Place {
+        therapist: id.0,
+        table: "therapists",
+        column: "dk_sealed_password",
+        row: id.0,
+    }
+}
+
+/// Where a therapist's recovery-sealed DK lives.
+pub fn recovery_place(id: TherapistId) -> Place<'static> {
+    Place {
+        therapist: id.0,
+        table: "therapists",
+        column: "dk_sealed_recovery",
+        row: id.0,
+    }
+}
+
+impl Therapist {
+    /// The typed id.
+    pub fn id(&self) -> TherapistId {
+        TherapistId(self.id)
+    }
+
+    /// Whether the account may sign in.
+    pub fn is_active(&self) -> bool {
+        self.status == "active"
+    }
+
+    /// The stored Argon2id parameters (validated when used).
+    pub fn kdf_params(&self) -> KdfParams {
+        let u = |v: i32| u32::try_from(v).unwrap_or(0);
+        KdfParams {
+            m_cost: u(self.kdf_m_cost),
+            t_cost: u(self.kdf_t_cost),
+            p_cost: u(self.kdf_p_cost),
+        }
+    }
+
+    /// Check a password and open DK with it. Runs Argon2id: call on a
+    /// blocking thread holding a KDF permit, and no database connection.
+    pub fn unlock(&self, password: &str) -> Result<Option<DataKey>, password::KdfError> {
+        let keys = password::derive(password, &self.kdf_salt, self.kdf_params())?;
+        if !keys.auth.matches(&self.auth_verifier) {
+            return Ok(None);
+        }
+        // The verifier matched, so the sealed DK opens unless it was tampered with.
+        Ok(DataKey::open_from(
+            &keys.kek,
+            &password_place(self.id()),
+            &self.dk_sealed_password,
+        )
+        .ok())
+    }
+}
+
+/// Lower-case and trim an email as typed.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// Find an account by (normalised) email.
+pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<Therapist>> {
+    therapists::table
+        .filter(therapists::email.eq(normalize_email(email)))
+        .select(Therapist::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Whether setup has happened.
+pub fn practice_exists(conn: &mut DbConn) -> QueryResult<bool> {
+    practice::table
+        .count()
+        .get_result::<i64>(conn)
+        .map(|n| n > 0)
+}
+
+/// Record a successful sign-in.
+pub fn mark_login(conn: &mut DbConn, id: TherapistId, at: i64) -> QueryResult<()> {
+    diesel::update(therapists::table.find(id.0))
+        .set(therapists::last_login_at.eq(at))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Everything a new account needs, made before touching the database.
+pub struct Enrolment {
+    /// The new account's id.
+    pub id: TherapistId,
+    email: String,
+    display_name: String,
+    role: Role,
+    kdf: KdfParams,
+    kdf_salt: [u8; 16],
+    auth_verifier: [u8; 32],
+    dk_sealed_password: Vec<u8>,
+    dk_sealed_recovery: Vec<u8>,
+    recovery_salt: [u8; 16],
+    /// The new DK, to seal into the first session.
+    pub dk: DataKey,
+    /// The recovery code, to show once.
+    pub recovery_code: RecoveryCode,
+}
+
+impl Enrolment {
+    /// Make keys for a new account. Runs Argon2id: blocking thread, KDF permit.
+    pub fn new(
+        email: &str,
+        display_name: &str,
+        role: Role,
+        password: &str,
+        kdf: KdfParams,
+    ) -> Result<Self, password::KdfError> {
+        let id = TherapistId::generate();
+        let kdf_salt = password::new_salt();
+        let keys = password::derive(password, &kdf_salt, kdf)?;
+        let dk = DataKey::generate();
+        let recovery_code = RecoveryCode::generate();
+        let recovery_salt = password::new_salt();
+        let dk_sealed_password = dk.seal_under(&keys.kek, &password_place(id));
+        let dk_sealed_recovery =
+            dk.seal_under(&recovery_code.key(&recovery_salt), &recovery_place(id));
+        Ok(Self {
+            id,
+            email: normalize_email(email),
+            display_name: display_name.trim().to_owned(),
+            role,
+            kdf,
+            kdf_salt,
+            auth_verifier: keys.auth.verifier(),
+            dk_sealed_password,
+            dk_sealed_recovery,
+            recovery_salt,
+            dk,
+            recovery_code,
+        })
+    }
+
+    /// Insert the account. A duplicate email is a unique violation.
+    pub fn insert(&self, conn: &mut DbConn, at: i64) -> QueryResult<()> {
+        let as_i32 = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+        diesel::insert_into(therapists::table)
+            .values(NewTherapist {
+                id: self.id.0,
+                email: &self.email,
+                display_name: &self.display_name,
+                role: self.role.as_str(),
+                status: "active",
+                kdf_salt: &self.kdf_salt,
+                kdf_m_cost: as_i32(self.kdf.m_cost),
+                kdf_t_cost: as_i32(self.kdf.t_cost),
+                kdf_p_cost: as_i32(self.kdf.p_cost),
+                auth_verifier: &self.auth_verifier,
+                dk_sealed_password: &self.dk_sealed_password,
+                dk_sealed_recovery: &self.dk_sealed_recovery,
+                recovery_salt: &self.recovery_salt,
+                created_at: at,
+            })
+            .execute(conn)
+            .map(|_| ())
+    }
+}
+
+/// Claim the practice's single row: fails with a unique violation if setup
+/// already happened, even when two setups race.
+pub fn claim_practice(conn: &mut DbConn, at: i64) -> QueryResult<()> {
+    diesel::insert_into(practice::table)
+        .values((practice::id.eq(1i64), practice::created_at.eq(at)))
+        .execute(conn)
+        .map(|_| ())
+}

@@ -1,0 +1,235 @@
+//! Extractors that make a handler's signature say what it needs.
+//!
+//! - [`Signed`]: a signed-in therapist (else a redirect to sign in).
+//! - [`SignedForm`]: a signed-in therapist and a form carrying their
+//!   session's CSRF token (else 403). Every state-changing signed-in route
+//!   takes one, so the check cannot be forgotten.
+//! - [`AnonForm`]: a form before sign-in (setup, sign-in) carrying the
+//!   pre-session CSRF cookie's value.
+//! - [`MaybeSigned`]: whoever is there.
+//!
+//! The session is loaded once per request and cached in its extensions.
+
+use std::rc::Rc;
+
+use actix_web::dev::Payload;
+use actix_web::http::Method;
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+use super::session::{self, CurrentSession, Lookup};
+use crate::crypto::constant_time_eq;
+use crate::crypto::session::SessionToken;
+use crate::web::cookies;
+use crate::web::form::{FormLimit, Pairs, SMALL_FORM_LIMIT, read_body};
+use crate::web::{AppError, AppState};
+
+/// Where to send a visitor whose recovery code is not yet confirmed.
+pub const RECOVERY_CODE_PATH: &str = "/account/recovery-code";
+
+#[derive(Clone)]
+enum Loaded {
+    Active(Rc<CurrentSession>),
+    Expired,
+    Missing,
+}
+
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("application state is not registered")))
+}
+
+async fn load(req: &HttpRequest) -> Result<Loaded, AppError> {
+    if let Some(loaded) = req.extensions().get::<Loaded>() {
+        return Ok(loaded.clone());
+    }
+    let token = req
+        .cookie(cookies::SESSION)
+        .and_then(|c| SessionToken::decode(c.value()));
+    let loaded = match token {
+        None => Loaded::Missing,
+        Some(token) => {
+            let state = state(req)?;
+            let config = state.config.clone();
+            match state
+                .db(move |conn| Ok(session::load(conn, &token, &config)?))
+                .await?
+            {
+                Lookup::Active(s) => Loaded::Active(Rc::new(s)),
+                Lookup::Expired => Loaded::Expired,
+                Lookup::Missing => Loaded::Missing,
+            }
+        }
+    };
+    req.extensions_mut().insert(loaded.clone());
+    Ok(loaded)
+}
+
+/// The local path to come back to after signing in (GET pages only).
+fn next_for(req: &HttpRequest) -> Option<String> {
+    (req.method() == Method::GET)
+        .then(|| req.uri().path_and_query().map(|p| p.as_str().to_owned()))
+        .flatten()
+}
+
+async fn require(req: &HttpRequest, allow_pending: bool) -> Result<Rc<CurrentSession>, AppError> {
+    match load(req).await? {
+        Loaded::Active(s) if s.pending_recovery.is_some() && !allow_pending => {
+            Err(AppError::Redirect(RECOVERY_CODE_PATH.to_owned()))
+        }
+        Loaded::Active(s) => Ok(s),
+        Loaded::Expired => Err(AppError::SignInRequired {
+            next: next_for(req),
+            expired: true,
+        }),
+        Loaded::Missing => Err(AppError::SignInRequired {
+            next: next_for(req),
+            expired: false,
+        }),
+    }
+}
+
+fn form_limit(req: &HttpRequest) -> usize {
+    req.app_data::<FormLimit>()
+        .map_or(SMALL_FORM_LIMIT, |l| l.0)
+}
+
+fn check_token(sent: Option<&str>, expected: Option<&str>) -> Result<(), AppError> {
+    match (sent, expected) {
+        (Some(sent), Some(expected)) if constant_time_eq(sent.as_bytes(), expected.as_bytes()) => {
+            Ok(())
+        }
+        _ => Err(AppError::forbidden(
+            "This form's security token was missing or out of date, so nothing was changed. Go back, reload the page and send it again.",
+        )),
+    }
+}
+
+async fn signed_form<T: DeserializeOwned>(
+    req: HttpRequest,
+    payload: Payload,
+    allow_pending: bool,
+) -> Result<(Rc<CurrentSession>, T), AppError> {
+    let session = require(&req, allow_pending).await?;
+    let body = read_body(&req, payload, form_limit(&req)).await?;
+    let pairs = Pairs::parse(&body)?;
+    check_token(pairs.get("csrf_token"), Some(&session.csrf_token))?;
+    Ok((session, pairs.deserialize()?))
+}
+
+/// A signed-in therapist whose recovery code is confirmed.
+pub struct Signed(pub Rc<CurrentSession>);
+
+impl FromRequest for Signed {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { require(&req, false).await.map(Signed) })
+    }
+}
+
+/// A signed-in therapist, even one who has not yet confirmed their recovery code.
+pub struct SignedPending(pub Rc<CurrentSession>);
+
+impl FromRequest for SignedPending {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { require(&req, true).await.map(SignedPending) })
+    }
+}
+
+/// A state-changing form from a signed-in therapist, CSRF-checked.
+pub struct SignedForm<T> {
+    /// The session.
+    pub session: Rc<CurrentSession>,
+    /// The form's fields.
+    pub form: T,
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for SignedForm<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let (req, payload) = (req.clone(), payload.take());
+        Box::pin(async move {
+            let (session, form) = signed_form(req, payload, false).await?;
+            Ok(Self { session, form })
+        })
+    }
+}
+
+/// Like [`SignedForm`], but also before the recovery code is confirmed
+/// (for confirming it, and for signing out).
+pub struct PendingForm<T> {
+    /// The session.
+    pub session: Rc<CurrentSession>,
+    /// The form's fields.
+    pub form: T,
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for PendingForm<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let (req, payload) = (req.clone(), payload.take());
+        Box::pin(async move {
+            let (session, form) = signed_form(req, payload, true).await?;
+            Ok(Self { session, form })
+        })
+    }
+}
+
+/// A form sent before sign-in, checked against the pre-session CSRF cookie.
+pub struct AnonForm<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for AnonForm<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let (req, payload) = (req.clone(), payload.take());
+        Box::pin(async move {
+            let body = read_body(&req, payload, form_limit(&req)).await?;
+            let pairs = Pairs::parse(&body)?;
+            let cookie = req.cookie(cookies::PRE_SESSION_CSRF);
+            check_token(pairs.get("csrf_token"), cookie.as_ref().map(|c| c.value()))?;
+            Ok(Self(pairs.deserialize()?))
+        })
+    }
+}
+
+/// Whoever is there: a live session, or none.
+pub struct MaybeSigned(pub Option<Rc<CurrentSession>>);
+
+impl FromRequest for MaybeSigned {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            Ok(Self(match load(&req).await? {
+                Loaded::Active(s) => Some(s),
+                Loaded::Expired | Loaded::Missing => None,
+            }))
+        })
+    }
+}
+
+/// The pre-session CSRF token for a sign-in or setup page: the browser's
+/// existing cookie value, or a new one to set.
+pub fn pre_session_token(req: &HttpRequest) -> (String, bool) {
+    match req.cookie(cookies::PRE_SESSION_CSRF) {
+        Some(c) if c.value().len() >= 32 => (c.value().to_owned(), false),
+        _ => (crate::crypto::random_token(), true),
+    }
+}

@@ -1,0 +1,233 @@
+//! Server-side sessions.
+//!
+//! The row holds a hash of the cookie's id, the CSRF token and DK sealed under
+//! a key only the cookie's secret gives; no process-local state, so several
+//! app servers on one PostgreSQL serve the same session. `last_seen_at` is
+//! written at most about once a minute per session, not on every page view.
+
+use diesel::prelude::*;
+
+use crate::audit::{self, Action};
+use crate::config::Config;
+use crate::crypto::recovery::RecoveryCode;
+use crate::crypto::session::SessionToken;
+use crate::crypto::{DataKey, Place, SessionKey, open, random_token, seal};
+use crate::db::schema::{sessions, therapists};
+use crate::db::{DbConn, now};
+use crate::ids::{SessionId, TherapistId};
+
+use super::account::Role;
+
+/// A signed-in therapist's session, as a request sees it.
+pub struct CurrentSession {
+    /// The session's row.
+    pub id: SessionId,
+    /// Who is signed in.
+    pub therapist: TherapistId,
+    /// Their display name.
+    pub display_name: String,
+    /// Their role.
+    pub role: Role,
+    /// The synchronizer token every form of this session must carry.
+    pub csrf_token: String,
+    /// The therapist's data key, for opening and sealing their records.
+    pub dk: DataKey,
+    /// A recovery code shown at setup and not yet confirmed as stored.
+    pub pending_recovery: Option<RecoveryCode>,
+}
+
+/// What a cookie turned out to be.
+pub enum Lookup {
+    /// A live session.
+    Active(CurrentSession),
+    /// A session that just ended by idle time or age (now deleted).
+    Expired,
+    /// No such session (never existed, signed out, or tampered with).
+    Missing,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = sessions)]
+struct NewSession<'a> {
+    id: i64,
+    token_hash: &'a [u8],
+    therapist_id: i64,
+    created_at: i64,
+    last_seen_at: i64,
+    csrf_token: &'a str,
+    dk_sealed: &'a [u8],
+    pending_recovery_code: Option<&'a [u8]>,
+    user_agent: Option<&'a str>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+struct SessionRow {
+    id: i64,
+    therapist_id: i64,
+    created_at: i64,
+    last_seen_at: i64,
+    csrf_token: String,
+    dk_sealed: Vec<u8>,
+    pending_recovery_code: Option<Vec<u8>>,
+}
+
+fn place(therapist: TherapistId, session: SessionId, column: &'static str) -> Place<'static> {
+    Place {
+        therapist: therapist.0,
+        table: "sessions",
+        column,
+        row: session.0,
+    }
+}
+
+/// Start a new session (at every sign-in: no fixation). Returns the token for the cookie.
+pub fn create(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    dk: &DataKey,
+    pending_recovery: Option<&RecoveryCode>,
+    user_agent: Option<&str>,
+) -> QueryResult<SessionToken> {
+    let token = SessionToken::generate();
+    let key = token.key();
+    let id = SessionId::generate();
+    let at = now();
+    let dk_sealed = dk.seal_under(&key, &place(therapist, id, "dk_sealed"));
+    let pending = pending_recovery.map(|code| {
+        seal(
+            &key,
+            &place(therapist, id, "pending_recovery_code"),
+            code.as_bytes(),
+        )
+    });
+    let user_agent = user_agent.map(|ua| truncate(ua, 300));
+    diesel::insert_into(sessions::table)
+        .values(NewSession {
+            id: id.0,
+            token_hash: &token.id_hash(),
+            therapist_id: therapist.0,
+            created_at: at,
+            last_seen_at: at,
+            csrf_token: &random_token(),
+            dk_sealed: &dk_sealed,
+            pending_recovery_code: pending.as_deref(),
+            user_agent: user_agent.as_deref(),
+        })
+        .execute(conn)?;
+    Ok(token)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// Find the session a cookie names, end it if it has expired, and open its DK.
+pub fn load(conn: &mut DbConn, token: &SessionToken, config: &Config) -> QueryResult<Lookup> {
+    let found: Option<(SessionRow, (String, String, String))> = sessions::table
+        .inner_join(therapists::table)
+        .filter(sessions::token_hash.eq(token.id_hash().as_slice()))
+        .select((
+            SessionRow::as_select(),
+            (
+                therapists::display_name,
+                therapists::role,
+                therapists::status,
+            ),
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((row, (display_name, role, status))) = found else {
+        return Ok(Lookup::Missing);
+    };
+    let id = SessionId(row.id);
+    let therapist = TherapistId(row.therapist_id);
+    let at = now();
+    let idle = at - row.last_seen_at > config.idle_timeout.as_secs() as i64;
+    let too_old = at - row.created_at > config.absolute_timeout.as_secs() as i64;
+    if idle || too_old {
+        end(conn, id)?;
+        audit::record(conn, Some(therapist), Action::SessionExpired, Some(id.0))?;
+        return Ok(Lookup::Expired);
+    }
+    if status != "active" {
+        end_all(conn, therapist)?;
+        return Ok(Lookup::Missing);
+    }
+    let key: SessionKey = token.key();
+    let Ok(dk) = DataKey::open_from(&key, &place(therapist, id, "dk_sealed"), &row.dk_sealed)
+    else {
+        tracing::warn!(
+            session = id.0,
+            "session key did not open the session's DK; ending it"
+        );
+        end(conn, id)?;
+        return Ok(Lookup::Missing);
+    };
+    let pending_recovery = row
+        .pending_recovery_code
+        .and_then(|blob| open(&key, &place(therapist, id, "pending_recovery_code"), &blob).ok())
+        .and_then(|raw| RecoveryCode::from_raw(&raw));
+    if at - row.last_seen_at >= config.last_seen_granularity() {
+        diesel::update(sessions::table.find(id.0))
+            .set(sessions::last_seen_at.eq(at))
+            .execute(conn)?;
+    }
+    Ok(Lookup::Active(CurrentSession {
+        id,
+        therapist,
+        display_name,
+        role: Role::parse(&role),
+        csrf_token: row.csrf_token,
+        dk,
+        pending_recovery,
+    }))
+}
+
+/// The recovery code has been stored; stop showing it.
+pub fn clear_pending_recovery(conn: &mut DbConn, id: SessionId) -> QueryResult<()> {
+    diesel::update(sessions::table.find(id.0))
+        .set(sessions::pending_recovery_code.eq(None::<Vec<u8>>))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// End one session (sign-out).
+pub fn end(conn: &mut DbConn, id: SessionId) -> QueryResult<()> {
+    diesel::delete(sessions::table.find(id.0))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// End every session of a therapist.
+pub fn end_all(conn: &mut DbConn, therapist: TherapistId) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::therapist_id.eq(therapist.0))).execute(conn)
+}
+
+/// Delete sessions that expired without being seen again, auditing each.
+pub fn sweep_expired(conn: &mut DbConn, config: &Config) -> QueryResult<usize> {
+    let at = now();
+    let idle_cutoff = at - config.idle_timeout.as_secs() as i64;
+    let age_cutoff = at - config.absolute_timeout.as_secs() as i64;
+    let expired: Vec<(i64, i64)> = sessions::table
+        .filter(
+            sessions::last_seen_at
+                .lt(idle_cutoff)
+                .or(sessions::created_at.lt(age_cutoff)),
+        )
+        .select((sessions::id, sessions::therapist_id))
+        .limit(500)
+        .load(conn)?;
+    for (id, therapist) in &expired {
+        let deleted = diesel::delete(sessions::table.find(id)).execute(conn)?;
+        if deleted == 1 {
+            audit::record(
+                conn,
+                Some(TherapistId(*therapist)),
+                Action::SessionExpired,
+                Some(*id),
+            )?;
+        }
+    }
+    Ok(expired.len())
+}

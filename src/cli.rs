@@ -1,0 +1,110 @@
+//! The command line: `tearsheet [serve]` and `tearsheet migrate`.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::db::{self, DatabaseUrl};
+
+/// Encrypted session notes, breakthrough tags and printable handouts for psychotherapists.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+pub struct Cli {
+    /// Where the data lives: a SQLite file path (or sqlite://PATH), or a postgres:// URL.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "./tearsheet-data/tearsheet.db",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// Address and port to serve on.
+    #[arg(
+        long,
+        env = "TEARSHEET_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub bind: String,
+
+    /// Sign a therapist out after this long without activity (e.g. 15m, 900s, 1h).
+    #[arg(long, env = "TEARSHEET_IDLE_TIMEOUT", default_value = "15m", value_parser = humantime::parse_duration, global = true)]
+    pub idle_timeout: Duration,
+
+    /// The reverse proxy's address; only its X-Forwarded-For/-Proto are believed.
+    #[arg(long, env = "TEARSHEET_TRUSTED_PROXY", global = true)]
+    pub trusted_proxy: Option<IpAddr>,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "TEARSHEET_WORKERS", global = true)]
+    pub workers: Option<usize>,
+
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the web app (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+impl Cli {
+    /// The typed configuration these flags describe.
+    pub fn config(&self) -> anyhow::Result<Config> {
+        let url = DatabaseUrl::parse(&self.database_url)?;
+        let mut config = Config::new(url);
+        config.bind = self.bind.clone();
+        anyhow::ensure!(
+            self.idle_timeout >= Duration::from_secs(1),
+            "--idle-timeout must be at least one second"
+        );
+        config.idle_timeout = self.idle_timeout;
+        config.trusted_proxy = self.trusted_proxy;
+        if let Some(workers) = self.workers {
+            config.workers = workers.max(1);
+        }
+        Ok(config)
+    }
+}
+
+/// Parse the command line and run it.
+pub fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    crate::telemetry::init();
+    let config = cli.config()?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config),
+        Command::Migrate => {
+            let pool = db::connect(
+                &config.database_url,
+                db::PoolOptions {
+                    max_size: 1,
+                    timeout: config.db_timeout,
+                },
+            )?;
+            let mut conn = pool.get().context("no database connection")?;
+            let applied = db::migrate(&mut conn)?;
+            println!(
+                "{}: {applied} migration(s) applied",
+                config.database_url.describe()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let app = crate::startup::Application::build(config).await?;
+        app.run_until_stopped().await
+    })
+}

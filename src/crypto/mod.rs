@@ -1,0 +1,180 @@
+//! Keys and sealing. This module imports nothing from the web or the
+//! database: it turns passwords, recovery codes and session secrets into keys,
+//! and seals and opens bytes. The format below is a contract: blobs written today
+//! must open in every later version.
+//!
+//! # Key hierarchy
+//! - **DK** ([`DataKey`]): 256 random bits per therapist. Every protected field
+//!   is sealed under it.
+//! - **Password keys** ([`password::derive`]): one Argon2id run over the password
+//!   (per-account 16-byte salt, per-account parameters within
+//!   [`password::KdfParams`] floor and ceiling) gives 64 bytes; HKDF-SHA256
+//!   splits them into an [`password::AuthKey`] (the server keeps only a hash of
+//!   it) and a [`KeyEncryptionKey`] that seals DK.
+//! - **Recovery code** ([`recovery::RecoveryCode`]): 160 random bits; HKDF turns
+//!   it into a [`RecoveryKey`] that seals a second copy of DK.
+//! - **Session secret** ([`session::SessionToken`]): lives only in the cookie;
+//!   HKDF turns it into a [`SessionKey`] that seals the session's copy of DK.
+//!
+//! # Sealed blob format (version 1)
+//! ```text
+//! version (1 byte = 0x01) | key id (4 bytes, big-endian) | nonce (24 bytes) | ciphertext + tag (16)
+//! ```
+//! The cipher is XChaCha20-Poly1305 with a fresh random nonce per seal. The key
+//! id names the kind of key in its top byte ([`KeyKind`]) and the key's
+//! generation in the lower three (always 1 today; room for DK rotation).
+//! The associated data binds a blob to its place:
+//! ```text
+//! header (version | key id) | therapist id (8, BE) | len | table | len | column | row id (8, BE)
+//! ```
+//! so a blob copied to another row, column or therapist fails to open. An
+//! unknown version is an error, never a guess.
+
+pub mod password;
+pub mod recovery;
+pub mod seal;
+pub mod session;
+
+pub use seal::{OpenError, Place, open, seal};
+
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// Fill an array from the operating system's random source.
+///
+/// # Panics
+/// If the OS random source fails, which on Linux happens only before the
+/// kernel's pool is initialised at boot; continuing without randomness would
+/// be far worse than stopping.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    getrandom::getrandom(&mut buf).expect("the operating system's random source failed");
+    buf
+}
+
+/// A random token of 256 bits, base64url without padding (for CSRF tokens).
+pub fn random_token() -> String {
+    data_encoding::BASE64URL_NOPAD.encode(&random_bytes::<32>())
+}
+
+/// Compare two byte strings in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.ct_eq(b).into()
+}
+
+/// SHA-256 of the parts, each prefixed by its length so that the boundaries
+/// between parts cannot be moved.
+pub fn hash_parts(parts: &[&[u8]]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    hasher.finalize().into()
+}
+
+/// What kind of key sealed a blob: the top byte of the key id.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum KeyKind {
+    /// A therapist's data key, sealing protected fields.
+    Data = 1,
+    /// The password-derived key that seals DK.
+    Password = 2,
+    /// The recovery-code-derived key that seals DK.
+    Recovery = 3,
+    /// The session-secret-derived key that seals a session's copy of DK.
+    Session = 4,
+}
+
+/// A 256-bit key that can seal and open blobs.
+pub trait SealingKey {
+    /// The key id written into every blob this key seals.
+    fn key_id(&self) -> u32;
+    /// The raw key bytes.
+    fn key_bytes(&self) -> &[u8; 32];
+}
+
+macro_rules! sealing_key {
+    ($(#[$doc:meta])* $name:ident, $kind:expr) => {
+        $(#[$doc])*
+        ///
+        /// Zeroized on drop; deliberately has no `Debug` or `Clone`.
+        #[derive(Zeroize, ZeroizeOnDrop)]
+        pub struct $name([u8; 32]);
+
+        impl $name {
+            /// Wrap raw key bytes (taking ownership so only one copy lives).
+            pub fn from_bytes(bytes: [u8; 32]) -> Self {
+                Self(bytes)
+            }
+        }
+
+        impl SealingKey for $name {
+            fn key_id(&self) -> u32 {
+                (($kind as u32) << 24) | 1
+            }
+            fn key_bytes(&self) -> &[u8; 32] {
+                &self.0
+            }
+        }
+    };
+}
+
+sealing_key!(
+    /// A therapist's data key (DK).
+    DataKey,
+    KeyKind::Data
+);
+sealing_key!(
+    /// The key derived from the password that seals DK.
+    KeyEncryptionKey,
+    KeyKind::Password
+);
+sealing_key!(
+    /// The key derived from a recovery code that seals DK.
+    RecoveryKey,
+    KeyKind::Recovery
+);
+sealing_key!(
+    /// The key derived from a session secret that seals the session's DK copy.
+    SessionKey,
+    KeyKind::Session
+);
+
+impl DataKey {
+    /// A fresh random data key for a new therapist.
+    pub fn generate() -> Self {
+        Self(random_bytes())
+    }
+
+    /// Seal this key under another key, at `place`.
+    pub fn seal_under(&self, key: &impl SealingKey, place: &Place<'_>) -> Vec<u8> {
+        seal(key, place, &self.0)
+    }
+
+    /// Open a DK sealed with [`DataKey::seal_under`].
+    pub fn open_from(
+        key: &impl SealingKey,
+        place: &Place<'_>,
+        blob: &[u8],
+    ) -> Result<Self, OpenError> {
+        let plain = open(key, place, blob)?;
+        let bytes: [u8; 32] = plain
+            .as_slice()
+            .try_into()
+            .map_err(|_| OpenError::Integrity)?;
+        Ok(Self(bytes))
+    }
+}
+
+/// HKDF-SHA256 expand of `ikm` into 32 bytes for `info`.
+fn hkdf32(salt: Option<&[u8]>, ikm: &[u8], info: &[u8]) -> [u8; 32] {
+    let hk = hkdf::Hkdf::<sha2::Sha256>::new(salt, ikm);
+    let mut out = [0u8; 32];
+    // 32 bytes is far below HKDF-SHA256's 8160-byte limit, so this cannot fail.
+    hk.expand(info, &mut out)
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    out
+}

@@ -1,0 +1,73 @@
+//! The one schema both backends share. Written by hand to match
+//! `migrations/sqlite` and `migrations/postgres`; keep the three in step.
+
+diesel::table! {
+    practice (id) {
+        id -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    therapists (id) {
+        id -> BigInt,
+        email -> Text,
+        display_name -> Text,
+        role -> Text,
+        status -> Text,
+        kdf_salt -> Binary,
+        kdf_m_cost -> Integer,
+        kdf_t_cost -> Integer,
+        kdf_p_cost -> Integer,
+        auth_verifier -> Binary,
+        dk_sealed_password -> Binary,
+        dk_sealed_recovery -> Binary,
+        recovery_salt -> Binary,
+        created_at -> BigInt,
+        last_login_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        token_hash -> Binary,
+        therapist_id -> BigInt,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        csrf_token -> Text,
+        dk_sealed -> Binary,
+        pending_recovery_code -> Nullable<Binary>,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    login_throttle (key_hash) {
+        key_hash -> Binary,
+        failures -> Integer,
+        first_failure_at -> BigInt,
+        locked_until -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        at -> BigInt,
+        therapist_id -> Nullable<BigInt>,
+        action -> Text,
+        subject_id -> Nullable<BigInt>,
+        prev_hash -> Binary,
+        hash -> Binary,
+    }
+}
+
+diesel::joinable!(sessions -> therapists (therapist_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    practice,
+    therapists,
+    sessions,
+    login_throttle,
+    audit_events
+);

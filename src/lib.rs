@@ -1,0 +1,17 @@
+//! Tearsheet: encrypted session notes, breakthrough tags and printable
+//! handouts for psychotherapists.
+//!
+//! Product areas (`auth`, `clients`, `audit`) depend on infrastructure
+//! (`crypto`, `db`, `web`), never the reverse. See `docs/ARCHITECTURE.md`.
+
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod clients;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod ids;
+pub mod startup;
+pub mod telemetry;
+pub mod web;

@@ -1,0 +1,5 @@
+//! The `tearsheet` binary: everything lives in the library.
+
+fn main() -> anyhow::Result<()> {
+    tearsheet::cli::main()
+}

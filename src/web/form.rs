@@ -1,0 +1,202 @@
+//! Strict parsing of `application/x-www-form-urlencoded` bodies.
+//!
+//! actix's own `Form` decodes invalid UTF-8 lossily, which would silently
+//! change what a therapist typed. Here a body is read up to a limit (413
+//! beyond it, without buffering the rest), every key and value must be valid
+//! UTF-8 after percent-decoding (400 otherwise), and only then is it
+//! deserialised.
+
+use actix_web::HttpRequest;
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use futures_util::StreamExt as _;
+use serde::de::DeserializeOwned;
+
+use super::error::AppError;
+
+/// The limit for sign-in and account forms.
+pub const SMALL_FORM_LIMIT: usize = 64 * 1024;
+
+/// Read the body of a form request, refusing more than `limit` bytes.
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: Payload,
+    limit: usize,
+) -> Result<Vec<u8>, AppError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        return Err(AppError::bad_request(
+            "This page expects a form sent from Tearsheet's own pages.",
+        ));
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(AppError::PayloadTooLarge(limit));
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| {
+            AppError::bad_request("The form arrived incomplete. Please send it again.")
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(AppError::PayloadTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Split a form body into decoded pairs, refusing invalid UTF-8.
+pub fn parse_pairs(body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
+    let invalid = || {
+        AppError::bad_request(
+            "The form contained characters that are not valid text (invalid UTF-8). Nothing was saved.",
+        )
+    };
+    body.split(|&b| b == b'&')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut kv = part.splitn(2, |&b| b == b'=');
+            let key = decode(kv.next().unwrap_or_default()).ok_or_else(invalid)?;
+            let value = decode(kv.next().unwrap_or_default()).ok_or_else(invalid)?;
+            Ok((key, value))
+        })
+        .collect()
+}
+
+fn decode(raw: &[u8]) -> Option<String> {
+    let plus_as_space: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    let bytes: Vec<u8> = percent_encoding::percent_decode(&plus_as_space).collect();
+    String::from_utf8(bytes).ok()
+}
+
+/// A form body split into decoded pairs, before it is trusted.
+pub struct Pairs(Vec<(String, String)>);
+
+impl Pairs {
+    /// Split a body, refusing invalid UTF-8.
+    pub fn parse(body: &[u8]) -> Result<Self, AppError> {
+        parse_pairs(body).map(Self)
+    }
+
+    /// The first value of a field.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Deserialise into the form's type (unknown fields, such as
+    /// `csrf_token`, are ignored).
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, AppError> {
+        let encoded = serde_urlencoded::to_string(&self.0).map_err(AppError::internal)?;
+        serde_urlencoded::from_str(&encoded).map_err(|e| {
+            AppError::bad_request(format!(
+                "The form was incomplete or had a field in the wrong shape ({e}). Nothing was saved."
+            ))
+        })
+    }
+}
+
+/// The body-size limit for a route's forms, set with `.app_data(FormLimit(..))`.
+#[derive(Clone, Copy, Debug)]
+pub struct FormLimit(pub usize);
+
+/// Field-by-field validation messages, shown next to their fields.
+#[derive(Default, Debug)]
+pub struct FieldErrors(Vec<(&'static str, String)>);
+
+impl FieldErrors {
+    /// Add a message for a field.
+    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
+        self.0.push((field, message.into()));
+    }
+    /// The message for a field, if any.
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
+    }
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// All messages, in order, for the summary at the top of a form.
+    pub fn all(&self) -> &[(&'static str, String)] {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Login {
+        email: String,
+        password: String,
+    }
+
+    #[test]
+    fn parses_fields_and_the_csrf_token() {
+        let pairs =
+            Pairs::parse(b"email=a%40b.c&password=p+w%C3%A9&csrf_token=tok").expect("parses");
+        let form: Login = pairs.deserialize().expect("deserializes");
+        assert_eq!(
+            form,
+            Login {
+                email: "a@b.c".into(),
+                password: "p wé".into()
+            }
+        );
+        assert_eq!(pairs.get("csrf_token"), Some("tok"));
+    }
+
+    #[test]
+    fn invalid_utf8_is_refused_not_replaced() {
+        assert!(matches!(
+            Pairs::parse(b"email=%FF&password=x"),
+            Err(AppError::BadRequest(_))
+        ));
+        assert!(matches!(
+            Pairs::parse(b"email=\xff&password=x"),
+            Err(AppError::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn missing_fields_are_a_bad_request() {
+        let pairs = Pairs::parse(b"email=a").expect("parses");
+        assert!(matches!(
+            pairs.deserialize::<Login>(),
+            Err(AppError::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn ampersands_and_equals_inside_values_survive() {
+        let pairs = Pairs::parse(b"email=a%26b%3Dc&password=%3D%26").expect("parses");
+        let form: Login = pairs.deserialize().expect("deserializes");
+        assert_eq!(
+            form,
+            Login {
+                email: "a&b=c".into(),
+                password: "=&".into()
+            }
+        );
+    }
+}
