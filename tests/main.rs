@@ -1,1 +1,8 @@
-fn main() {}
+//! The one integration-test binary. Every test starts the real app on its
+//! own fresh database; most run on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod browser;
+mod security;

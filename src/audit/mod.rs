@@ -108,7 +108,8 @@ fn row_hash(
 }
 
 /// Append an event. Safe inside or outside a transaction: each attempt runs
-/// in its own savepoint, so a lost race does not abort the caller's work.
+/// in its own write transaction or savepoint, so a lost race (possible on
+/// PostgreSQL) is retried without aborting the caller's work.
 pub fn record(
     conn: &mut DbConn,
     therapist: Option<TherapistId>,
@@ -119,7 +120,7 @@ pub fn record(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let result = conn.transaction(|conn| {
+        let result = crate::db::write_transaction(conn, |conn| {
             let prev: Vec<u8> = audit_events::table
                 .select(audit_events::hash)
                 .order(audit_events::id.desc())

@@ -267,3 +267,88 @@ pub fn claim_practice(conn: &mut DbConn, at: i64) -> QueryResult<()> {
         .execute(conn)
         .map(|_| ())
 }
+
+impl Therapist {
+    /// Open DK with a recovery code. Cheap (HKDF): the code has 160 random
+    /// bits, so there is nothing to brute-force; callers still throttle it.
+    pub fn unlock_with_recovery(&self, code: &RecoveryCode) -> Option<DataKey> {
+        DataKey::open_from(
+            &code.key(&self.recovery_salt),
+            &recovery_place(self.id()),
+            &self.dk_sealed_recovery,
+        )
+        .ok()
+    }
+}
+
+/// New password keys (and optionally a new recovery code) for an existing DK:
+/// password change and recovery. Notes are never re-encrypted.
+pub struct Rekey {
+    id: TherapistId,
+    kdf: KdfParams,
+    kdf_salt: [u8; 16],
+    auth_verifier: [u8; 32],
+    dk_sealed_password: Vec<u8>,
+    recovery: Option<(RecoveryCode, [u8; 16], Vec<u8>)>,
+}
+
+impl Rekey {
+    /// Derive the new keys. Runs Argon2id: blocking thread, KDF permit.
+    pub fn new(
+        id: TherapistId,
+        dk: &DataKey,
+        new_password: &str,
+        kdf: KdfParams,
+        new_recovery_code: bool,
+    ) -> Result<Self, password::KdfError> {
+        let kdf_salt = password::new_salt();
+        let keys = password::derive(new_password, &kdf_salt, kdf)?;
+        let recovery = new_recovery_code.then(|| {
+            let code = RecoveryCode::generate();
+            let salt = password::new_salt();
+            let sealed = dk.seal_under(&code.key(&salt), &recovery_place(id));
+            (code, salt, sealed)
+        });
+        Ok(Self {
+            id,
+            kdf,
+            kdf_salt,
+            auth_verifier: keys.auth.verifier(),
+            dk_sealed_password: dk.seal_under(&keys.kek, &password_place(id)),
+            recovery,
+        })
+    }
+
+    /// The new recovery code, to show once.
+    pub fn recovery_code(&self) -> Option<&RecoveryCode> {
+        self.recovery.as_ref().map(|(code, _, _)| code)
+    }
+
+    /// Store the new keys and end every session of the account: the old
+    /// password and (if replaced) the old recovery code stop working.
+    pub fn apply(&self, conn: &mut DbConn) -> QueryResult<()> {
+        let as_i32 = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+        crate::db::write_transaction(conn, |conn| {
+            diesel::update(therapists::table.find(self.id.0))
+                .set((
+                    therapists::kdf_salt.eq(&self.kdf_salt[..]),
+                    therapists::kdf_m_cost.eq(as_i32(self.kdf.m_cost)),
+                    therapists::kdf_t_cost.eq(as_i32(self.kdf.t_cost)),
+                    therapists::kdf_p_cost.eq(as_i32(self.kdf.p_cost)),
+                    therapists::auth_verifier.eq(&self.auth_verifier[..]),
+                    therapists::dk_sealed_password.eq(&self.dk_sealed_password),
+                ))
+                .execute(conn)?;
+            if let Some((_, salt, sealed)) = &self.recovery {
+                diesel::update(therapists::table.find(self.id.0))
+                    .set((
+                        therapists::recovery_salt.eq(&salt[..]),
+                        therapists::dk_sealed_recovery.eq(sealed),
+                    ))
+                    .execute(conn)?;
+            }
+            super::session::end_all(conn, self.id)?;
+            Ok(())
+        })
+    }
+}

@@ -274,12 +274,13 @@ pub struct LoginQuery {
 fn login_page(
     req: &HttpRequest,
     state: &AppState,
+    csrf_token: String,
     email: String,
     next: Option<String>,
 ) -> LoginPage {
     LoginPage {
         layout: Layout::anonymous(),
-        csrf_token: pre_session_token(req).0,
+        csrf_token,
         email,
         next: next.unwrap_or_default(),
         notice: None,
@@ -303,9 +304,11 @@ pub async fn login_form(
         return Ok(see_other("/setup"));
     }
     let query = query.into_inner();
+    let (token, fresh) = pre_session_token(&req);
     let mut page = login_page(
         &req,
         &state,
+        token.clone(),
         String::new(),
         safe_next(query.next.as_deref()),
     );
@@ -320,7 +323,6 @@ pub async fn login_form(
     } else {
         None
     };
-    let (token, fresh) = pre_session_token(&req);
     let mut res = render(StatusCode::OK, &page)?;
     if fresh {
         res.add_cookie(&cookies::pre_session_csrf(token))
@@ -346,7 +348,13 @@ pub async fn login_submit(
 ) -> Result<HttpResponse, AppError> {
     let next = safe_next(form.next.as_deref());
     if form.email.trim().is_empty() || form.password.is_empty() {
-        let mut page = login_page(&req, &state, form.email.clone(), next);
+        let mut page = login_page(
+            &req,
+            &state,
+            pre_session_token(&req).0,
+            form.email.clone(),
+            next,
+        );
         page.error = Some("Enter both your email address and your password.".into());
         return render(StatusCode::BAD_REQUEST, &page);
     }
@@ -414,7 +422,7 @@ pub async fn login_submit(
             Ok(res)
         }
         (Some(t), Some(_)) => {
-            let mut page = login_page(&req, &state, form.email, next);
+            let mut page = login_page(&req, &state, pre_session_token(&req).0, form.email, next);
             page.error = Some("This account has been disabled. Ask your practice's administrator to turn it back on.".into());
             let id = t.id();
             state
@@ -442,7 +450,7 @@ pub async fn login_submit(
             if let Some(secs) = locked {
                 return Err(AppError::TooManyRequests(secs));
             }
-            let mut page = login_page(&req, &state, form.email, next);
+            let mut page = login_page(&req, &state, pre_session_token(&req).0, form.email, next);
             page.error = Some(
                 "That email and password do not match an account. Check both and try again.".into(),
             );

@@ -219,7 +219,8 @@ pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
 /// if another connection wrote in between (busy_timeout cannot help), so
 /// read-then-write work starts with `BEGIN IMMEDIATE` there. PostgreSQL uses
 /// an ordinary transaction. Nested `transaction` calls inside `f` become
-/// savepoints as usual.
+/// savepoints as usual, and so does this function when called inside a
+/// transaction.
 pub fn write_transaction<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
@@ -227,6 +228,15 @@ where
 {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     type Manager = <DbConn as Connection>::TransactionManager;
+    let nested = Manager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .map(|depth| depth.is_some())
+        .unwrap_or(false);
+    if nested {
+        // The outer transaction already holds (or will take) the write lock;
+        // a savepoint keeps this part undoable on its own.
+        return conn.transaction(f);
+    }
     match conn {
         DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
         DbConn::Pg(_) => Manager::begin_transaction(conn)?,

@@ -17,6 +17,11 @@ use super::error::AppError;
 /// The limit for sign-in and account forms.
 pub const SMALL_FORM_LIMIT: usize = 64 * 1024;
 
+/// How much of an oversized body is read and thrown away so the browser,
+/// still uploading, receives the 413 page instead of a reset connection.
+/// Beyond this the connection is simply closed.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
 /// Read the body of a form request, refusing more than `limit` bytes.
 pub async fn read_body(
     req: &HttpRequest,
@@ -39,18 +44,27 @@ pub async fn read_body(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
+    if declared.is_some_and(|n| n > DRAIN_LIMIT) {
         return Err(AppError::PayloadTooLarge(limit));
     }
     let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    let mut seen = 0usize;
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| {
             AppError::bad_request("The form arrived incomplete. Please send it again.")
         })?;
-        if body.len() + chunk.len() > limit {
-            return Err(AppError::PayloadTooLarge(limit));
+        seen += chunk.len();
+        if seen > DRAIN_LIMIT {
+            break;
         }
-        body.extend_from_slice(&chunk);
+        // Past the limit, keep reading (and discarding) so the browser gets
+        // the 413 page rather than a connection reset mid-upload.
+        if seen <= limit {
+            body.extend_from_slice(&chunk);
+        }
+    }
+    if seen > limit {
+        return Err(AppError::PayloadTooLarge(limit));
     }
     Ok(body)
 }

@@ -1,0 +1,360 @@
+//! `TestApp`: the real application on its own fresh database, on SQLite or
+//! PostgreSQL, listening on a random loopback port; and `Agent`, a browser
+//! stand-in for HTTP-level tests with its own cookie jar.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use reqwest::header::{self, HeaderMap};
+use tearsheet::config::Config;
+use tearsheet::db::{self, DatabaseUrl, DbPool, PoolOptions};
+use tearsheet::startup::Application;
+
+use super::pg;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub database: DatabaseUrl,
+    /// The default visitor.
+    pub agent: Agent,
+    /// Holds the SQLite files until the test ends.
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Agent;
+    fn deref(&self) -> &Agent {
+        &self.agent
+    }
+}
+
+/// A page as a browser received it.
+#[derive(Debug)]
+pub struct Page {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn location(&self) -> Option<&str> {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+    }
+
+    /// The value of the first `csrf_token` hidden field.
+    pub fn csrf_token(&self) -> String {
+        hidden_value(&self.body, "csrf_token").expect("page has a csrf_token field")
+    }
+
+    /// Every `Set-Cookie` header.
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect()
+    }
+
+    #[track_caller]
+    pub fn assert_contains(&self, text: &str) {
+        assert!(
+            self.body.contains(text),
+            "expected {text:?} in page (status {}):\n{}",
+            self.status,
+            self.body
+        );
+    }
+}
+
+pub fn hidden_value(body: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = body.find(&marker)? + marker.len();
+    let end = body[start..].find('"')?;
+    Some(body[start..start + end].to_owned())
+}
+
+/// A visitor with its own cookies.
+pub struct Agent {
+    pub base: String,
+    client: reqwest::Client,
+    jar: Mutex<BTreeMap<String, String>>,
+}
+
+impl Agent {
+    pub fn new(base: &str) -> Self {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("http client");
+        Self {
+            base: base.to_owned(),
+            client,
+            jar: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.jar.lock().expect("jar").get(name).cloned()
+    }
+
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        self.jar
+            .lock()
+            .expect("jar")
+            .insert(name.to_owned(), value.to_owned());
+    }
+
+    fn cookie_header(&self) -> Option<String> {
+        let jar = self.jar.lock().expect("jar");
+        (!jar.is_empty()).then(|| {
+            jar.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Page {
+        let req = match self.cookie_header() {
+            Some(c) => req.header(header::COOKIE, c),
+            None => req,
+        };
+        let res = req.send().await.expect("request reaches the server");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = res.text().await.expect("body");
+        let page = Page {
+            status,
+            headers,
+            body,
+        };
+        let mut jar = self.jar.lock().expect("jar");
+        for cookie in page.set_cookies() {
+            let (pair, attrs) = cookie.split_once(';').unwrap_or((&cookie, ""));
+            let (name, value) = pair.split_once('=').expect("cookie has a value");
+            if attrs.to_ascii_lowercase().contains("max-age=0") {
+                jar.remove(name.trim());
+            } else {
+                jar.insert(name.trim().to_owned(), value.trim().to_owned());
+            }
+        }
+        page
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        self.send(self.client.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Page {
+        let mut req = self.client.get(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.send(req).await
+    }
+
+    /// POST a form as a browser would.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let body = serde_urlencoded_encode(fields);
+        self.post_raw(
+            path,
+            "application/x-www-form-urlencoded",
+            body.into_bytes(),
+            &[],
+        )
+        .await
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header(header::CONTENT_TYPE, content_type)
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.send(req).await
+    }
+
+    /// Fetch `form_page`, then post `fields` plus its CSRF token to `action`.
+    pub async fn submit(&self, form_page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let token = self.get(form_page).await.csrf_token();
+        let mut all = fields.to_vec();
+        all.push(("csrf_token", &token));
+        self.post_form(action, &all).await
+    }
+}
+
+pub fn serde_urlencoded_encode(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A therapist made through the setup pages.
+pub struct Account {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    pub recovery_code: String,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
+        // The app's log lines appear with a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("warn")
+            .with_test_writer()
+            .try_init();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database = match backend {
+            Backend::Sqlite => DatabaseUrl::Sqlite(dir.path().join("data").join("tearsheet.db")),
+            Backend::Postgres => DatabaseUrl::Postgres(pg::cluster().fresh_database()),
+        };
+        let mut config = Config::new(database.clone());
+        config.bind = "127.0.0.1:0".into();
+        config.workers = 2;
+        adjust(&mut config);
+        let app = Application::build(config).await.expect("the app starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let agent = Agent::new(&address);
+        Self {
+            address,
+            database,
+            agent,
+            _dir: dir,
+        }
+    }
+
+    /// Another visitor (another browser) on the same app.
+    pub fn new_agent(&self) -> Agent {
+        Agent::new(&self.address)
+    }
+
+    /// A direct pool on the app's database, for checking stored state.
+    pub fn pool(&self) -> DbPool {
+        db::connect(
+            &self.database,
+            PoolOptions {
+                max_size: 2,
+                timeout: Duration::from_secs(10),
+            },
+        )
+        .expect("pool")
+    }
+
+    /// The SQLite files (main, -wal, -shm) that exist now.
+    pub fn sqlite_files(&self) -> Vec<PathBuf> {
+        let DatabaseUrl::Sqlite(path) = &self.database else {
+            return vec![];
+        };
+        ["", "-wal", "-shm"]
+            .iter()
+            .map(|suffix| PathBuf::from(format!("{}{suffix}", path.display())))
+            .filter(|p| p.exists())
+            .collect()
+    }
+
+    /// Set up the practice through the pages, confirm the recovery code, and
+    /// stay signed in as the administrator.
+    pub async fn set_up(&self) -> Account {
+        let account = Account {
+            name: "Dr Ada Lovelace".into(),
+            email: "ada@example.org".into(),
+            password: "correct horse battery staple".into(),
+            recovery_code: String::new(),
+        };
+        let page = self
+            .submit(
+                "/setup",
+                "/setup",
+                &[
+                    ("display_name", &account.name),
+                    ("email", &account.email),
+                    ("password", &account.password),
+                    ("password_confirm", &account.password),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 303, "setup redirects: {}", page.body);
+        assert_eq!(page.location(), Some("/account/recovery-code"));
+        let code_page = self.get("/account/recovery-code").await;
+        assert_eq!(code_page.status, 200);
+        let recovery_code = recovery_code_from(&code_page.body);
+        let done = self
+            .post_form(
+                "/account/recovery-code",
+                &[("stored", "yes"), ("csrf_token", &code_page.csrf_token())],
+            )
+            .await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        Account {
+            recovery_code,
+            ..account
+        }
+    }
+}
+
+/// Read the grouped recovery code off its page.
+pub fn recovery_code_from(body: &str) -> String {
+    body.split("<li><code>")
+        .skip(1)
+        .filter_map(|part| part.split("</code>").next())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+impl Agent {
+    /// Sign in through the sign-in page.
+    pub async fn log_in(&self, email: &str, password: &str) -> Page {
+        self.submit(
+            "/login",
+            "/login",
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+
+    /// Sign out with the CSRF token from a signed-in page.
+    pub async fn log_out(&self) -> Page {
+        let token = self.get("/clients").await.csrf_token();
+        self.post_form("/logout", &[("csrf_token", &token)]).await
+    }
+}
