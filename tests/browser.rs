@@ -1,5 +1,7 @@
 //! Journeys in real headless Chromium over WebDriver.
 
+use fantoccini::key::Key;
+
 use crate::helpers::browser::Browser;
 use crate::helpers::{Backend, TestApp};
 
@@ -9,6 +11,7 @@ async fn a_therapist_sets_up_stores_the_code_signs_out_and_back_in() {
     let b = Browser::start().await;
     b.goto(&format!("{}/", app.address)).await;
     b.wait_for_path("/setup").await;
+    b.check("setup").await;
 
     b.fill("#display_name", "Dr Jo Brook").await;
     b.fill("#email", "jo@example.org").await;
@@ -17,6 +20,7 @@ async fn a_therapist_sets_up_stores_the_code_signs_out_and_back_in() {
         .await;
     b.click("button[type=submit]").await;
     b.wait_for_path("/account/recovery-code").await;
+    b.check("recovery-code").await;
     let code = b.text(".recovery-code").await;
     assert_eq!(
         code.split_whitespace().count(),
@@ -31,10 +35,12 @@ async fn a_therapist_sets_up_stores_the_code_signs_out_and_back_in() {
         .await;
     b.wait_for_path("/clients").await;
     assert!(b.text("main").await.contains("No clients yet"));
+    b.check("clients-empty").await;
 
     b.click("form[action='/logout'] button").await;
     b.wait_for_path("/login").await;
     assert!(b.text(".notice").await.contains("You have signed out."));
+    b.check("signed-out").await;
 
     b.fill("#email", "jo@example.org").await;
     b.fill("#password", "tea and biscuits at five").await;
@@ -52,5 +58,103 @@ async fn a_therapist_sets_up_stores_the_code_signs_out_and_back_in() {
 
     b.click("form[action='/logout'] button").await;
     b.wait_for_path("/login").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_errors_are_announced_beside_their_fields() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let b = Browser::start().await;
+    b.goto(&format!("{}/setup", app.address)).await;
+    b.fill("#display_name", "Kim").await;
+    b.fill("#email", "kim@example.org").await;
+    b.fill("#password", "short").await;
+    b.fill("#password_confirm", "short").await;
+    b.click("button[type=submit]").await;
+    b.wait_for_path("/setup").await;
+    assert!(
+        b.text(".error-summary")
+            .await
+            .contains("at least 12 characters")
+    );
+    let described = b
+        .find("#password")
+        .await
+        .attr("aria-describedby")
+        .await
+        .expect("attr")
+        .unwrap_or_default();
+    assert!(
+        described.contains("password-error"),
+        "the error is tied to its field: {described}"
+    );
+    b.check("setup-errors").await;
+    b.goto(&format!("{}/no-such-page", app.address)).await;
+    b.check("not-found").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_therapist_can_sign_in_and_out_with_the_keyboard_alone() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let account = app.set_up().await;
+    app.log_out().await;
+    let b = Browser::start().await;
+    b.goto(&format!("{}/login", app.address)).await;
+    b.wait_for_path("/login").await;
+
+    // The first Tab reaches the skip link, which jumps to the content.
+    b.keys(&Key::Tab.to_string()).await;
+    assert!(
+        b.focused().await.starts_with("a#:Skip to main content"),
+        "{}",
+        b.focused().await
+    );
+    let mut steps = 0;
+    while !b.focused().await.starts_with("input#email") {
+        b.keys(&Key::Tab.to_string()).await;
+        steps += 1;
+        assert!(
+            steps < 10,
+            "email field reachable by Tab; stuck at {}",
+            b.focused().await
+        );
+    }
+    b.keys(&account.email).await;
+    b.keys(&Key::Tab.to_string()).await;
+    assert!(
+        b.focused().await.starts_with("input#password"),
+        "{}",
+        b.focused().await
+    );
+    b.keys(&account.password).await;
+    b.keys(&Key::Enter.to_string()).await;
+    b.wait_for_path("/clients").await;
+
+    let mut steps = 0;
+    while b.focused().await != "button#:Sign out" {
+        b.keys(&Key::Tab.to_string()).await;
+        steps += 1;
+        assert!(
+            steps < 15,
+            "sign-out reachable by Tab; stuck at {}",
+            b.focused().await
+        );
+    }
+    b.keys(&Key::Enter.to_string()).await;
+    b.wait_for_path("/login").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_accessibility_judge_can_fail() {
+    // A page with an unlabelled field and unreadable text: axe-core must see it.
+    let b = Browser::start().await;
+    b.goto("data:text/html,<!doctype html><html><body><input type=text><p style='color:%23eee;background:%23fff'>faint</p></body></html>").await;
+    let violations = b.axe_violations().await;
+    assert!(
+        violations.iter().any(|v| v.contains("label")),
+        "{violations:?}"
+    );
     b.close().await;
 }

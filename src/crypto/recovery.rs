@@ -128,3 +128,24 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn parsing_anything_typed_never_panics(typed in ".{0,300}") {
+            let _ = RecoveryCode::parse(&typed);
+        }
+
+        #[test]
+        fn every_code_reads_back_as_shown(bytes in any::<[u8; CODE_BYTES]>()) {
+            let code = RecoveryCode(Zeroizing::new(bytes));
+            let back = RecoveryCode::parse(&code.display()).expect("parses");
+            prop_assert_eq!(back.as_bytes(), code.as_bytes());
+        }
+    }
+}

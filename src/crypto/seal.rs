@@ -290,3 +290,36 @@ mod tests {
         assert_eq!(open(&other_dk, &place(), &blob), Err(OpenError::Integrity));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::crypto::DataKey;
+
+    proptest! {
+        #[test]
+        fn opening_any_bytes_never_panics(blob in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let key = DataKey::from_bytes([7; 32]);
+            let place = Place { therapist: 1, table: "t", column: "c", row: 1 };
+            let _ = open(&key, &place, &blob);
+        }
+
+        #[test]
+        fn any_plaintext_at_any_place_round_trips(
+            plain in proptest::collection::vec(any::<u8>(), 0..4096),
+            therapist in any::<i64>(),
+            row in any::<i64>(),
+            column in "[a-z_]{1,40}",
+        ) {
+            let key = DataKey::from_bytes([9; 32]);
+            let place = Place { therapist, table: "notes", column: &column, row };
+            let blob = seal(&key, &place, &plain);
+            let opened = open(&key, &place, &blob).expect("opens");
+            prop_assert_eq!(opened.as_slice(), &plain[..]);
+            let elsewhere = Place { row: row.wrapping_add(1), ..place };
+            prop_assert!(open(&key, &elsewhere, &blob).is_err());
+        }
+    }
+}

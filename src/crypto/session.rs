@@ -99,3 +99,17 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn decoding_any_cookie_value_never_panics(value in ".{0,100}") {
+            let _ = SessionToken::decode(&value);
+        }
+    }
+}

@@ -214,3 +214,26 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn parsing_any_body_never_panics(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = Pairs::parse(&body);
+        }
+
+        #[test]
+        fn any_fields_a_browser_encodes_come_back_unchanged(
+            fields in proptest::collection::vec(("\\PC{0,20}", "\\PC{0,80}"), 0..8),
+        ) {
+            let body = serde_urlencoded::to_string(&fields).expect("encodes");
+            let pairs = Pairs::parse(body.as_bytes()).expect("parses");
+            prop_assert_eq!(pairs.0, fields);
+        }
+    }
+}

@@ -11,7 +11,30 @@ pub struct Browser {
     pub client: Client,
     driver: Child,
     _profile: tempfile::TempDir,
+    /// Every page checked so far, for the Nu Html Checker at `close`.
+    pages: std::sync::Mutex<Vec<(String, String)>>,
 }
+
+const DESKTOP: (u32, u32) = (1280, 900);
+const PHONE: (u32, u32) = (390, 844);
+
+fn screenshot_dir() -> std::path::PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir
+}
+
+const AXE_RUN: &str = r#"
+const done = arguments[arguments.length - 1];
+axe.run(document, { resultTypes: ['violations'] })
+  .then(r => done(JSON.stringify(r.violations
+      .filter(v => v.impact === 'serious' || v.impact === 'critical')
+      .map(v => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.map(n => n.target.join(' ')).join(', ')}`))))
+  .catch(e => done(JSON.stringify(['axe failed: ' + e])));
+"#;
 
 fn find(env: &str, candidates: &[&str], package: &str) -> String {
     if let Ok(path) = std::env::var(env) {
@@ -73,6 +96,7 @@ impl Browser {
                         client,
                         driver,
                         _profile: profile,
+                        pages: std::sync::Mutex::new(Vec::new()),
                     };
                 }
                 Err(e) => {
@@ -145,10 +169,108 @@ impl Browser {
             .to_owned()
     }
 
+    /// The quality gates for the page on screen: axe-core finds no serious
+    /// or critical violation; at phone size nothing scrolls sideways;
+    /// screenshots at both sizes go to `target/screenshots/`; the HTML is
+    /// kept for the Nu Html Checker at `close`.
+    pub async fn check(&self, name: &str) {
+        let mut source = self.client.source().await.expect("page source");
+        if !source
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("<!doctype")
+        {
+            source.insert_str(0, "<!DOCTYPE html>\n");
+        }
+        self.pages
+            .lock()
+            .expect("pages")
+            .push((name.to_owned(), source));
+
+        let violations = self.axe_violations().await;
+        assert!(
+            violations.is_empty(),
+            "axe-core on {name}:\n{}",
+            violations.join("\n")
+        );
+
+        let dir = screenshot_dir();
+        let png = self.client.screenshot().await.expect("screenshot");
+        std::fs::write(dir.join(format!("{name}-desktop.png")), png).expect("save screenshot");
+        self.client
+            .set_window_size(PHONE.0, PHONE.1)
+            .await
+            .expect("resize");
+        let overflow = self
+            .client
+            .execute("return document.documentElement.scrollWidth - document.documentElement.clientWidth;", vec![])
+            .await
+            .expect("measure");
+        let png = self.client.screenshot().await.expect("screenshot");
+        std::fs::write(dir.join(format!("{name}-phone.png")), png).expect("save screenshot");
+        self.client
+            .set_window_size(DESKTOP.0, DESKTOP.1)
+            .await
+            .expect("resize");
+        assert!(
+            overflow.as_i64().unwrap_or(0) <= 0,
+            "{name} scrolls sideways by {overflow}px at {PHONE:?}"
+        );
+    }
+
+    /// Press keys on whatever has focus, as a real keyboard does.
+    pub async fn keys(&self, text: &str) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let mut actions = KeyActions::new("keyboard".into());
+        for value in text.chars() {
+            actions = actions
+                .then(KeyAction::Down { value })
+                .then(KeyAction::Up { value });
+        }
+        self.client.perform_actions(actions).await.expect("keys");
+    }
+
+    /// Serious and critical axe-core violations on the page on screen.
+    pub async fn axe_violations(&self) -> Vec<String> {
+        let injected = self
+            .client
+            .execute(
+                &format!("{}\nreturn typeof axe;", super::gates::axe_source()),
+                vec![],
+            )
+            .await;
+        assert_eq!(
+            injected.expect("inject axe").as_str(),
+            Some("object"),
+            "axe-core loaded"
+        );
+        let found = self
+            .client
+            .execute_async(AXE_RUN, vec![])
+            .await
+            .expect("axe runs");
+        serde_json::from_str(found.as_str().unwrap_or("[]")).expect("axe result")
+    }
+
+    /// A description of the focused element: tag, id, and text or name.
+    pub async fn focused(&self) -> String {
+        let v = self
+            .client
+            .execute(
+                "const e = document.activeElement; if (!e || e === document.body) { return 'body'; } return `${e.tagName.toLowerCase()}#${e.id}:${(e.textContent || e.name || '').trim()}`;",
+                vec![],
+            )
+            .await
+            .expect("focus");
+        v.as_str().unwrap_or("").to_owned()
+    }
+
     pub async fn close(mut self) {
+        let pages = std::mem::take(&mut *self.pages.lock().expect("pages"));
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        super::gates::assert_valid_html(&pages);
     }
 }
 

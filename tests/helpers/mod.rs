@@ -1,5 +1,6 @@
 pub mod app;
 pub mod browser;
+pub mod gates;
 pub mod pg;
 
 pub use app::{Agent, Backend, TestApp};

@@ -1,0 +1,122 @@
+//! Outside judges: the Nu Html Checker (vnu-jar, run with Java) for valid
+//! HTML, and axe-core for accessibility. Both come from the npm registry,
+//! pinned in `tests/gates/package.json`; the suite runs `npm ci` there on
+//! first use, so `cargo test` needs only Node.js and Java on the machine.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+fn gates_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("gates")
+}
+
+static INSTALLED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+static INSTALL_LOCK: Mutex<()> = Mutex::new(());
+
+/// `tests/gates/node_modules`, installed if missing.
+fn node_modules() -> &'static Path {
+    let result = INSTALLED.get_or_init(|| {
+        let _guard = INSTALL_LOCK.lock();
+        let dir = gates_dir();
+        let modules = dir.join("node_modules");
+        if modules.join("vnu-jar/build/dist/vnu.jar").exists()
+            && modules.join("axe-core/axe.min.js").exists()
+        {
+            return Ok(modules);
+        }
+        let out = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
+            .current_dir(&dir)
+            .output()
+            .map_err(|e| format!("could not run npm (install Node.js and npm): {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "npm ci in {} failed: {}",
+                dir.display(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(modules)
+    });
+    match result {
+        Ok(p) => p,
+        Err(e) => panic!("quality gates unavailable: {e}"),
+    }
+}
+
+/// The axe-core script, to inject into a page.
+pub fn axe_source() -> String {
+    std::fs::read_to_string(node_modules().join("axe-core/axe.min.js")).expect("read axe.min.js")
+}
+
+/// Validate HTML documents with the Nu Html Checker. Returns one line per
+/// error ("name: line N: message"); empty when every document is valid.
+pub fn html_errors(documents: &[(String, String)]) -> Vec<String> {
+    if documents.is_empty() {
+        return vec![];
+    }
+    let jar = node_modules().join("vnu-jar/build/dist/vnu.jar");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut files = Vec::new();
+    for (i, (name, html)) in documents.iter().enumerate() {
+        let safe: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let path = dir.path().join(format!("{i:03}-{safe}.html"));
+        std::fs::write(&path, html).expect("write page");
+        files.push(path);
+    }
+    let out = Command::new("java")
+        .arg("-jar")
+        .arg(&jar)
+        .args(["--errors-only", "--format", "json", "--exit-zero-always"])
+        .args(&files)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("could not run java for the Nu Html Checker (install a JRE): {e}")
+        });
+    let report: serde_json::Value = serde_json::from_slice(&out.stderr)
+        .or_else(|_| serde_json::from_slice(&out.stdout))
+        .unwrap_or_else(|e| {
+            panic!(
+                "unreadable vnu report ({e}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    report["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["type"] == "error" || m["subType"] == "fatal")
+        .map(|m| {
+            let file = m["url"]
+                .as_str()
+                .unwrap_or("")
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_owned();
+            format!(
+                "{file}: line {}: {}",
+                m["lastLine"],
+                m["message"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+/// Panic with every HTML error found, if any.
+#[track_caller]
+pub fn assert_valid_html(documents: &[(String, String)]) {
+    let errors = html_errors(documents);
+    assert!(
+        errors.is_empty(),
+        "the Nu Html Checker found {} error(s):\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
+}

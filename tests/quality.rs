@@ -1,0 +1,122 @@
+//! Quality gates over HTTP: every page the server sends, error pages
+//! included, is valid HTML by the Nu Html Checker.
+
+use crate::helpers::gates::assert_valid_html;
+use crate::helpers::{Backend, TestApp};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_served_is_valid_html() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let mut pages: Vec<(String, String)> = Vec::new();
+    let mut keep = |name: &str, page: crate::helpers::app::Page| {
+        let html = page
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .starts_with("text/html");
+        assert!(html, "{name} is HTML");
+        pages.push((name.to_owned(), page.body));
+    };
+
+    keep("setup", app.get("/setup").await);
+    keep(
+        "setup-errors",
+        app.submit(
+            "/setup",
+            "/setup",
+            &[("display_name", ""), ("email", "x"), ("password", "short")],
+        )
+        .await,
+    );
+    keep(
+        "csrf-403",
+        app.post_form("/setup", &[("display_name", "x")]).await,
+    );
+    let token = app.get("/setup").await.csrf_token();
+    keep(
+        "invalid-utf8-400",
+        app.post_raw(
+            "/setup",
+            "application/x-www-form-urlencoded",
+            format!("csrf_token={token}&email=%FF").into_bytes(),
+            &[],
+        )
+        .await,
+    );
+    keep(
+        "too-large-413",
+        app.post_raw(
+            "/setup",
+            "application/x-www-form-urlencoded",
+            vec![b'a'; 100_000],
+            &[],
+        )
+        .await,
+    );
+
+    let token = app.get("/setup").await.csrf_token();
+    app.post_form(
+        "/setup",
+        &[
+            ("display_name", "Ada"),
+            ("email", "ada@example.org"),
+            ("password", "correct horse battery staple"),
+            ("password_confirm", "correct horse battery staple"),
+            ("csrf_token", &token),
+        ],
+    )
+    .await;
+    let code_page = app.get("/account/recovery-code").await;
+    keep("recovery-code", app.get("/account/recovery-code").await);
+    keep(
+        "recovery-code-unticked",
+        app.post_form(
+            "/account/recovery-code",
+            &[("csrf_token", &code_page.csrf_token())],
+        )
+        .await,
+    );
+    app.post_form(
+        "/account/recovery-code",
+        &[("stored", "yes"), ("csrf_token", &code_page.csrf_token())],
+    )
+    .await;
+    keep("clients", app.get("/clients").await);
+    keep("not-found", app.get("/nothing-here").await);
+    app.log_out().await;
+    keep("login", app.get("/login").await);
+    keep("login-signed-out", app.get("/login?signed_out=1").await);
+    keep(
+        "login-expired",
+        app.get("/login?expired=1&next=%2Fclients").await,
+    );
+    keep(
+        "login-insecure",
+        app.get_with("/login", &[("host", "10.0.0.5:8080")]).await,
+    );
+    keep(
+        "login-failed",
+        app.log_in("ada@example.org", "wrong password").await,
+    );
+    let mut locked = None;
+    for _ in 0..6 {
+        let page = app.log_in("ada@example.org", "wrong password").await;
+        if page.status == 429 {
+            locked = Some(page);
+            break;
+        }
+    }
+    keep("locked-429", locked.expect("the account locks"));
+    assert_valid_html(&pages);
+}
+
+#[test]
+fn the_html_judge_can_fail() {
+    let errors = crate::helpers::gates::html_errors(&[(
+        "broken".to_owned(),
+        "<!DOCTYPE html><html lang=en><head><title>x</title></head><body><div><p>open</div><img></body></html>".to_owned(),
+    )]);
+    assert!(errors.iter().any(|e| e.contains("img")), "{errors:?}");
+    assert!(errors.len() >= 2, "{errors:?}");
+}
