@@ -40,3 +40,15 @@ id_type!(
     /// A signed-in session (its row, not its secret cookie id).
     SessionId
 );
+id_type!(
+    /// A client of a therapist.
+    ClientId
+);
+id_type!(
+    /// A session note.
+    NoteId
+);
+id_type!(
+    /// A therapist's own tag.
+    CustomTagId
+);

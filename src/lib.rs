@@ -1,7 +1,7 @@
 //! Tearsheet: encrypted session notes, breakthrough tags and printable
 //! handouts for psychotherapists.
 //!
-//! Product areas (`auth`, `clients`, `audit`) depend on infrastructure
+//! Product areas (`auth`, `clients`, `notes`, `audit`) depend on infrastructure
 //! (`crypto`, `db`, `web`), never the reverse. See `docs/ARCHITECTURE.md`.
 
 pub mod audit;
@@ -12,6 +12,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod ids;
+pub mod notes;
 pub mod startup;
 pub mod telemetry;
 pub mod web;

@@ -83,7 +83,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/static/{name}", web::get().to(assets::asset))
         .configure(crate::auth::configure)
-        .configure(crate::clients::configure);
+        .configure(crate::clients::configure)
+        .configure(crate::notes::configure);
 }
 
 /// `GET /healthz`: the process is up and serving.

@@ -3,12 +3,13 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// Log to stderr, filtered by `RUST_LOG` (default `info`).
+/// Log to stderr (stdout is for command output), filtered by `RUST_LOG` (default `info`).
 pub fn init() {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_writer(std::io::stderr)
         .try_init();
 }

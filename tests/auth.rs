@@ -334,7 +334,7 @@ async fn unknown_pages_and_ids_are_friendly_404s(app: TestApp) {
         assert_eq!(page.status, 404, "{path}");
         page.assert_contains("Page not found");
     }
-    let page = app.post_form("/clients", &[]).await;
+    let page = app.post_form("/no-such-form", &[]).await;
     assert_eq!(page.status, 404);
 }
 

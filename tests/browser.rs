@@ -158,3 +158,106 @@ async fn the_accessibility_judge_can_fail() {
     );
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_therapist_documents_a_breakthrough_and_finds_it_again() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let account = app.set_up().await;
+    let b = Browser::start().await;
+    b.goto(&format!("{}/login", app.address)).await;
+    b.fill("#email", &account.email).await;
+    b.fill("#password", &account.password).await;
+    b.click("form[action='/login'] button").await;
+    b.wait_for_path("/clients").await;
+    b.check("clients-none").await;
+
+    b.click("a.button.primary[href='/clients/new']").await;
+    b.wait_for_path("/clients/new").await;
+    b.check("client-form").await;
+    b.fill("#full_name", "Maya Lindqvist").await;
+    b.fill("#preferred_name", "Maya").await;
+    b.click("form[action='/clients'] button[type=submit]").await;
+    b.find("a.button.primary[href$='/notes/new']").await;
+    let client_path = b.path().await;
+    assert!(client_path.starts_with("/clients/"), "{client_path}");
+
+    b.click("a.button.primary[href$='/notes/new']").await;
+    b.wait_for_path(&format!("{client_path}/notes/new")).await;
+    b.fill(
+        "#section_subjective",
+        "Maya spoke about her father's illness.",
+    )
+    .await;
+    b.fill("#section_assessment", "Grief surfacing; trust is growing.")
+        .await;
+    b.fill("#section_plan", "Continue weekly; gentle journaling.")
+        .await;
+    b.fill("#key_moment", "cried for the first time about her father")
+        .await;
+    b.click("label[for='tag-0']").await;
+    b.click("label[for='tag-3']").await;
+    b.check("note-form").await;
+    b.click("button[name=intent][value=save]").await;
+    b.find("form[action$='/sign'] button").await;
+    let note_path = b.path().await;
+    assert!(note_path.starts_with("/notes/"), "{note_path}");
+    let text = b.text("main").await;
+    assert!(
+        text.contains("Tearful breakthrough") && text.contains("Trust building"),
+        "{text}"
+    );
+    assert!(text.contains("cried for the first time about her father"));
+
+    b.click("form[action$='/sign'] button").await;
+    b.find("#addenda").await;
+    assert!(b.text(".status").await.starts_with("Signed"));
+    b.fill("#body", "Maya emailed to say the session helped.")
+        .await;
+    b.click("form[action$='/addenda'] button").await;
+    b.find(".addendum").await;
+    assert!(
+        b.text(".addenda")
+            .await
+            .contains("Maya emailed to say the session helped.")
+    );
+    b.check("note-signed").await;
+
+    // Find it through /notes, by tag and by a word.
+    b.click("nav a[href='/notes']").await;
+    b.wait_for_path("/notes").await;
+    b.find("#tag")
+        .await
+        .select_by_value("tearful-breakthrough")
+        .await
+        .expect("choose tag");
+    b.click(".search-form button[type=submit]").await;
+    b.find("#results").await;
+    assert!(b.text("#results").await.contains("1 note matches"));
+    assert!(b.text(".results").await.contains("Maya Lindqvist"));
+    b.check("search-by-tag").await;
+    b.goto(&format!("{}/notes", app.address)).await;
+    b.fill("#q", "journaling").await;
+    b.click(".search-form button[type=submit]").await;
+    b.find("#results").await;
+    assert_eq!(b.text("mark").await, "journaling");
+    b.check("search-by-word").await;
+
+    // Its marker on the client's timeline.
+    b.click(".results a").await;
+    b.wait_for_path(&note_path).await;
+    b.goto(&format!("{}{client_path}", app.address)).await;
+    b.find(".timeline").await;
+    let markers = b
+        .client
+        .find_all(fantoccini::Locator::Css(".timeline circle"))
+        .await
+        .expect("markers");
+    assert_eq!(markers.len(), 2, "one marker per tag on the session");
+    assert!(
+        b.text(".timeline + .table-wrap")
+            .await
+            .contains("cried for the first time about her father")
+    );
+    b.check("client-timeline").await;
+    b.close().await;
+}

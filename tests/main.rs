@@ -5,5 +5,8 @@ mod helpers;
 
 mod auth;
 mod browser;
+mod clients;
+mod notes;
+mod privacy;
 mod quality;
 mod security;

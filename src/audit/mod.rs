@@ -31,6 +31,34 @@ pub enum Action {
     SessionExpired,
     /// The recovery code was confirmed as stored.
     RecoveryCodeStored,
+    /// A request named a record that is not the therapist's (answered 404).
+    AccessDenied,
+    /// A client record was viewed.
+    ClientView,
+    /// A client was added.
+    ClientCreate,
+    /// A client record was changed.
+    ClientEdit,
+    /// A client was archived.
+    ClientArchive,
+    /// A client was brought back from the archive.
+    ClientUnarchive,
+    /// A client was deleted permanently.
+    ClientDelete,
+    /// A note was viewed.
+    NoteView,
+    /// A note was written.
+    NoteCreate,
+    /// A draft was saved again.
+    NoteEdit,
+    /// A note was signed.
+    NoteSign,
+    /// An addendum was added to a signed note.
+    NoteAddendum,
+    /// A draft was deleted.
+    NoteDelete,
+    /// The caseload was searched or filtered (the words are not recorded).
+    NoteSearch,
 }
 
 impl Action {
@@ -44,6 +72,20 @@ impl Action {
             Self::Logout => "logout",
             Self::SessionExpired => "session.expired",
             Self::RecoveryCodeStored => "recovery_code.stored",
+            Self::AccessDenied => "access.denied",
+            Self::ClientView => "client.view",
+            Self::ClientCreate => "client.create",
+            Self::ClientEdit => "client.edit",
+            Self::ClientArchive => "client.archive",
+            Self::ClientUnarchive => "client.unarchive",
+            Self::ClientDelete => "client.delete",
+            Self::NoteView => "note.view",
+            Self::NoteCreate => "note.create",
+            Self::NoteEdit => "note.edit",
+            Self::NoteSign => "note.sign",
+            Self::NoteAddendum => "note.addendum",
+            Self::NoteDelete => "note.delete",
+            Self::NoteSearch => "note.search",
         }
     }
 }
@@ -217,4 +259,39 @@ pub fn for_therapist(
         .limit(limit)
         .select(AuditEvent::as_select())
         .load(conn)
+}
+
+/// Record that a therapist asked for a record that is not theirs (or does
+/// not exist), and answer 404 either way.
+pub async fn denied(
+    state: &crate::web::AppState,
+    therapist: TherapistId,
+    subject: Option<i64>,
+) -> crate::web::AppError {
+    let result = state
+        .db(move |conn| {
+            Ok(record(
+                conn,
+                Some(therapist),
+                Action::AccessDenied,
+                subject,
+            )?)
+        })
+        .await;
+    match result {
+        Ok(()) => crate::web::AppError::not_found(),
+        Err(err) => err,
+    }
+}
+
+/// Record an event from a handler.
+pub async fn log(
+    state: &crate::web::AppState,
+    therapist: TherapistId,
+    action: Action,
+    subject: Option<i64>,
+) -> Result<(), crate::web::AppError> {
+    state
+        .db(move |conn| Ok(record(conn, Some(therapist), action, subject)?))
+        .await
 }

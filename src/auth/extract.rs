@@ -188,6 +188,110 @@ impl<T: DeserializeOwned + 'static> FromRequest for PendingForm<T> {
     }
 }
 
+/// A form that holds a therapist's writing (notes, addenda, client records).
+///
+/// Like [`SignedForm`], except that when the session has ended the typed
+/// fields are not lost: the visitor gets a sign-in page that carries them
+/// back to the same action ([`AppError::ReauthRequired`]). When that page is
+/// sent with the right password, this extractor signs the therapist in and
+/// hands the handler the form with `resumed` set: the handler must then show
+/// the filled form again, unsaved, for the therapist to check and save.
+pub struct WritingForm<T> {
+    /// The (possibly new) session.
+    pub session: Rc<CurrentSession>,
+    /// The form's fields.
+    pub form: T,
+    /// The raw pairs, for repeated and dynamic fields.
+    pub pairs: Pairs,
+    /// Set when the therapist has just signed in again: the new session
+    /// cookie to send with the re-shown form.
+    pub resumed: Option<actix_web::cookie::Cookie<'static>>,
+}
+
+const REAUTH_EMAIL: &str = "reauth_email";
+const REAUTH_PASSWORD: &str = "reauth_password";
+
+impl<T: DeserializeOwned + 'static> FromRequest for WritingForm<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let (req, payload) = (req.clone(), payload.take());
+        Box::pin(async move {
+            let loaded = load(&req).await?;
+            let body = read_body(&req, payload, form_limit(&req)).await?;
+            let pairs = Pairs::parse(&body)?;
+            match loaded {
+                Loaded::Active(session) if session.pending_recovery.is_some() => {
+                    Err(AppError::Redirect(RECOVERY_CODE_PATH.to_owned()))
+                }
+                Loaded::Active(session) => {
+                    check_token(pairs.get("csrf_token"), Some(&session.csrf_token))?;
+                    let form = pairs.deserialize()?;
+                    Ok(Self {
+                        session,
+                        form,
+                        pairs,
+                        resumed: None,
+                    })
+                }
+                Loaded::Expired | Loaded::Missing => resume(&req, pairs).await,
+            }
+        })
+    }
+}
+
+async fn resume<T: DeserializeOwned>(
+    req: &HttpRequest,
+    pairs: Pairs,
+) -> Result<WritingForm<T>, AppError> {
+    let fields = pairs.without(&["csrf_token", REAUTH_EMAIL, REAUTH_PASSWORD]);
+    let action = req.uri().path().to_owned();
+    let email = pairs.get(REAUTH_EMAIL).unwrap_or_default().to_owned();
+    let reauth = |error: Option<&str>| AppError::ReauthRequired {
+        action: action.clone(),
+        fields: fields.clone(),
+        email: email.clone(),
+        error: error.map(str::to_owned),
+    };
+    let Some(password) = pairs.get(REAUTH_PASSWORD) else {
+        return Err(reauth(None));
+    };
+    // The sign-in page carried a pre-session token; without it, this could
+    // be another site replaying a password it somehow holds.
+    let cookie = req.cookie(cookies::PRE_SESSION_CSRF);
+    if check_token(pairs.get("csrf_token"), cookie.as_ref().map(|c| c.value())).is_err() {
+        return Err(reauth(Some(
+            "That sign-in form had expired. Please enter your password again.",
+        )));
+    }
+    let state = state(req)?;
+    match super::login::attempt(req, &state, &email, password).await? {
+        super::login::Attempt::Success { token, .. } => {
+            let cookie = cookies::session(token.encode().to_string());
+            let config = state.config.clone();
+            let session = match state
+                .db(move |conn| Ok(session::load(conn, &token, &config)?))
+                .await?
+            {
+                Lookup::Active(s) => Rc::new(s),
+                Lookup::Expired | Lookup::Missing => {
+                    return Err(reauth(Some(super::login::FAILED)));
+                }
+            };
+            let form = pairs.deserialize()?;
+            Ok(WritingForm {
+                session,
+                form,
+                pairs,
+                resumed: Some(cookie),
+            })
+        }
+        super::login::Attempt::Failed => Err(reauth(Some(super::login::FAILED))),
+        super::login::Attempt::Disabled => Err(reauth(Some(super::login::DISABLED))),
+    }
+}
+
 /// A form sent before sign-in, checked against the pre-session CSRF cookie.
 pub struct AnonForm<T>(pub T);
 

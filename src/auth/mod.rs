@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod extract;
+pub mod login;
 pub mod pages;
 pub mod routes;
 pub mod session;

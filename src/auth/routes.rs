@@ -6,23 +6,18 @@ use serde::Deserialize;
 
 use super::account::{self, Enrolment, Role};
 use super::extract::{AnonForm, MaybeSigned, PendingForm, SignedPending, pre_session_token};
+use super::login::{self, Attempt};
 use super::pages::{LoginPage, Notice, RecoveryCodePage, SetupPage};
-use super::{session, throttle};
+use super::session;
 use crate::audit::{self, Action};
 use crate::db::{is_unique_violation, now, write_transaction};
-use crate::web::client::{secure_cookies_work, throttle_address};
+use crate::web::client::secure_cookies_work;
 use crate::web::form::FieldErrors;
-use crate::web::{AppError, AppState, Layout, cookies, render};
+use crate::web::{AppError, AppState, Layout, cookies, render, see_other};
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 const MAX_PASSWORD_CHARS: usize = 1024;
-
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
-}
 
 fn user_agent(req: &HttpRequest) -> Option<String> {
     req.headers()
@@ -358,102 +353,21 @@ pub async fn login_submit(
         page.error = Some("Enter both your email address and your password.".into());
         return render(StatusCode::BAD_REQUEST, &page);
     }
-    let account_key = throttle::account_key(&form.email);
-    let address_key = throttle::address_key(&throttle_address(&req, &state.config));
-    let (email, keys) = (
-        form.email.clone(),
-        [account_key.clone(), address_key.clone()],
-    );
-    let (therapist, locked) = state
-        .db(move |conn| {
-            let therapist = account::find_by_email(conn, &email)?;
-            let locked = throttle::locked_for(conn, &[&keys[0], &keys[1]], now())?;
-            if locked.is_some() {
-                audit::record(
-                    conn,
-                    therapist.as_ref().map(|t| t.id()),
-                    Action::LoginLocked,
-                    None,
-                )?;
-            }
-            Ok((therapist, locked))
-        })
-        .await?;
-    if let Some(secs) = locked {
-        return Err(AppError::TooManyRequests(secs));
-    }
-
-    let permit = state.kdf_permit()?;
-    let password = form.password;
-    let (therapist, unlocked) = web::block(move || {
-        let _permit = permit;
-        let unlocked = match &therapist {
-            Some(t) => t.unlock(&password).unwrap_or_else(|err| {
-                tracing::error!(therapist = t.id, error = %err, "stored key-derivation parameters refused");
-                None
-            }),
-            None => {
-                crate::crypto::password::burn_dummy(&password);
-                None
-            }
-        };
-        (therapist, unlocked)
-    })
-    .await?;
-
-    match (therapist, unlocked) {
-        (Some(t), Some(dk)) if t.is_active() => {
-            let ua = user_agent(&req);
-            let config = state.config.clone();
-            let token = state
-                .db(move |conn| {
-                    let at = now();
-                    let token = session::create(conn, t.id(), &dk, None, ua.as_deref())?;
-                    account::mark_login(conn, t.id(), at)?;
-                    throttle::clear(conn, &account_key)?;
-                    audit::record(conn, Some(t.id()), Action::LoginOk, None)?;
-                    session::sweep_expired(conn, &config)?;
-                    Ok(token)
-                })
-                .await?;
+    match login::attempt(&req, &state, &form.email, &form.password).await? {
+        Attempt::Success { token, .. } => {
             let mut res = see_other(next.as_deref().unwrap_or("/clients"));
             res.add_cookie(&cookies::session(token.encode().to_string()))
                 .map_err(AppError::internal)?;
             Ok(res)
         }
-        (Some(t), Some(_)) => {
+        Attempt::Disabled => {
             let mut page = login_page(&req, &state, pre_session_token(&req).0, form.email, next);
-            page.error = Some("This account has been disabled. Ask your practice's administrator to turn it back on.".into());
-            let id = t.id();
-            state
-                .db(move |conn| Ok(audit::record(conn, Some(id), Action::LoginFailed, None)?))
-                .await?;
+            page.error = Some(login::DISABLED.into());
             render(StatusCode::FORBIDDEN, &page)
         }
-        (therapist, _) => {
-            let id = therapist.as_ref().map(|t| t.id());
-            let locked = state
-                .db(move |conn| {
-                    let at = now();
-                    let by_account =
-                        throttle::record_failure(conn, &account_key, throttle::ACCOUNT, at)?;
-                    let by_address =
-                        throttle::record_failure(conn, &address_key, throttle::ADDRESS, at)?;
-                    audit::record(conn, id, Action::LoginFailed, None)?;
-                    let locked = by_account.max(by_address);
-                    if locked.is_some() {
-                        audit::record(conn, id, Action::LoginLocked, None)?;
-                    }
-                    Ok(locked)
-                })
-                .await?;
-            if let Some(secs) = locked {
-                return Err(AppError::TooManyRequests(secs));
-            }
+        Attempt::Failed => {
             let mut page = login_page(&req, &state, pre_session_token(&req).0, form.email, next);
-            page.error = Some(
-                "That email and password do not match an account. Check both and try again.".into(),
-            );
+            page.error = Some(login::FAILED.into());
             render(StatusCode::OK, &page)
         }
     }

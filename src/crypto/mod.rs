@@ -149,6 +149,12 @@ impl DataKey {
         Self(random_bytes())
     }
 
+    /// A second copy, for work on a blocking thread. Deliberately not
+    /// `Clone`: each copy is explicit, and each zeroizes on drop.
+    pub fn duplicate(&self) -> Self {
+        Self(self.0)
+    }
+
     /// Seal this key under another key, at `place`.
     pub fn seal_under(&self, key: &impl SealingKey, place: &Place<'_>) -> Vec<u8> {
         seal(key, place, &self.0)
@@ -177,4 +183,58 @@ fn hkdf32(salt: Option<&[u8]>, ikm: &[u8], info: &[u8]) -> [u8; 32] {
     hk.expand(info, &mut out)
         .expect("32 bytes is a valid HKDF-SHA256 output length");
     out
+}
+
+/// Seals and opens the fields of one row: the therapist's DK plus the row's
+/// place, so each column's associated data is right by construction.
+pub struct Record<'a> {
+    key: &'a DataKey,
+    therapist: i64,
+    table: &'static str,
+    row: i64,
+}
+
+impl<'a> Record<'a> {
+    /// The row `row` of `table`, owned by `therapist`.
+    pub fn new(key: &'a DataKey, therapist: i64, table: &'static str, row: i64) -> Self {
+        Self {
+            key,
+            therapist,
+            table,
+            row,
+        }
+    }
+
+    fn place(&self, column: &'static str) -> Place<'static> {
+        Place {
+            therapist: self.therapist,
+            table: self.table,
+            column,
+            row: self.row,
+        }
+    }
+
+    /// Seal text for `column`.
+    pub fn seal(&self, column: &'static str, text: &str) -> Vec<u8> {
+        seal::seal_str(self.key, &self.place(column), text)
+    }
+
+    /// Open the text of `column`.
+    pub fn open(&self, column: &'static str, blob: &[u8]) -> Result<String, OpenError> {
+        seal::open_string(self.key, &self.place(column), blob)
+    }
+
+    /// Seal raw bytes for `column`.
+    pub fn seal_bytes(&self, column: &'static str, bytes: &[u8]) -> Vec<u8> {
+        seal(self.key, &self.place(column), bytes)
+    }
+
+    /// Open the raw bytes of `column`.
+    pub fn open_bytes(
+        &self,
+        column: &'static str,
+        blob: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, OpenError> {
+        open(self.key, &self.place(column), blob)
+    }
 }

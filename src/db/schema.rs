@@ -71,3 +71,77 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_throttle,
     audit_events
 );
+
+diesel::table! {
+    clients (id) {
+        id -> BigInt,
+        therapist_id -> BigInt,
+        full_name -> Binary,
+        preferred_name -> Binary,
+        pronouns -> Binary,
+        date_of_birth -> Binary,
+        about -> Binary,
+        archived_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    custom_tags (id) {
+        id -> BigInt,
+        therapist_id -> BigInt,
+        label -> Binary,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    notes (id) {
+        id -> BigInt,
+        therapist_id -> BigInt,
+        client_id -> BigInt,
+        session_date -> Text,
+        duration_minutes -> Integer,
+        session_type -> Text,
+        format -> Text,
+        status -> Text,
+        revision -> Integer,
+        sections -> Binary,
+        key_moment -> Binary,
+        process_note -> Binary,
+        tags -> Binary,
+        content_hash -> Nullable<Binary>,
+        signed_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    note_versions (id) {
+        id -> BigInt,
+        note_id -> BigInt,
+        therapist_id -> BigInt,
+        revision -> Integer,
+        saved_at -> BigInt,
+        format -> Text,
+        sections -> Binary,
+        key_moment -> Binary,
+        process_note -> Binary,
+        tags -> Binary,
+    }
+}
+
+diesel::table! {
+    addenda (id) {
+        id -> BigInt,
+        note_id -> BigInt,
+        therapist_id -> BigInt,
+        body -> Binary,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(notes -> clients (client_id));
+diesel::allow_tables_to_appear_in_same_query!(clients, notes, therapists);

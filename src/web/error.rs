@@ -49,6 +49,21 @@ pub enum AppError {
         /// Whether an existing session ended (idle or too old).
         expired: bool,
     },
+    /// 401: the session ended while the therapist was writing. The page asks
+    /// them to sign in again and carries everything they typed back to the
+    /// same action as hidden fields, so nothing is lost and nothing is kept
+    /// on the server.
+    #[error("session ended while writing")]
+    ReauthRequired {
+        /// Where the form was going (a local path).
+        action: String,
+        /// What was typed, minus tokens and credentials.
+        fields: Vec<(String, String)>,
+        /// The email typed last time, if any.
+        email: String,
+        /// Why the last try failed, if it did.
+        error: Option<String>,
+    },
     /// 303 elsewhere. Not a failure: a guard that sends the visitor where
     /// they need to be first (such as the recovery-code page after setup).
     #[error("redirect")]
@@ -127,6 +142,7 @@ impl ResponseError for AppError {
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::SignInRequired { .. } | Self::Redirect(_) => StatusCode::SEE_OTHER,
+            Self::ReauthRequired { .. } => StatusCode::UNAUTHORIZED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -157,6 +173,15 @@ impl ResponseError for AppError {
                 .insert_header((header::LOCATION, location.as_str()))
                 .finish();
         }
+        if let Self::ReauthRequired {
+            action,
+            fields,
+            email,
+            error,
+        } = self
+        {
+            return reauth_response(action, fields, email, error.as_deref());
+        }
         let incident = match self {
             Self::Internal(err) => {
                 let id = data_encoding::HEXLOWER.encode(&crate::crypto::random_bytes::<4>());
@@ -186,7 +211,9 @@ impl ResponseError for AppError {
                 "Something went wrong on our side",
                 "The server could not finish this request. Nothing about your clients was shown or lost. Please try again; if it keeps happening, give the incident number below to whoever runs Tearsheet.".into(),
             ),
-            Self::SignInRequired { .. } | Self::Redirect(_) => ("Please sign in", String::new()),
+            Self::SignInRequired { .. } | Self::Redirect(_) | Self::ReauthRequired { .. } => {
+                ("Please sign in", String::new())
+            }
         };
         let page = ErrorPage {
             layout: Layout::anonymous(),
@@ -208,6 +235,44 @@ impl ResponseError for AppError {
         }
         res.body(body)
     }
+}
+
+#[derive(Template)]
+#[template(path = "reauth.html")]
+struct ReauthPage<'a> {
+    layout: Layout,
+    action: &'a str,
+    fields: &'a [(String, String)],
+    email: &'a str,
+    error: Option<&'a str>,
+    csrf_token: String,
+}
+
+fn reauth_response(
+    action: &str,
+    fields: &[(String, String)],
+    email: &str,
+    error: Option<&str>,
+) -> HttpResponse {
+    let csrf_token = crate::crypto::random_token();
+    let page = ReauthPage {
+        layout: Layout::anonymous(),
+        action,
+        fields,
+        email,
+        error,
+        csrf_token: csrf_token.clone(),
+    };
+    let body = match page.render() {
+        Ok(body) => body,
+        Err(err) => return AppError::internal(err).error_response(),
+    };
+    let mut res = HttpResponse::Unauthorized()
+        .content_type("text/html; charset=utf-8")
+        .body(body);
+    let _ = res.add_cookie(&super::cookies::pre_session_csrf(csrf_token));
+    let _ = res.add_removal_cookie(&super::cookies::session_removal());
+    res
 }
 
 /// "2 MB", "64 KB": limits as people read them.

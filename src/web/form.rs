@@ -105,6 +105,29 @@ impl Pairs {
         parse_pairs(body).map(Self)
     }
 
+    /// Every pair, in order.
+    pub fn all(&self) -> &[(String, String)] {
+        &self.0
+    }
+
+    /// Every value of a repeated field.
+    pub fn values(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The pairs without the named fields (tokens and credentials).
+    pub fn without(&self, names: &[&str]) -> Vec<(String, String)> {
+        self.0
+            .iter()
+            .filter(|(k, _)| !names.contains(&k.as_str()))
+            .cloned()
+            .collect()
+    }
+
     /// The first value of a field.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
@@ -114,10 +137,10 @@ impl Pairs {
     }
 
     /// Deserialise into the form's type (unknown fields, such as
-    /// `csrf_token`, are ignored).
+    /// `csrf_token`, are ignored; repeated fields fill a `Vec`).
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, AppError> {
         let encoded = serde_urlencoded::to_string(&self.0).map_err(AppError::internal)?;
-        serde_urlencoded::from_str(&encoded).map_err(|e| {
+        serde_html_form::from_str(&encoded).map_err(|e| {
             AppError::bad_request(format!(
                 "The form was incomplete or had a field in the wrong shape ({e}). Nothing was saved."
             ))

@@ -35,3 +35,57 @@ impl Layout {
         }
     }
 }
+
+/// What a page shows in place of a sealed field that failed to open.
+pub const DAMAGED: &str =
+    "⚠ This part of the record failed an integrity check, so it is not shown.";
+
+/// The opened text, or the integrity notice (setting `damaged` so the page
+/// can say so at the top). Never another record's text: a moved or altered
+/// blob fails to open.
+pub fn shown(opened: Result<String, crate::crypto::OpenError>, damaged: &mut bool) -> String {
+    match opened {
+        Ok(text) => text,
+        Err(err) => {
+            tracing::warn!(error = %err, "a sealed field failed to open");
+            *damaged = true;
+            DAMAGED.to_owned()
+        }
+    }
+}
+
+/// "Tue 3 Mar 2026" from `YYYY-MM-DD` (the text itself if it is not a date).
+pub fn long_date(iso: &str) -> String {
+    chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d")
+        .map_or_else(|_| iso.to_owned(), |d| d.format("%a %-d %b %Y").to_string())
+}
+
+/// "3 Mar 2026, 14:05" in the server's local time, from Unix seconds.
+pub fn local_time(unix: i64) -> String {
+    use chrono::TimeZone as _;
+    chrono::Local
+        .timestamp_opt(unix, 0)
+        .single()
+        .map_or_else(String::new, |t| t.format("%-d %b %Y, %H:%M").to_string())
+}
+
+/// Today's date in the server's local time zone, as `YYYY-MM-DD`.
+pub fn today() -> String {
+    chrono::Local::now()
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// 1000000 as "1,000,000".
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

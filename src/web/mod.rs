@@ -26,3 +26,21 @@ pub fn render(status: StatusCode, page: &impl askama::Template) -> Result<HttpRe
         .content_type("text/html; charset=utf-8")
         .body(body))
 }
+
+/// 303 See Other to a local path: the answer to every successful form post.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .finish()
+}
+
+/// Add a cookie (such as a new session after signing in again) to a response.
+pub fn with_cookie(
+    mut res: HttpResponse,
+    cookie: Option<actix_web::cookie::Cookie<'static>>,
+) -> Result<HttpResponse, AppError> {
+    if let Some(cookie) = cookie {
+        res.add_cookie(&cookie).map_err(AppError::internal)?;
+    }
+    Ok(res)
+}

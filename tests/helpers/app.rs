@@ -358,3 +358,80 @@ impl Agent {
         self.post_form("/logout", &[("csrf_token", &token)]).await
     }
 }
+
+impl TestApp {
+    /// Another therapist in the practice, made with the library's own
+    /// enrolment (the invite pages arrive with the accounts issue).
+    pub async fn add_therapist(&self, email: &str, password: &str) {
+        let pool = self.pool();
+        let (email, password) = (email.to_owned(), password.to_owned());
+        tokio::task::spawn_blocking(move || {
+            use tearsheet::auth::account::{Enrolment, Role};
+            let enrolment = Enrolment::new(
+                &email,
+                "Dr Second",
+                Role::Therapist,
+                &password,
+                tearsheet::crypto::password::KdfParams::DEFAULT,
+            )
+            .expect("enrol");
+            let mut conn = pool.get().expect("conn");
+            enrolment
+                .insert(&mut conn, tearsheet::db::now())
+                .expect("insert therapist");
+        })
+        .await
+        .expect("blocking");
+    }
+
+    /// Count audit events with this action.
+    pub fn audit_count(&self, action: &str) -> i64 {
+        use diesel::prelude::*;
+        use tearsheet::db::schema::audit_events;
+        let mut conn = self.pool().get().expect("conn");
+        audit_events::table
+            .filter(audit_events::action.eq(action))
+            .count()
+            .get_result(&mut *conn)
+            .expect("count")
+    }
+}
+
+impl Agent {
+    /// Add a client through the form; returns the client's page path.
+    pub async fn add_client(&self, full_name: &str, preferred: &str) -> String {
+        let page = self
+            .submit(
+                "/clients/new",
+                "/clients",
+                &[("full_name", full_name), ("preferred_name", preferred)],
+            )
+            .await;
+        assert_eq!(page.status, 303, "client saved: {}", page.body);
+        page.location().expect("location").to_owned()
+    }
+
+    /// Write a draft note for a client; returns the note's path.
+    pub async fn add_note(&self, client_path: &str, fields: &[(&str, &str)]) -> String {
+        let mut all: Vec<(&str, &str)> = vec![
+            ("session_date", "2026-03-02"),
+            ("duration_minutes", "50"),
+            ("session_type", "individual"),
+            ("format", "soap"),
+            ("intent", "save"),
+        ];
+        for (k, v) in fields {
+            all.retain(|(key, _)| key != k || *k == "tag");
+            all.push((k, v));
+        }
+        let page = self
+            .submit(
+                &format!("{client_path}/notes/new"),
+                &format!("{client_path}/notes"),
+                &all,
+            )
+            .await;
+        assert_eq!(page.status, 303, "note saved: {}", page.body);
+        page.location().expect("location").to_owned()
+    }
+}

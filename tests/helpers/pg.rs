@@ -16,6 +16,7 @@ const PORT: u16 = 5433;
 
 pub struct Cluster {
     dir: PathBuf,
+    bin: PathBuf,
 }
 
 static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
@@ -140,7 +141,7 @@ fn start() -> Result<Cluster, String> {
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("starting the cluster watchdog: {e}"))?;
-    Ok(Cluster { dir })
+    Ok(Cluster { dir, bin })
 }
 
 impl Cluster {
@@ -149,6 +150,34 @@ impl Cluster {
             "postgres:///{database}?host={}&port={PORT}&user=postgres",
             self.dir.display()
         )
+    }
+
+    /// Everything `pg_dump` writes for the database at `url` (plain SQL).
+    pub fn dump(&self, url: &str) -> Vec<u8> {
+        let name = url
+            .trim_start_matches("postgres:///")
+            .split('?')
+            .next()
+            .expect("database name");
+        let out = Command::new(self.bin.join("pg_dump"))
+            .args(["-h"])
+            .arg(&self.dir)
+            .args([
+                "-p",
+                &PORT.to_string(),
+                "-U",
+                "postgres",
+                "--no-password",
+                name,
+            ])
+            .output()
+            .expect("run pg_dump");
+        assert!(
+            out.status.success(),
+            "pg_dump failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
     }
 
     /// Make a fresh database and return its URL.

@@ -1,0 +1,143 @@
+//! Checking a password and starting a session: one implementation for the
+//! sign-in page and for signing in again to save work after a session ended.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, web};
+
+use super::{account, session, throttle};
+use crate::audit::{self, Action};
+use crate::crypto::session::SessionToken;
+use crate::db::now;
+use crate::ids::TherapistId;
+use crate::web::client::throttle_address;
+use crate::web::{AppError, AppState};
+
+/// How a sign-in attempt ended (throttling and a busy server are errors).
+pub enum Attempt {
+    /// Signed in: a new session, for the cookie.
+    Success {
+        /// The new session's token.
+        token: SessionToken,
+        /// Who signed in.
+        therapist: TherapistId,
+    },
+    /// Wrong email or password (indistinguishable by design).
+    Failed,
+    /// Right password, but the account is disabled.
+    Disabled,
+}
+
+/// The message for a failed attempt.
+pub const FAILED: &str =
+    "That email and password do not match an account. Check both and try again.";
+/// The message for a disabled account.
+pub const DISABLED: &str =
+    "This account has been disabled. Ask your practice's administrator to turn it back on.";
+
+fn user_agent(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Check a password and, if right, start a new session. Locked accounts and
+/// addresses get `TooManyRequests` without running Argon2id; a server out of
+/// KDF permits answers `Unavailable` at once. Every outcome is audited.
+pub async fn attempt(
+    req: &HttpRequest,
+    state: &AppState,
+    email: &str,
+    password: &str,
+) -> Result<Attempt, AppError> {
+    let account_key = throttle::account_key(email);
+    let address_key = throttle::address_key(&throttle_address(req, &state.config));
+    let (lookup_email, keys) = (email.to_owned(), [account_key.clone(), address_key.clone()]);
+    let (therapist, locked) = state
+        .db(move |conn| {
+            let therapist = account::find_by_email(conn, &lookup_email)?;
+            let locked = throttle::locked_for(conn, &[&keys[0], &keys[1]], now())?;
+            if locked.is_some() {
+                audit::record(
+                    conn,
+                    therapist.as_ref().map(|t| t.id()),
+                    Action::LoginLocked,
+                    None,
+                )?;
+            }
+            Ok((therapist, locked))
+        })
+        .await?;
+    if let Some(secs) = locked {
+        return Err(AppError::TooManyRequests(secs));
+    }
+
+    let permit = state.kdf_permit()?;
+    let password = password.to_owned();
+    let (therapist, unlocked) = web::block(move || {
+        let _permit = permit;
+        let unlocked = match &therapist {
+            Some(t) => t.unlock(&password).unwrap_or_else(|err| {
+                tracing::error!(therapist = t.id, error = %err, "stored key-derivation parameters refused");
+                None
+            }),
+            None => {
+                crate::crypto::password::burn_dummy(&password);
+                None
+            }
+        };
+        (therapist, unlocked)
+    })
+    .await?;
+
+    match (therapist, unlocked) {
+        (Some(t), Some(dk)) if t.is_active() => {
+            let ua = user_agent(req);
+            let config = state.config.clone();
+            let id = t.id();
+            let token = state
+                .db(move |conn| {
+                    let token = session::create(conn, id, &dk, None, ua.as_deref())?;
+                    account::mark_login(conn, id, now())?;
+                    throttle::clear(conn, &account_key)?;
+                    audit::record(conn, Some(id), Action::LoginOk, None)?;
+                    session::sweep_expired(conn, &config)?;
+                    Ok(token)
+                })
+                .await?;
+            Ok(Attempt::Success {
+                token,
+                therapist: id,
+            })
+        }
+        (Some(t), Some(_)) => {
+            let id = t.id();
+            state
+                .db(move |conn| Ok(audit::record(conn, Some(id), Action::LoginFailed, None)?))
+                .await?;
+            Ok(Attempt::Disabled)
+        }
+        (therapist, _) => {
+            let id = therapist.as_ref().map(|t| t.id());
+            let locked = state
+                .db(move |conn| {
+                    let at = now();
+                    let by_account =
+                        throttle::record_failure(conn, &account_key, throttle::ACCOUNT, at)?;
+                    let by_address =
+                        throttle::record_failure(conn, &address_key, throttle::ADDRESS, at)?;
+                    audit::record(conn, id, Action::LoginFailed, None)?;
+                    let locked = by_account.max(by_address);
+                    if locked.is_some() {
+                        audit::record(conn, id, Action::LoginLocked, None)?;
+                    }
+                    Ok(locked)
+                })
+                .await?;
+            match locked {
+                Some(secs) => Err(AppError::TooManyRequests(secs)),
+                None => Ok(Attempt::Failed),
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The pages of the clients area (templates under `templates/clients/`).
+#![allow(missing_docs)]
+
+use askama::Template;
+
+use crate::notes::pages::{TimelineRow, TimelineView};
+use crate::web::Layout;
+use crate::web::form::FieldErrors;
+
+/// One client in the list.
+pub struct ClientListItem {
+    pub href: String,
+    pub name: String,
+    pub preferred: String,
+    pub last_session: String,
+}
+
+/// `/clients`.
+#[derive(Template)]
+#[template(path = "clients/list.html")]
+pub struct ClientList {
+    pub layout: Layout,
+    pub q: String,
+    pub archived: bool,
+    pub clients: Vec<ClientListItem>,
+    pub total_active: usize,
+    pub total_archived: usize,
+    pub notice: Option<&'static str>,
+}
+
+/// `/clients/new` and `/clients/{id}/edit`.
+#[derive(Template)]
+#[template(path = "clients/form.html")]
+pub struct ClientForm {
+    pub layout: Layout,
+    pub csrf_token: String,
+    pub heading: String,
+    pub action: String,
+    pub cancel_href: String,
+    pub full_name: String,
+    pub preferred_name: String,
+    pub pronouns: String,
+    pub date_of_birth: String,
+    pub about: String,
+    pub errors: FieldErrors,
+    pub notice: Option<&'static str>,
+}
+
+/// `/clients/{id}`.
+#[derive(Template)]
+#[template(path = "clients/show.html")]
+pub struct ClientPage {
+    pub layout: Layout,
+    pub csrf_token: String,
+    pub id: i64,
+    pub full_name: String,
+    pub preferred_name: String,
+    pub pronouns: String,
+    pub date_of_birth: String,
+    pub about: String,
+    pub archived: bool,
+    pub damaged: bool,
+    pub notes: Vec<TimelineRow>,
+    pub timeline: Option<TimelineView>,
+    pub notice: Option<&'static str>,
+}
+
+/// `/clients/{id}/delete`.
+#[derive(Template)]
+#[template(path = "clients/delete.html")]
+pub struct DeletePage {
+    pub layout: Layout,
+    pub csrf_token: String,
+    pub id: i64,
+    pub full_name: String,
+    pub signed_notes: i64,
+    pub draft_notes: i64,
+    pub errors: FieldErrors,
+}

@@ -1,0 +1,442 @@
+//! Handlers for the caseload and client records.
+
+use std::rc::Rc;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use super::model::{self, ClientFields, DeleteOutcome};
+use super::pages::*;
+use crate::audit::{self, Action};
+use crate::auth::extract::{Signed, SignedForm, WritingForm};
+use crate::auth::layout_for;
+use crate::auth::routes::Empty;
+use crate::auth::session::CurrentSession;
+use crate::ids::ClientId;
+use crate::notes::search::find_ci;
+use crate::web::form::FormLimit;
+use crate::web::layout::long_date;
+use crate::web::{AppError, AppState, render, see_other, with_cookie};
+
+/// Register the clients routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    const CLIENT_FORM_LIMIT: FormLimit = FormLimit(1024 * 1024);
+    cfg.service(
+        web::resource("/clients")
+            .app_data(CLIENT_FORM_LIMIT)
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .route("/clients/new", web::get().to(new_form))
+    .route("/clients/{id}", web::get().to(show))
+    .service(
+        web::resource("/clients/{id}/edit")
+            .app_data(CLIENT_FORM_LIMIT)
+            .route(web::get().to(edit_form))
+            .route(web::post().to(update)),
+    )
+    .route("/clients/{id}/archive", web::post().to(archive))
+    .route("/clients/{id}/unarchive", web::post().to(unarchive))
+    .route("/clients/{id}/delete", web::get().to(delete_form))
+    .route("/clients/{id}/delete", web::post().to(delete));
+}
+
+/// One of the signed-in therapist's clients; 404 (audited) for anything else.
+async fn load(
+    state: &AppState,
+    session: &Rc<CurrentSession>,
+    raw_id: &str,
+) -> Result<model::ClientRow, AppError> {
+    let Ok(id) = raw_id.parse::<ClientId>() else {
+        return Err(audit::denied(state, session.therapist, None).await);
+    };
+    let therapist = session.therapist;
+    match state
+        .db(move |conn| Ok(model::find(conn, therapist, id)?))
+        .await?
+    {
+        Some(row) => Ok(row),
+        None => Err(audit::denied(state, therapist, Some(id.0)).await),
+    }
+}
+
+/// The list's filters.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ListQuery {
+    q: String,
+    archived: Option<String>,
+    deleted: Option<String>,
+}
+
+/// `GET /clients`: the caseload, most recent session first, with a name filter.
+async fn list(
+    state: web::Data<AppState>,
+    Signed(session): Signed,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let therapist = session.therapist;
+    let rows = state
+        .db(move |conn| Ok(model::list(conn, therapist)?))
+        .await?;
+    let show_archived = query.archived.is_some();
+    let q = query.q.trim();
+    let mut total_active = 0;
+    let mut total_archived = 0;
+    let mut items: Vec<(Option<String>, ClientListItem)> = Vec::new();
+    for (row, last) in &rows {
+        if row.archived_at.is_some() {
+            total_archived += 1;
+        } else {
+            total_active += 1;
+        }
+        if row.archived_at.is_some() != show_archived {
+            continue;
+        }
+        let (name, preferred, _) = row.open_names(&session.dk);
+        if !q.is_empty() && find_ci(&name, q).is_none() && find_ci(&preferred, q).is_none() {
+            continue;
+        }
+        let item = ClientListItem {
+            href: format!("/clients/{}", row.id),
+            name,
+            preferred,
+            last_session: last.as_deref().map(long_date).unwrap_or_default(),
+        };
+        items.push((last.clone(), item));
+    }
+    // Most recent session first; clients never seen yet after, by name.
+    items.sort_by(|(a, x), (b, y)| {
+        b.cmp(a)
+            .then_with(|| x.name.to_lowercase().cmp(&y.name.to_lowercase()))
+    });
+    let page = ClientList {
+        layout: layout_for(&session, "clients"),
+        q: query.q.clone(),
+        archived: show_archived,
+        clients: items.into_iter().map(|(_, item)| item).collect(),
+        total_active,
+        total_archived,
+        notice: query
+            .deleted
+            .as_ref()
+            .map(|_| "The client and their draft notes were deleted permanently."),
+    };
+    render(StatusCode::OK, &page)
+}
+
+fn form_page(
+    session: &CurrentSession,
+    heading: String,
+    action: String,
+    cancel: String,
+    f: &ClientFields,
+) -> ClientForm {
+    ClientForm {
+        layout: layout_for(session, "clients"),
+        csrf_token: session.csrf_token.clone(),
+        heading,
+        action,
+        cancel_href: cancel,
+        full_name: f.full_name.clone(),
+        preferred_name: f.preferred_name.clone(),
+        pronouns: f.pronouns.clone(),
+        date_of_birth: f.date_of_birth.clone(),
+        about: f.about.clone(),
+        errors: Default::default(),
+        notice: None,
+    }
+}
+
+const RESUMED: &str = "You are signed in again. The form is below exactly as you typed it, and it is not saved yet: check it and save.";
+
+/// `GET /clients/new`.
+async fn new_form(Signed(session): Signed) -> Result<HttpResponse, AppError> {
+    let page = form_page(
+        &session,
+        "New client".into(),
+        "/clients".into(),
+        "/clients".into(),
+        &ClientFields::default(),
+    );
+    render(StatusCode::OK, &page)
+}
+
+/// `POST /clients`.
+async fn create(
+    state: web::Data<AppState>,
+    form: WritingForm<ClientFields>,
+) -> Result<HttpResponse, AppError> {
+    let session = form.session.clone();
+    let fields = form.form;
+    let errors = model::validate(&fields);
+    if form.resumed.is_some() || !errors.is_empty() {
+        let mut page = form_page(
+            &session,
+            "New client".into(),
+            "/clients".into(),
+            "/clients".into(),
+            &fields,
+        );
+        let status = if errors.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        page.notice = form.resumed.as_ref().map(|_| RESUMED);
+        page.errors = errors;
+        return with_cookie(render(status, &page)?, form.resumed);
+    }
+    let (therapist, dk) = (session.therapist, session.dk.duplicate());
+    let id = state
+        .db(move |conn| {
+            let id = model::insert(conn, therapist, &dk, &fields)?;
+            audit::record(conn, Some(therapist), Action::ClientCreate, Some(id.0))?;
+            Ok(id)
+        })
+        .await?;
+    Ok(see_other(&format!("/clients/{id}")))
+}
+
+/// Messages a redirect can ask the client page to show.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ShowQuery {
+    saved: Option<String>,
+    archived: Option<String>,
+    unarchived: Option<String>,
+    note_deleted: Option<String>,
+}
+
+/// `GET /clients/{id}`: the record, notes newest first, and the timeline.
+async fn show(
+    state: web::Data<AppState>,
+    Signed(session): Signed,
+    path: web::Path<String>,
+    query: web::Query<ShowQuery>,
+) -> Result<HttpResponse, AppError> {
+    let row = load(&state, &session, &path).await?;
+    let client = row.open(&session.dk);
+    let (therapist, id) = (session.therapist, client.id);
+    let notes = state
+        .db(move |conn| Ok(crate::notes::model::for_client(conn, therapist, id)?))
+        .await?;
+    let vocabulary = crate::notes::routes::vocabulary_for(&state, &session).await?;
+    let (list, timeline) = crate::notes::routes::client_overview(&notes, &session, &vocabulary);
+    audit::log(&state, therapist, Action::ClientView, Some(id.0)).await?;
+    let notice = if query.saved.is_some() {
+        Some("Saved.")
+    } else if query.archived.is_some() {
+        Some("Archived. The record is kept; find it under Archived clients.")
+    } else if query.unarchived.is_some() {
+        Some("Back in your active caseload.")
+    } else if query.note_deleted.is_some() {
+        Some("The draft note was deleted.")
+    } else {
+        None
+    };
+    let f = client.fields;
+    let page = ClientPage {
+        layout: layout_for(&session, "clients"),
+        csrf_token: session.csrf_token.clone(),
+        id: id.0,
+        date_of_birth: if f.date_of_birth.is_empty() {
+            String::new()
+        } else {
+            long_date(&f.date_of_birth)
+        },
+        full_name: f.full_name,
+        preferred_name: f.preferred_name,
+        pronouns: f.pronouns,
+        about: f.about,
+        archived: client.archived,
+        damaged: client.damaged,
+        notes: list,
+        timeline,
+        notice,
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// `GET /clients/{id}/edit`.
+async fn edit_form(
+    state: web::Data<AppState>,
+    Signed(session): Signed,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let row = load(&state, &session, &path).await?;
+    let client = row.open(&session.dk);
+    if client.damaged {
+        return Err(AppError::conflict(
+            "This record failed an integrity check, so it cannot be edited. Nothing has been changed.",
+        ));
+    }
+    let page = form_page(
+        &session,
+        format!("Edit {}", client.fields.full_name),
+        format!("/clients/{}/edit", client.id),
+        format!("/clients/{}", client.id),
+        &client.fields,
+    );
+    render(StatusCode::OK, &page)
+}
+
+/// `POST /clients/{id}/edit`.
+async fn update(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: WritingForm<ClientFields>,
+) -> Result<HttpResponse, AppError> {
+    let session = form.session.clone();
+    let row = load(&state, &session, &path).await?;
+    let fields = form.form;
+    let errors = model::validate(&fields);
+    if form.resumed.is_some() || !errors.is_empty() {
+        let mut page = form_page(
+            &session,
+            "Edit client".into(),
+            format!("/clients/{}/edit", row.id),
+            format!("/clients/{}", row.id),
+            &fields,
+        );
+        let status = if errors.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        page.notice = form.resumed.as_ref().map(|_| RESUMED);
+        page.errors = errors;
+        return with_cookie(render(status, &page)?, form.resumed);
+    }
+    let (therapist, dk, id) = (session.therapist, session.dk.duplicate(), ClientId(row.id));
+    state
+        .db(move |conn| {
+            if model::update(conn, therapist, &dk, id, &fields)? {
+                audit::record(conn, Some(therapist), Action::ClientEdit, Some(id.0))?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(see_other(&format!("/clients/{id}?saved=1")))
+}
+
+async fn set_archived(
+    state: &AppState,
+    session: &Rc<CurrentSession>,
+    raw_id: &str,
+    archived: bool,
+) -> Result<HttpResponse, AppError> {
+    let row = load(state, session, raw_id).await?;
+    let (therapist, id) = (session.therapist, ClientId(row.id));
+    let action = if archived {
+        Action::ClientArchive
+    } else {
+        Action::ClientUnarchive
+    };
+    state
+        .db(move |conn| {
+            if model::set_archived(conn, therapist, id, archived)? {
+                audit::record(conn, Some(therapist), action, Some(id.0))?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(see_other(&format!(
+        "/clients/{id}?{}=1",
+        if archived { "archived" } else { "unarchived" }
+    )))
+}
+
+/// `POST /clients/{id}/archive`.
+async fn archive(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: SignedForm<Empty>,
+) -> Result<HttpResponse, AppError> {
+    set_archived(&state, &form.session, &path, true).await
+}
+
+/// `POST /clients/{id}/unarchive`.
+async fn unarchive(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: SignedForm<Empty>,
+) -> Result<HttpResponse, AppError> {
+    set_archived(&state, &form.session, &path, false).await
+}
+
+async fn delete_page(
+    state: &AppState,
+    session: &Rc<CurrentSession>,
+    row: &model::ClientRow,
+) -> Result<DeletePage, AppError> {
+    let (therapist, id) = (session.therapist, ClientId(row.id));
+    let notes = state
+        .db(move |conn| Ok(crate::notes::model::for_client(conn, therapist, id)?))
+        .await?;
+    let signed = notes.iter().filter(|n| n.is_signed()).count() as i64;
+    Ok(DeletePage {
+        layout: layout_for(session, "clients"),
+        csrf_token: session.csrf_token.clone(),
+        id: row.id,
+        full_name: row.open_names(&session.dk).0,
+        signed_notes: signed,
+        draft_notes: notes.len() as i64 - signed,
+        errors: Default::default(),
+    })
+}
+
+/// `GET /clients/{id}/delete`: what deleting would remove, and the confirmation.
+async fn delete_form(
+    state: web::Data<AppState>,
+    Signed(session): Signed,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let row = load(&state, &session, &path).await?;
+    let page = delete_page(&state, &session, &row).await?;
+    render(StatusCode::OK, &page)
+}
+
+/// The typed confirmation.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct DeleteForm {
+    confirm: String,
+}
+
+/// `POST /clients/{id}/delete`: permanent, only with "delete" typed, and
+/// never while signed notes exist (they are the clinical record: archive).
+async fn delete(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: SignedForm<DeleteForm>,
+) -> Result<HttpResponse, AppError> {
+    let session = form.session.clone();
+    let row = load(&state, &session, &path).await?;
+    if form.form.confirm.trim().to_lowercase() != "delete" {
+        let mut page = delete_page(&state, &session, &row).await?;
+        page.errors.add(
+            "confirm",
+            "Type the word delete to confirm. Nothing was deleted.",
+        );
+        return render(StatusCode::BAD_REQUEST, &page);
+    }
+    let (therapist, id) = (session.therapist, ClientId(row.id));
+    let outcome = state
+        .db(move |conn| {
+            let outcome = model::delete(conn, therapist, id)?;
+            if outcome == DeleteOutcome::Deleted {
+                audit::record(conn, Some(therapist), Action::ClientDelete, Some(id.0))?;
+            }
+            Ok(outcome)
+        })
+        .await?;
+    match outcome {
+        DeleteOutcome::Deleted => Ok(see_other("/clients?deleted=1")),
+        DeleteOutcome::NotFound => Err(audit::denied(&state, therapist, Some(id.0)).await),
+        DeleteOutcome::HasSignedNotes(n) => Err(AppError::conflict(format!(
+            "This client has {n} signed note(s), which are part of the clinical record and must be kept. Nothing was deleted. Archive the client instead to take them out of your active caseload."
+        ))),
+    }
+}

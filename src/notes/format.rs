@@ -1,0 +1,259 @@
+//! Note formats and their sections, session types, and moving text between
+//! formats without losing any.
+
+use std::collections::BTreeMap;
+
+/// One section of a note format.
+#[derive(Debug)]
+pub struct Section {
+    /// Stored key (also the form field `section_<key>`).
+    pub key: &'static str,
+    /// Heading shown to the therapist.
+    pub label: &'static str,
+    /// A one-line prompt shown under the heading.
+    pub hint: &'static str,
+}
+
+const SUBJECTIVE: Section = Section {
+    key: "subjective",
+    label: "Subjective",
+    hint: "What the client reported: feelings, concerns, their own words.",
+};
+const OBJECTIVE: Section = Section {
+    key: "objective",
+    label: "Objective",
+    hint: "What you observed: affect, behaviour, presentation.",
+};
+const ASSESSMENT: Section = Section {
+    key: "assessment",
+    label: "Assessment",
+    hint: "Your clinical understanding of what happened and why it matters.",
+};
+const PLAN: Section = Section {
+    key: "plan",
+    label: "Plan",
+    hint: "Next steps, homework, and focus for the next session.",
+};
+const DATA: Section = Section {
+    key: "data",
+    label: "Data",
+    hint: "What was said and observed in the session.",
+};
+const BEHAVIOUR: Section = Section {
+    key: "behaviour",
+    label: "Behaviour",
+    hint: "The client's presentation and what they brought.",
+};
+const INTERVENTION: Section = Section {
+    key: "intervention",
+    label: "Intervention",
+    hint: "What you did: techniques, reflections, interventions.",
+};
+const RESPONSE: Section = Section {
+    key: "response",
+    label: "Response",
+    hint: "How the client responded to the intervention.",
+};
+const TEXT: Section = Section {
+    key: "text",
+    label: "Notes",
+    hint: "Write the session note in your own structure.",
+};
+
+/// A note's documentation format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoteFormat {
+    /// Subjective, Objective, Assessment, Plan.
+    Soap,
+    /// Data, Assessment, Plan.
+    Dap,
+    /// Behaviour, Intervention, Response, Plan.
+    Birp,
+    /// One free-text section.
+    Free,
+}
+
+impl NoteFormat {
+    /// Every format, in the order offered.
+    pub const ALL: [Self; 4] = [Self::Soap, Self::Dap, Self::Birp, Self::Free];
+
+    /// Stored name.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Soap => "soap",
+            Self::Dap => "dap",
+            Self::Birp => "birp",
+            Self::Free => "free",
+        }
+    }
+
+    /// Name shown.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Soap => "SOAP",
+            Self::Dap => "DAP",
+            Self::Birp => "BIRP",
+            Self::Free => "Free text",
+        }
+    }
+
+    /// Read a stored or submitted name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.key() == s)
+    }
+
+    /// The format's sections, in order.
+    pub fn sections(self) -> &'static [Section] {
+        match self {
+            Self::Soap => &[SUBJECTIVE, OBJECTIVE, ASSESSMENT, PLAN],
+            Self::Dap => &[DATA, ASSESSMENT, PLAN],
+            Self::Birp => &[BEHAVIOUR, INTERVENTION, RESPONSE, PLAN],
+            Self::Free => &[TEXT],
+        }
+    }
+}
+
+fn label_of(key: &str) -> &str {
+    NoteFormat::ALL
+        .iter()
+        .flat_map(|f| f.sections())
+        .find(|s| s.key == key)
+        .map_or(key, |s| s.label)
+}
+
+/// Move text into another format's sections. Sections both formats share
+/// keep their text; text from sections the new format lacks is appended to
+/// its first section under its old heading, so nothing typed is ever lost.
+/// Returns the new sections and the headings that were moved.
+pub fn reformat(
+    sections: &BTreeMap<String, String>,
+    to: NoteFormat,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let targets = to.sections();
+    let mut out: BTreeMap<String, String> = targets
+        .iter()
+        .map(|s| {
+            (
+                s.key.to_owned(),
+                sections.get(s.key).cloned().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let mut moved = Vec::new();
+    for (key, text) in sections {
+        if text.trim().is_empty() || targets.iter().any(|s| s.key == key) {
+            continue;
+        }
+        let first = out.entry(targets[0].key.to_owned()).or_default();
+        if !first.trim().is_empty() {
+            first.push_str("\n\n");
+        }
+        first.push_str(&format!("{}:\n{}", label_of(key), text.trim_end()));
+        moved.push(label_of(key).to_owned());
+    }
+    (out, moved)
+}
+
+/// The kind of session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionType {
+    /// One client.
+    Individual,
+    /// A couple.
+    Couple,
+    /// A family.
+    Family,
+    /// A group.
+    Group,
+}
+
+impl SessionType {
+    /// Every type, in the order offered.
+    pub const ALL: [Self; 4] = [Self::Individual, Self::Couple, Self::Family, Self::Group];
+
+    /// Stored name.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Individual => "individual",
+            Self::Couple => "couple",
+            Self::Family => "family",
+            Self::Group => "group",
+        }
+    }
+
+    /// Name shown.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Individual => "Individual",
+            Self::Couple => "Couple",
+            Self::Family => "Family",
+            Self::Group => "Group",
+        }
+    }
+
+    /// Read a stored or submitted name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.key() == s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn shared_sections_keep_their_text_and_the_rest_moves_into_the_first() {
+        let soap = map(&[
+            ("subjective", "felt alone"),
+            ("objective", "tearful"),
+            ("assessment", "grief"),
+            ("plan", "journal"),
+        ]);
+        let (dap, moved) = reformat(&soap, NoteFormat::Dap);
+        assert_eq!(dap["assessment"], "grief");
+        assert_eq!(dap["plan"], "journal");
+        assert!(dap["data"].contains("Subjective:\nfelt alone"));
+        assert!(dap["data"].contains("Objective:\ntearful"));
+        assert_eq!(moved, ["Objective", "Subjective"]);
+        assert_eq!(dap.len(), 3);
+    }
+
+    #[test]
+    fn every_word_survives_any_chain_of_format_changes() {
+        let mut sections = map(&[
+            ("subjective", "alpha"),
+            ("objective", "beta"),
+            ("assessment", "gamma"),
+            ("plan", "delta"),
+        ]);
+        for to in [
+            NoteFormat::Birp,
+            NoteFormat::Free,
+            NoteFormat::Dap,
+            NoteFormat::Soap,
+        ] {
+            sections = reformat(&sections, to).0;
+            let all: String = sections.values().cloned().collect::<Vec<_>>().join(" ");
+            for word in ["alpha", "beta", "gamma", "delta"] {
+                assert!(
+                    all.contains(word),
+                    "{word} lost going to {to:?}: {sections:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn empty_sections_are_not_moved() {
+        let (free, moved) = reformat(&map(&[("subjective", " "), ("plan", "")]), NoteFormat::Free);
+        assert_eq!(free["text"], "");
+        assert!(moved.is_empty());
+    }
+}

@@ -1,0 +1,295 @@
+//! Reading and checking the note form. Every problem becomes a message next
+//! to its field, and the typed text always comes back in the form.
+
+use std::collections::BTreeMap;
+
+use super::format::{NoteFormat, SessionType, reformat};
+use super::model::{MAX_NOTE_CHARS, NoteContent, SessionFacts};
+use super::tags::{Vocabulary, builtin, clean_label};
+use crate::web::form::{FieldErrors, Pairs};
+
+/// The note form as typed (strings, so nothing is lost on a bad value).
+#[derive(Clone, Debug, Default)]
+pub struct NoteInput {
+    /// As typed.
+    pub session_date: String,
+    /// As typed.
+    pub duration_minutes: String,
+    /// As chosen.
+    pub session_type: String,
+    /// As chosen.
+    pub format: String,
+    /// Section key to text, for every section sent.
+    pub sections: BTreeMap<String, String>,
+    /// As typed.
+    pub key_moment: String,
+    /// As typed.
+    pub process_note: String,
+    /// Chosen tag keys.
+    pub tags: Vec<String>,
+    /// New tag labels, comma-separated, as typed.
+    pub new_tags: String,
+    /// The revision the form was loaded at (0 for a new note).
+    pub revision: i32,
+    /// `save` or `reformat`.
+    pub intent: String,
+}
+
+/// The longest key moment line.
+pub const MAX_KEY_MOMENT: usize = 300;
+const MAX_NEW_TAGS: usize = 10;
+const MAX_TAG_LABEL: usize = 40;
+
+impl NoteInput {
+    /// Read the form's pairs.
+    pub fn from_pairs(pairs: &Pairs) -> Self {
+        let get = |k: &str| pairs.get(k).unwrap_or_default().to_owned();
+        let sections = pairs
+            .all()
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("section_")
+                    .map(|key| (key.to_owned(), v.clone()))
+            })
+            .collect();
+        Self {
+            session_date: get("session_date").trim().to_owned(),
+            duration_minutes: get("duration_minutes").trim().to_owned(),
+            session_type: get("session_type"),
+            format: get("format"),
+            sections,
+            key_moment: get("key_moment"),
+            process_note: get("process_note"),
+            tags: pairs.values("tag").into_iter().map(str::to_owned).collect(),
+            new_tags: get("new_tags"),
+            revision: get("revision").parse().unwrap_or(0),
+            intent: get("intent"),
+        }
+    }
+
+    /// The chosen format (SOAP if none or unknown).
+    pub fn chosen_format(&self) -> NoteFormat {
+        NoteFormat::parse(&self.format).unwrap_or(NoteFormat::Soap)
+    }
+
+    /// Move the typed sections into the chosen format; returns moved headings.
+    pub fn apply_format(&mut self) -> Vec<String> {
+        let (sections, moved) = reformat(&self.sections, self.chosen_format());
+        self.sections = sections;
+        moved
+    }
+
+    /// The new tag labels typed, cleaned and de-duplicated.
+    pub fn new_tag_labels(&self) -> Vec<String> {
+        let mut labels: Vec<String> = Vec::new();
+        for label in self
+            .new_tags
+            .split(',')
+            .map(clean_label)
+            .filter(|l| !l.is_empty())
+        {
+            if !labels
+                .iter()
+                .any(|l| l.to_lowercase() == label.to_lowercase())
+            {
+                labels.push(label);
+            }
+        }
+        labels
+    }
+
+    /// Check everything. On success, the facts and content to store (new
+    /// tag labels still to be turned into ids by the caller).
+    pub fn validate(
+        &self,
+        vocabulary: &Vocabulary,
+        today: &str,
+    ) -> Result<(SessionFacts, NoteContent), FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let date = chrono::NaiveDate::parse_from_str(&self.session_date, "%Y-%m-%d");
+        match date {
+            Err(_) if self.session_date.is_empty() => {
+                errors.add("session_date", "Enter the date of the session.")
+            }
+            Err(_) => errors.add(
+                "session_date",
+                "That is not a real date. Use year-month-day, like 2026-03-02.",
+            ),
+            Ok(d) if d.format("%Y-%m-%d").to_string().as_str() > today => {
+                errors.add("session_date", "The session date is in the future.")
+            }
+            Ok(d) if d.format("%Y").to_string().as_str() < "1950" => {
+                errors.add("session_date", "Check the year of the session.")
+            }
+            Ok(_) => {}
+        }
+        let duration = self.duration_minutes.parse::<i32>();
+        match duration {
+            Ok(n) if (1..=600).contains(&n) => {}
+            Ok(_) => errors.add(
+                "duration_minutes",
+                "Enter a duration between 1 and 600 minutes.",
+            ),
+            Err(_) => errors.add(
+                "duration_minutes",
+                "Enter the duration as a whole number of minutes, like 50.",
+            ),
+        }
+        let session_type = SessionType::parse(&self.session_type);
+        if session_type.is_none() {
+            errors.add("session_type", "Choose the kind of session.");
+        }
+        let format = NoteFormat::parse(&self.format);
+        if format.is_none() {
+            errors.add("format", "Choose a note format.");
+        }
+        let key_moment = self.key_moment.trim().to_owned();
+        if key_moment.chars().count() > MAX_KEY_MOMENT {
+            errors.add(
+                "key_moment",
+                format!("Keep the key moment to one line of at most {MAX_KEY_MOMENT} characters."),
+            );
+        }
+        let total: usize = self
+            .sections
+            .values()
+            .map(|t| t.chars().count())
+            .sum::<usize>()
+            + self.key_moment.chars().count()
+            + self.process_note.chars().count();
+        if total > MAX_NOTE_CHARS {
+            errors.add(
+                "section_",
+                format!(
+                    "A note can hold up to {} characters; this one has {}. Move some of it into a second note.",
+                    crate::web::layout::thousands(MAX_NOTE_CHARS),
+                    crate::web::layout::thousands(total)
+                ),
+            );
+        }
+        for key in &self.tags {
+            let known = builtin(key).is_some() || vocabulary.get(key).is_some();
+            if !known {
+                errors.add(
+                    "tags",
+                    "One of the chosen tags is not known any more. Check the tags and save again.",
+                );
+                break;
+            }
+        }
+        let labels = self.new_tag_labels();
+        if labels.len() > MAX_NEW_TAGS {
+            errors.add(
+                "new_tags",
+                format!("Add at most {MAX_NEW_TAGS} new tags at a time."),
+            );
+        } else if labels.iter().any(|l| l.chars().count() > MAX_TAG_LABEL) {
+            errors.add(
+                "new_tags",
+                format!("Keep each tag under {MAX_TAG_LABEL} characters."),
+            );
+        }
+        let (Ok(_), Ok(duration_minutes), Some(session_type), Some(format)) =
+            (date, duration, session_type, format)
+        else {
+            return Err(errors);
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let (sections, _) = reformat(&self.sections, format);
+        let mut tags: Vec<String> = Vec::new();
+        for key in &self.tags {
+            if !tags.contains(key) {
+                tags.push(key.clone());
+            }
+        }
+        Ok((
+            SessionFacts {
+                session_date: self.session_date.clone(),
+                duration_minutes,
+                session_type,
+                format,
+            },
+            NoteContent {
+                sections,
+                key_moment,
+                process_note: self.process_note.clone(),
+                tags,
+            },
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(pairs: &[(&str, &str)]) -> NoteInput {
+        let body = serde_urlencoded::to_string(pairs).expect("encode");
+        NoteInput::from_pairs(&Pairs::parse(body.as_bytes()).expect("parse"))
+    }
+
+    fn valid() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("session_date", "2026-03-02"),
+            ("duration_minutes", "50"),
+            ("session_type", "individual"),
+            ("format", "soap"),
+            ("section_subjective", "felt heard"),
+            ("tag", "tearful-breakthrough"),
+            ("tag", "vulnerability"),
+        ]
+    }
+
+    #[test]
+    fn a_good_note_validates_with_its_tags() {
+        let (facts, content) = input(&valid())
+            .validate(&Vocabulary::new(&[]), "2026-03-03")
+            .expect("valid");
+        assert_eq!(facts.duration_minutes, 50);
+        assert_eq!(content.tags, ["tearful-breakthrough", "vulnerability"]);
+        assert_eq!(content.sections["subjective"], "felt heard");
+    }
+
+    #[test]
+    fn impossible_dates_negative_durations_and_unknown_tags_are_named() {
+        let mut bad = valid();
+        bad[0] = ("session_date", "2026-02-30");
+        bad[1] = ("duration_minutes", "-5");
+        bad.push(("tag", "no-such-tag"));
+        let errors = input(&bad)
+            .validate(&Vocabulary::new(&[]), "2026-03-03")
+            .expect_err("invalid");
+        assert!(errors.get("session_date").is_some());
+        assert!(errors.get("duration_minutes").is_some());
+        assert!(errors.get("tags").is_some());
+    }
+
+    #[test]
+    fn the_future_is_refused_but_today_is_fine() {
+        let mut v = valid();
+        v[0] = ("session_date", "2026-03-03");
+        assert!(
+            input(&v)
+                .validate(&Vocabulary::new(&[]), "2026-03-03")
+                .is_ok()
+        );
+        v[0] = ("session_date", "2026-03-04");
+        assert!(
+            input(&v)
+                .validate(&Vocabulary::new(&[]), "2026-03-03")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn new_tags_are_cleaned_and_deduplicated() {
+        let mut v = valid();
+        v.push(("new_tags", " first  laugh , First Laugh,, anger softened "));
+        assert_eq!(
+            input(&v).new_tag_labels(),
+            ["first laugh", "anger softened"]
+        );
+    }
+}

@@ -1,0 +1,316 @@
+//! The pages of the notes area (templates under `templates/notes/`).
+#![allow(missing_docs)]
+
+use askama::Template;
+
+use super::charts::{MonthChart, Timeline};
+use super::format::{NoteFormat, SessionType};
+use super::input::{MAX_KEY_MOMENT, NoteInput};
+use super::model::MAX_NOTE_CHARS;
+use super::search::Snippet;
+use super::tags::{TagView, Vocabulary};
+use crate::web::Layout;
+use crate::web::form::FieldErrors;
+
+/// A choice in a `<select>`.
+pub struct Choice {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
+}
+
+/// A section's textarea.
+pub struct SectionField {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub hint: &'static str,
+    pub text: String,
+}
+
+/// A tag checkbox.
+pub struct TagChoice {
+    pub key: String,
+    pub label: String,
+    pub description: &'static str,
+    pub checked: bool,
+    pub id: String,
+}
+
+/// Where a note form sits: everything but its fields.
+pub struct FormFrame {
+    pub layout: Layout,
+    pub csrf_token: String,
+    pub heading: String,
+    pub action: String,
+    pub cancel_href: String,
+    pub client_name: String,
+}
+
+/// The note form, for a new note or a draft.
+#[derive(Template)]
+#[template(path = "notes/form.html")]
+pub struct NoteFormPage {
+    pub layout: Layout,
+    pub csrf_token: String,
+    pub heading: String,
+    pub action: String,
+    pub cancel_href: String,
+    pub client_name: String,
+    pub session_date: String,
+    pub duration_minutes: String,
+    pub session_types: Vec<Choice>,
+    pub formats: Vec<Choice>,
+    pub sections: Vec<SectionField>,
+    pub key_moment: String,
+    pub process_note: String,
+    pub builtin_tags: Vec<TagChoice>,
+    pub custom_tags: Vec<TagChoice>,
+    pub new_tags: String,
+    pub revision: i32,
+    pub errors: FieldErrors,
+    pub notice: Option<String>,
+    pub key_moment_hint: String,
+    pub max_chars: String,
+}
+
+impl NoteFormPage {
+    /// The form filled from what was typed.
+    pub fn from_input(frame: FormFrame, input: &NoteInput, vocabulary: &Vocabulary) -> Self {
+        let FormFrame {
+            layout,
+            csrf_token,
+            heading,
+            action,
+            cancel_href,
+            client_name,
+        } = frame;
+        let format = input.chosen_format();
+        let session_type =
+            SessionType::parse(&input.session_type).unwrap_or(SessionType::Individual);
+        let choice = |t: &TagView, i: usize| TagChoice {
+            key: t.key.clone(),
+            label: t.label.clone(),
+            description: t.description,
+            checked: input.tags.contains(&t.key),
+            id: format!("tag-{i}"),
+        };
+        Self {
+            layout,
+            csrf_token,
+            heading,
+            action,
+            cancel_href,
+            client_name,
+            session_date: input.session_date.clone(),
+            duration_minutes: input.duration_minutes.clone(),
+            session_types: SessionType::ALL
+                .iter()
+                .map(|t| Choice {
+                    key: t.key(),
+                    label: t.label(),
+                    selected: *t == session_type,
+                })
+                .collect(),
+            formats: NoteFormat::ALL
+                .iter()
+                .map(|f| Choice {
+                    key: f.key(),
+                    label: f.label(),
+                    selected: *f == format,
+                })
+                .collect(),
+            sections: format
+                .sections()
+                .iter()
+                .map(|s| SectionField {
+                    key: s.key,
+                    label: s.label,
+                    hint: s.hint,
+                    text: input.sections.get(s.key).cloned().unwrap_or_default(),
+                })
+                .collect(),
+            key_moment: input.key_moment.clone(),
+            process_note: input.process_note.clone(),
+            builtin_tags: vocabulary
+                .tags
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.builtin)
+                .map(|(i, t)| choice(t, i))
+                .collect(),
+            custom_tags: vocabulary
+                .tags
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| !t.builtin)
+                .map(|(i, t)| choice(t, i))
+                .collect(),
+            new_tags: input.new_tags.clone(),
+            revision: input.revision,
+            errors: FieldErrors::default(),
+            notice: None,
+            key_moment_hint: format!(
+                "One line for the timeline, such as “cried for the first time when talking about her father” (at most {MAX_KEY_MOMENT} characters)."
+            ),
+            max_chars: crate::web::layout::thousands(MAX_NOTE_CHARS),
+        }
+    }
+}
+
+/// A section as shown on a note.
+pub struct SectionView {
+    pub label: &'static str,
+    pub text: String,
+}
+
+/// An addendum as shown.
+pub struct AddendumView {
+    pub when: String,
+    pub body: String,
+}
+
+/// A handout suggested by a note's tags.
+pub struct Suggestion {
+    pub title: String,
+    pub href: String,
+}
+
+/// `/notes/{id}`.
+#[derive(Template)]
+#[template(path = "notes/show.html")]
+pub struct NotePage {
+    pub layout: Layout,
+    pub csrf_token: String,
+    pub id: i64,
+    pub client_id: i64,
+    pub client_name: String,
+    pub date: String,
+    pub duration_minutes: i32,
+    pub session_type: &'static str,
+    pub format: &'static str,
+    pub signed: bool,
+    pub signed_at: String,
+    pub updated_at: String,
+    pub revision: i32,
+    pub sections: Vec<SectionView>,
+    pub key_moment: String,
+    pub process_note: String,
+    pub tags: Vec<TagView>,
+    pub addenda: Vec<AddendumView>,
+    pub damaged: bool,
+    pub tampered: bool,
+    pub has_history: bool,
+    pub notice: Option<&'static str>,
+    pub errors: FieldErrors,
+    pub addendum_text: String,
+    pub suggestions: Vec<Suggestion>,
+}
+
+/// One line of a diff.
+pub struct DiffLine {
+    pub kind: &'static str,
+    pub text: String,
+}
+
+/// What changed in one part of a note between two revisions.
+pub struct FieldDiff {
+    pub label: String,
+    pub lines: Vec<DiffLine>,
+}
+
+/// One step in a note's history.
+pub struct HistoryStep {
+    pub revision: i32,
+    pub when: String,
+    pub changes: Vec<FieldDiff>,
+    pub current: bool,
+}
+
+/// `/notes/{id}/history`.
+#[derive(Template)]
+#[template(path = "notes/history.html")]
+pub struct HistoryPage {
+    pub layout: Layout,
+    pub id: i64,
+    pub client_name: String,
+    pub date: String,
+    pub steps: Vec<HistoryStep>,
+}
+
+/// Both sides of a conflict, section by section.
+pub struct ConflictSection {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub theirs: String,
+    pub yours: String,
+    pub differs: bool,
+}
+
+/// The 409 page: a draft changed in another tab.
+#[derive(Template)]
+#[template(path = "notes/conflict.html")]
+pub struct ConflictPage {
+    pub layout: Layout,
+    pub csrf_token: String,
+    pub id: i64,
+    pub revision: i32,
+    pub their_saved_at: String,
+    pub sections: Vec<ConflictSection>,
+    pub key_moment_theirs: String,
+    pub key_moment_yours: String,
+    pub process_theirs: String,
+    pub process_yours: String,
+    pub hidden: Vec<(String, String)>,
+}
+
+/// One result row.
+pub struct ResultView {
+    pub href: String,
+    pub client_name: String,
+    pub client_href: String,
+    pub date: String,
+    pub signed: bool,
+    pub tags: Vec<TagView>,
+    pub key_moment: String,
+    pub snippet: Option<Snippet>,
+}
+
+/// A client in the filter.
+pub struct ClientChoice {
+    pub id: i64,
+    pub name: String,
+    pub selected: bool,
+}
+
+/// `/notes`: search, filters and the caseload chart.
+#[derive(Template)]
+#[template(path = "notes/search.html")]
+pub struct SearchPage {
+    pub layout: Layout,
+    pub q: String,
+    pub tag: String,
+    pub from: String,
+    pub to: String,
+    pub tags: Vec<TagView>,
+    pub clients: Vec<ClientChoice>,
+    pub searched: bool,
+    pub results: Vec<ResultView>,
+    pub total: usize,
+    pub shown: usize,
+    pub chart: MonthChart,
+    pub errors: FieldErrors,
+}
+
+/// The timeline and its table, embedded in the client page.
+pub struct TimelineView {
+    pub chart: Timeline,
+    pub rows: Vec<TimelineRow>,
+}
+
+/// One session in the timeline's table.
+pub struct TimelineRow {
+    pub date: String,
+    pub href: String,
+    pub tags: Vec<TagView>,
+    pub key_moment: String,
+}

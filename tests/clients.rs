@@ -1,0 +1,172 @@
+//! The caseload: adding, finding, editing, archiving and deleting clients.
+
+use crate::both_backends;
+use crate::helpers::TestApp;
+
+both_backends!(
+    a_therapist_adds_edits_and_finds_clients,
+    clients_are_listed_by_most_recent_session,
+    archiving_keeps_the_record_out_of_the_active_caseload,
+    deleting_needs_the_typed_word_and_never_removes_signed_notes,
+    bad_client_input_is_named_and_kept,
+);
+
+async fn a_therapist_adds_edits_and_finds_clients(app: TestApp) {
+    app.set_up().await;
+    let empty = app.get("/clients").await;
+    empty.assert_contains("Add your first client");
+    let sam = app.add_client("Samantha Okafor", "Sam").await;
+    let page = app.get(&sam).await;
+    assert_eq!(page.status, 200);
+    page.assert_contains("Samantha Okafor");
+    page.assert_contains("Sam");
+    assert_eq!(app.audit_count("client.create"), 1);
+    assert_eq!(app.audit_count("client.view"), 1);
+
+    let edit = app
+        .submit(
+            &format!("{sam}/edit"),
+            &format!("{sam}/edit"),
+            &[
+                ("full_name", "Samantha Okafor"),
+                ("preferred_name", "Sami"),
+                ("pronouns", "she/her"),
+                ("date_of_birth", "1990-04-12"),
+                ("about", "Referred by her GP.\nLikes mornings."),
+            ],
+        )
+        .await;
+    assert_eq!(edit.location(), Some(format!("{sam}?saved=1").as_str()));
+    let page = app.get(&sam).await;
+    for text in ["Sami", "she/her", "Thu 12 Apr 1990", "Referred by her GP."] {
+        page.assert_contains(text);
+    }
+    app.add_client("Jonas Berg", "").await;
+    let found = app.get("/clients?q=sami").await;
+    found.assert_contains("Samantha Okafor");
+    assert!(
+        !found.body.contains("Jonas Berg"),
+        "the filter narrows the list"
+    );
+    let none = app.get("/clients?q=nobody").await;
+    none.assert_contains("No client matches");
+}
+
+async fn clients_are_listed_by_most_recent_session(app: TestApp) {
+    app.set_up().await;
+    let ada = app.add_client("Ada Early", "").await;
+    let bo = app.add_client("Bo Recent", "").await;
+    app.add_client("Cy Never", "").await;
+    app.add_note(&ada, &[("session_date", "2026-01-05")]).await;
+    app.add_note(&bo, &[("session_date", "2026-02-20")]).await;
+    let list = app.get("/clients").await.body;
+    let (b, a, c) = (
+        list.find("Bo Recent").expect("bo"),
+        list.find("Ada Early").expect("ada"),
+        list.find("Cy Never").expect("cy"),
+    );
+    assert!(b < a && a < c, "most recent session first, never-seen last");
+    assert!(list.contains("Last session Fri 20 Feb 2026"));
+}
+
+async fn archiving_keeps_the_record_out_of_the_active_caseload(app: TestApp) {
+    app.set_up().await;
+    let sam = app.add_client("Sam Archive", "").await;
+    let token = app.get(&sam).await.csrf_token();
+    let done = app
+        .post_form(&format!("{sam}/archive"), &[("csrf_token", &token)])
+        .await;
+    assert_eq!(done.location(), Some(format!("{sam}?archived=1").as_str()));
+    assert!(!app.get("/clients").await.body.contains("Sam Archive"));
+    let archived = app.get("/clients?archived=1").await;
+    archived.assert_contains("Sam Archive");
+    app.post_form(&format!("{sam}/unarchive"), &[("csrf_token", &token)])
+        .await;
+    app.get("/clients").await.assert_contains("Sam Archive");
+    assert_eq!(app.audit_count("client.archive"), 1);
+    assert_eq!(app.audit_count("client.unarchive"), 1);
+}
+
+async fn deleting_needs_the_typed_word_and_never_removes_signed_notes(app: TestApp) {
+    app.set_up().await;
+    let gone = app.add_client("Gone Soon", "").await;
+    app.add_note(&gone, &[("section_subjective", "a draft")])
+        .await;
+    let wrong = app
+        .submit(
+            &format!("{gone}/delete"),
+            &format!("{gone}/delete"),
+            &[("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(wrong.status, 400);
+    wrong.assert_contains("Type the word delete");
+    assert_eq!(app.get(&gone).await.status, 200, "nothing deleted");
+    let done = app
+        .submit(
+            &format!("{gone}/delete"),
+            &format!("{gone}/delete"),
+            &[("confirm", "delete")],
+        )
+        .await;
+    assert_eq!(done.location(), Some("/clients?deleted=1"));
+    assert_eq!(app.get(&gone).await.status, 404);
+    assert_eq!(app.audit_count("client.delete"), 1);
+
+    let kept = app.add_client("Kept Record", "").await;
+    let note = app
+        .add_note(&kept, &[("section_subjective", "signed words")])
+        .await;
+    let page = app.get(&note).await;
+    app.post_form(
+        &format!("{note}/sign"),
+        &[("csrf_token", &page.csrf_token()), ("revision", "1")],
+    )
+    .await;
+    app.get(&format!("{kept}/delete"))
+        .await
+        .assert_contains("cannot be deleted");
+    let refused = app
+        .submit(
+            &format!("{kept}/delete"),
+            &format!("{kept}/delete"),
+            &[("confirm", "delete")],
+        )
+        .await;
+    assert_eq!(refused.status, 409);
+    refused.assert_contains("Archive the client instead");
+    assert_eq!(
+        app.get(&note).await.status,
+        200,
+        "the signed note is still there"
+    );
+}
+
+async fn bad_client_input_is_named_and_kept(app: TestApp) {
+    app.set_up().await;
+    let page = app
+        .submit(
+            "/clients/new",
+            "/clients",
+            &[
+                ("full_name", ""),
+                ("date_of_birth", "1990-02-30"),
+                ("about", "kept <b>text</b>"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 400);
+    page.assert_contains("Enter the client&#39;s full name.");
+    page.assert_contains("Enter a real date");
+    page.assert_contains("kept &#60;b&#62;text&#60;/b&#62;");
+    let hostile = "<img src=x onerror=alert(1)><script>alert(2)</script>";
+    let sam = app.add_client(hostile, hostile).await;
+    let shown = app.get(&sam).await.body;
+    assert!(
+        !shown.contains("<img src=x") && !shown.contains("<script>alert"),
+        "hostile HTML is inert"
+    );
+    assert!(shown.contains("&#60;img src=x onerror=alert(1)&#62;"));
+    let list = app.get("/clients").await.body;
+    assert!(!list.contains("<script>alert"));
+}

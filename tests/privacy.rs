@@ -1,0 +1,355 @@
+//! Security tests 4 and 9 of `shared/SECURITY.md` for client records:
+//! nothing protected reaches the database files, a dump or the logs, and no
+//! therapist can reach another's records by any route.
+
+use std::io::Read as _;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::both_backends;
+use crate::helpers::{Agent, Backend, TestApp};
+
+both_backends!(another_therapists_ids_get_404_on_every_route_and_are_audited);
+
+async fn another_therapists_ids_get_404_on_every_route_and_are_audited(app: TestApp) {
+    app.set_up().await;
+    let client = app.add_client("Private Person", "Priv").await;
+    let note = app
+        .add_note(
+            &client,
+            &[
+                ("section_subjective", "private words"),
+                ("tag", "vulnerability"),
+            ],
+        )
+        .await;
+    let signed = app
+        .add_note(&client, &[("section_subjective", "signed private words")])
+        .await;
+    let token = app.get(&signed).await.csrf_token();
+    app.post_form(
+        &format!("{signed}/sign"),
+        &[("csrf_token", &token), ("revision", "1")],
+    )
+    .await;
+
+    app.add_therapist("bea@example.org", "another long password")
+        .await;
+    let bea = app.new_agent();
+    assert_eq!(
+        bea.log_in("bea@example.org", "another long password")
+            .await
+            .location(),
+        Some("/clients")
+    );
+    let token = bea.get("/clients").await.csrf_token();
+    let denied_before = app.audit_count("access.denied");
+
+    let gets = [
+        client.clone(),
+        format!("{client}/edit"),
+        format!("{client}/delete"),
+        format!("{client}/notes/new"),
+        note.clone(),
+        format!("{note}/edit"),
+        format!("{note}/history"),
+        signed.clone(),
+    ];
+    for path in &gets {
+        let page = bea.get(path).await;
+        assert_eq!(page.status, 404, "GET {path}");
+        assert!(
+            !page.body.contains("Private Person") && !page.body.contains("private words"),
+            "GET {path} leaks"
+        );
+    }
+    let note_fields = [
+        ("csrf_token", token.as_str()),
+        ("revision", "1"),
+        ("session_date", "2026-03-02"),
+        ("duration_minutes", "50"),
+        ("session_type", "individual"),
+        ("format", "soap"),
+        ("section_subjective", "overwritten"),
+        ("body", "intruding addendum"),
+        ("full_name", "Renamed"),
+        ("confirm", "delete"),
+        ("intent", "save"),
+    ];
+    let posts = [
+        format!("{client}/edit"),
+        format!("{client}/archive"),
+        format!("{client}/unarchive"),
+        format!("{client}/delete"),
+        format!("{client}/notes"),
+        format!("{note}/edit"),
+        format!("{note}/sign"),
+        format!("{note}/delete"),
+        format!("{signed}/addenda"),
+    ];
+    for path in &posts {
+        let page = bea.post_form(path, &note_fields).await;
+        assert_eq!(page.status, 404, "POST {path}: {}", page.body);
+    }
+    let search = bea
+        .get(&format!(
+            "/notes?q=private&client={}",
+            client.trim_start_matches("/clients/")
+        ))
+        .await;
+    search.assert_contains("No notes match");
+    assert!(!bea.get("/clients").await.body.contains("Private Person"));
+    assert_eq!(
+        app.audit_count("access.denied") - denied_before,
+        (gets.len() + posts.len()) as i64
+    );
+
+    // The owner's records are untouched.
+    let page = app.get(&client).await;
+    page.assert_contains("Private Person");
+    assert!(!page.body.contains("Archived"));
+    let page = app.get(&note).await;
+    page.assert_contains("private words");
+    page.assert_contains("Draft");
+    assert!(!app.get(&signed).await.body.contains("intruding addendum"));
+}
+
+const CANARY: &str = "Quillfeather";
+
+/// Start the real binary with debug logging to a file, on `database_url`.
+fn start_binary(database_url: &str, log: &std::path::Path) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_tearsheet"))
+        .args([
+            "--database-url",
+            database_url,
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::from(
+            std::fs::File::create(log.with_extension("out")).expect("log"),
+        ))
+        .stderr(Stdio::from(std::fs::File::create(log).expect("log")))
+        .spawn()
+        .expect("start tearsheet");
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+async fn write_canaries(base: &str) {
+    for _ in 0..100 {
+        if reqwest::get(format!("{base}/healthz")).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let agent = Agent::new(base);
+    let password = "correct horse battery staple";
+    let page = agent
+        .submit(
+            "/setup",
+            "/setup",
+            &[
+                ("display_name", "Dr Canary Test"),
+                ("email", "t@example.org"),
+                ("password", password),
+                ("password_confirm", password),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303);
+    let code = agent.get("/account/recovery-code").await;
+    agent
+        .post_form(
+            "/account/recovery-code",
+            &[("stored", "yes"), ("csrf_token", &code.csrf_token())],
+        )
+        .await;
+    let client = agent.add_client(&format!("Robin {CANARY}"), CANARY).await;
+    let note = agent
+        .add_note(
+            &client,
+            &[
+                (
+                    "section_subjective",
+                    &format!("She spoke of the {CANARY} letters."),
+                ),
+                ("key_moment", &format!("{CANARY} moment")),
+                ("process_note", &format!("my {CANARY} thoughts")),
+                ("new_tags", &format!("{CANARY} tag")),
+                ("tag", "tearful-breakthrough"),
+            ],
+        )
+        .await;
+    let token = agent.get(&note).await.csrf_token();
+    agent
+        .post_form(
+            &format!("{note}/sign"),
+            &[("csrf_token", &token), ("revision", "1")],
+        )
+        .await;
+    agent
+        .post_form(
+            &format!("{note}/addenda"),
+            &[
+                ("csrf_token", &token),
+                ("body", &format!("{CANARY} addendum")),
+            ],
+        )
+        .await;
+    for path in [
+        client.clone(),
+        note.clone(),
+        format!("/notes?q={CANARY}"),
+        "/clients".into(),
+        "/notes?tag=tearful-breakthrough".into(),
+    ] {
+        let page = agent.get(&path).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert!(
+            page.body.contains(CANARY),
+            "{path} shows the canary to its owner"
+        );
+    }
+    // Errors too: a failed integrity check, a bad form.
+    agent
+        .submit(
+            "/clients/new",
+            "/clients",
+            &[("full_name", ""), ("about", CANARY)],
+        )
+        .await;
+}
+
+fn assert_absent(what: &str, bytes: &[u8]) {
+    let needle = CANARY.as_bytes();
+    assert!(
+        !bytes.windows(needle.len()).any(|w| w == needle),
+        "the canary is in {what}"
+    );
+    let lower = CANARY.to_lowercase();
+    assert!(
+        !bytes
+            .windows(lower.len())
+            .any(|w| w.eq_ignore_ascii_case(lower.as_bytes())),
+        "the canary is in {what} (any case)"
+    );
+}
+
+fn stop(mut child: std::process::Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    for _ in 0..100 {
+        if child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_written_through_the_app_is_in_no_sqlite_file_and_no_log() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("data").join("tearsheet.db");
+    let log = dir.path().join("server.log");
+    let (child, base) = start_binary(db.to_str().expect("utf8"), &log);
+    write_canaries(&base).await;
+    // Read the files while the server still runs: the WAL holds recent pages.
+    let files: Vec<_> = ["", "-wal", "-shm"]
+        .iter()
+        .map(|s| std::path::PathBuf::from(format!("{}{s}", db.display())))
+        .filter(|p| p.exists())
+        .collect();
+    assert!(files.len() >= 2, "{files:?}");
+    for file in &files {
+        assert_absent(
+            &file.display().to_string(),
+            &std::fs::read(file).expect("read"),
+        );
+    }
+    stop(child);
+    for file in &files {
+        if file.exists() {
+            assert_absent(
+                &file.display().to_string(),
+                &std::fs::read(file).expect("read"),
+            );
+        }
+    }
+    let mut logged = String::new();
+    std::fs::File::open(&log)
+        .expect("log")
+        .read_to_string(&mut logged)
+        .expect("read log");
+    assert!(logged.contains("request"), "the log was written: {logged}");
+    assert_absent("the server log", logged.as_bytes());
+    assert_absent(
+        "the server's stdout",
+        &std::fs::read(log.with_extension("out")).expect("stdout"),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_written_through_the_app_is_nowhere_in_pg_dump_or_the_log() {
+    let cluster = crate::helpers::pg::cluster();
+    let url = cluster.fresh_database();
+    let dir = tempfile::tempdir().expect("dir");
+    let log = dir.path().join("server.log");
+    let (child, base) = start_binary(&url, &log);
+    write_canaries(&base).await;
+    let dump = cluster.dump(&url);
+    assert!(
+        String::from_utf8_lossy(&dump).contains("CREATE TABLE public.notes"),
+        "the dump is real"
+    );
+    assert_absent("pg_dump", &dump);
+    stop(child);
+    assert_absent("the server log", &std::fs::read(&log).expect("log"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_moved_to_another_row_shows_an_integrity_failure_not_the_other_text() {
+    use diesel::prelude::*;
+    use tearsheet::db::schema::clients;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.set_up().await;
+    let first = app.add_client("First Person", "").await;
+    let second = app.add_client("Second Person", "").await;
+    let mut conn = app.pool().get().expect("conn");
+    let id = |p: &str| {
+        p.trim_start_matches("/clients/")
+            .parse::<i64>()
+            .expect("id")
+    };
+    let blob: Vec<u8> = clients::table
+        .find(id(&first))
+        .select(clients::full_name)
+        .first(&mut *conn)
+        .expect("blob");
+    diesel::update(clients::table.find(id(&second)))
+        .set(clients::full_name.eq(blob))
+        .execute(&mut *conn)
+        .expect("move");
+    let page = app.get(&second).await;
+    assert_eq!(page.status, 200);
+    page.assert_contains("failed an integrity check");
+    assert!(
+        !page.body.contains("First Person"),
+        "another record's text is never shown"
+    );
+    // The list shows the first client once (its own row) and never twice.
+    assert_eq!(
+        app.get("/clients")
+            .await
+            .body
+            .matches("First Person")
+            .count(),
+        1
+    );
+}
