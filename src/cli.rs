@@ -39,6 +39,10 @@ pub struct Cli {
     #[arg(long, env = "TEARSHEET_TRUSTED_PROXY", global = true)]
     pub trusted_proxy: Option<IpAddr>,
 
+    /// A folder of extra handouts (Markdown files with front matter) to load at start.
+    #[arg(long, env = "TEARSHEET_HANDOUTS_DIR", global = true)]
+    pub handouts_dir: Option<std::path::PathBuf>,
+
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "TEARSHEET_WORKERS", global = true)]
     pub workers: Option<usize>,
@@ -69,6 +73,7 @@ impl Cli {
         );
         config.idle_timeout = self.idle_timeout;
         config.trusted_proxy = self.trusted_proxy;
+        config.handouts_dir = self.handouts_dir.clone();
         if let Some(workers) = self.workers {
             config.workers = workers.max(1);
         }

@@ -32,6 +32,8 @@ pub struct Config {
     pub db_timeout: Duration,
     /// Argon2id cost for new passwords.
     pub kdf: KdfParams,
+    /// A folder of extra handouts (Markdown with front matter) to load at start.
+    pub handouts_dir: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -55,6 +57,7 @@ impl Config {
             kdf_permits: cores,
             db_timeout: Duration::from_secs(3),
             kdf: KdfParams::DEFAULT,
+            handouts_dir: None,
         }
     }
 

@@ -1,7 +1,7 @@
 //! Tearsheet: encrypted session notes, breakthrough tags and printable
 //! handouts for psychotherapists.
 //!
-//! Product areas (`auth`, `clients`, `notes`, `audit`) depend on infrastructure
+//! Product areas (`auth`, `clients`, `notes`, `handouts`, `audit`) depend on infrastructure
 //! (`crypto`, `db`, `web`), never the reverse. See `docs/ARCHITECTURE.md`.
 
 pub mod audit;
@@ -11,6 +11,7 @@ pub mod clients;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod handouts;
 pub mod ids;
 pub mod notes;
 pub mod startup;

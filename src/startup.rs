@@ -52,9 +52,13 @@ impl Application {
         tracing::info!(database = %config.database_url.describe(), "listening on http://{}", listener.local_addr()?);
 
         let state = web::Data::new(AppState::new(pool, config.clone()));
+        let library = web::Data::new(crate::handouts::Library::load(
+            config.handouts_dir.as_deref(),
+        ));
         let server = actix_web::HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(library.clone())
                 .configure(routes)
                 .default_service(web::to(not_found))
                 .wrap(from_fn(middleware::same_origin_writes))
@@ -84,7 +88,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/static/{name}", web::get().to(assets::asset))
         .configure(crate::auth::configure)
         .configure(crate::clients::configure)
-        .configure(crate::notes::configure);
+        .configure(crate::notes::configure)
+        .configure(crate::handouts::configure);
 }
 
 /// `GET /healthz`: the process is up and serving.

@@ -261,3 +261,137 @@ async fn a_therapist_documents_a_breakthrough_and_finds_it_again() {
     b.check("client-timeline").await;
     b.close().await;
 }
+
+async fn open_print_page(
+    b: &Browser,
+    app: &TestApp,
+    client_id: &str,
+    paper: &str,
+    large: bool,
+    discreet: bool,
+) {
+    b.goto(&format!("{}/handouts/crying-in-therapy", app.address))
+        .await;
+    b.find("#client")
+        .await
+        .select_by_value(client_id)
+        .await
+        .expect("choose client");
+    b.fill(
+        "#note",
+        "Sam, you showed real courage today. See you Thursday.",
+    )
+    .await;
+    b.click(&format!("#paper-{paper}")).await;
+    if large {
+        b.click("#large").await;
+    }
+    if discreet {
+        b.click("#discreet").await;
+    }
+    b.click(".print-options button[type=submit]").await;
+    b.find("article.handout").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_crying_handout_prints_on_letter_and_a4_within_two_pages() {
+    use crate::helpers::browser::Paper;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let account = app.set_up().await;
+    let client = app.add_client("Samantha Reyes", "Sam").await;
+    let client_id = client.trim_start_matches("/clients/").to_owned();
+    let b = Browser::start().await;
+    b.goto(&format!("{}/login", app.address)).await;
+    b.fill("#email", &account.email).await;
+    b.fill("#password", &account.password).await;
+    b.click("form[action='/login'] button").await;
+    b.wait_for_path("/clients").await;
+    b.goto(&format!("{}/handouts", app.address)).await;
+    b.check("handout-library").await;
+    b.goto(&format!("{}/handouts/crying-in-therapy", app.address))
+        .await;
+    b.check("handout-show").await;
+
+    let mut normal_pages = 0;
+    for (paper, size) in [("letter", Paper::Letter), ("a4", Paper::A4)] {
+        open_print_page(&b, &app, &client_id, paper, false, false).await;
+        if paper == "letter" {
+            b.check("handout-print").await;
+        }
+        let pdf = b.print_pdf(size).await;
+        assert!(pdf.pages <= 2, "{paper}: {} pages", pdf.pages);
+        normal_pages = normal_pages.max(pdf.pages);
+        for text in [
+            "For Sam",
+            "you showed real courage today",
+            "Riverside Counselling",
+            "Dr Ada Lovelace",
+            "How could you be kind to yourself this week?",
+        ] {
+            assert!(
+                pdf.text.contains(text),
+                "{paper}: {text:?} missing from the PDF:\n{}",
+                pdf.text
+            );
+        }
+    }
+
+    // Discreet: no practice name, and no "therapy" in the header or footer.
+    open_print_page(&b, &app, &client_id, "letter", false, true).await;
+    let header_footer = format!(
+        "{} {}",
+        b.text(".print-header").await,
+        b.text(".print-footer").await
+    );
+    assert!(
+        !header_footer.to_lowercase().contains("therapy"),
+        "{header_footer}"
+    );
+    assert!(!header_footer.contains("Riverside"), "{header_footer}");
+    let pdf = b.print_pdf(Paper::Letter).await;
+    assert!(
+        !pdf.text.contains("Riverside Counselling"),
+        "the practice name is nowhere in a discreet print"
+    );
+    assert!(pdf.text.contains("For Sam"));
+
+    // Large print: bigger type, more pages, nothing lost.
+    open_print_page(&b, &app, &client_id, "a4", true, false).await;
+    let size: f64 = b
+        .client
+        .execute(
+            "return parseFloat(getComputedStyle(document.querySelector('.handout p')).fontSize);",
+            vec![],
+        )
+        .await
+        .expect("font size")
+        .as_f64()
+        .expect("number");
+    assert!(size >= 19.0, "large print is larger: {size}px");
+    let pdf = b.print_pdf(Paper::A4).await;
+    assert!(
+        pdf.pages > normal_pages,
+        "large print takes more pages ({} vs {normal_pages})",
+        pdf.pages
+    );
+    for text in [
+        "For Sam",
+        "You are not alone",
+        "Questions people ask",
+        "How could you be kind to yourself this week?",
+    ] {
+        assert!(pdf.text.contains(text), "large print still has {text:?}");
+    }
+
+    // Record it as given; the chart lists it.
+    b.click("button.give").await;
+    b.find(".toolbar .notice").await;
+    assert!(
+        b.text(".toolbar .notice")
+            .await
+            .contains("Recorded on Samantha Reyes")
+    );
+    b.goto(&format!("{}{client}", app.address)).await;
+    assert!(b.text("main").await.contains("It's okay to cry in therapy"));
+    b.close().await;
+}

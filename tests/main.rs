@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod browser;
 mod clients;
+mod handouts;
 mod notes;
 mod privacy;
 mod quality;

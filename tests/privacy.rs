@@ -214,7 +214,27 @@ async fn write_canaries(base: &str) {
             "{path} shows the canary to its owner"
         );
     }
-    // Errors too: a failed integrity check, a bad form.
+    // A handout given with a personal note.
+    let id = client.trim_start_matches("/clients/");
+    let given = agent
+        .post_form(
+            "/handouts/crying-in-therapy/give",
+            &[
+                ("csrf_token", &token),
+                ("client", id),
+                ("note", &format!("{CANARY} note for you")),
+            ],
+        )
+        .await;
+    assert_eq!(given.status, 303);
+    assert!(
+        agent
+            .get(given.location().expect("location"))
+            .await
+            .body
+            .contains(CANARY)
+    );
+    // Errors too: a bad form.
     agent
         .submit(
             "/clients/new",

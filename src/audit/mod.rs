@@ -59,6 +59,12 @@ pub enum Action {
     NoteDelete,
     /// The caseload was searched or filtered (the words are not recorded).
     NoteSearch,
+    /// A handout was shown ready to print (subject: the client, if any).
+    HandoutPrint,
+    /// A handout was recorded as given to a client (subject: the record).
+    HandoutGiven,
+    /// A practice handout was imported, copied or edited.
+    HandoutSave,
 }
 
 impl Action {
@@ -86,6 +92,9 @@ impl Action {
             Self::NoteAddendum => "note.addendum",
             Self::NoteDelete => "note.delete",
             Self::NoteSearch => "note.search",
+            Self::HandoutPrint => "handout.print",
+            Self::HandoutGiven => "handout.given",
+            Self::HandoutSave => "handout.save",
         }
     }
 }

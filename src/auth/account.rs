@@ -261,9 +261,14 @@ impl Enrolment {
 
 /// Claim the practice's single row: fails with a unique violation if setup
 /// already happened, even when two setups race.
-pub fn claim_practice(conn: &mut DbConn, at: i64) -> QueryResult<()> {
+pub fn claim_practice(conn: &mut DbConn, at: i64, name: &str) -> QueryResult<()> {
+    let name = (!name.trim().is_empty()).then(|| name.trim().to_owned());
     diesel::insert_into(practice::table)
-        .values((practice::id.eq(1i64), practice::created_at.eq(at)))
+        .values((
+            practice::id.eq(1i64),
+            practice::created_at.eq(at),
+            practice::name.eq(name),
+        ))
         .execute(conn)
         .map(|_| ())
 }

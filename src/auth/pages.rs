@@ -13,6 +13,7 @@ pub struct SetupPage {
     pub csrf_token: String,
     pub display_name: String,
     pub email: String,
+    pub practice_name: String,
     pub errors: FieldErrors,
     pub password_hint: String,
 }

@@ -57,6 +57,7 @@ pub struct SetupForm {
     email: String,
     password: String,
     password_confirm: String,
+    practice_name: String,
 }
 
 /// Check a new account's fields, as typed.
@@ -110,6 +111,7 @@ fn setup_page(csrf_token: String, form: &SetupForm, errors: FieldErrors) -> Setu
         csrf_token,
         display_name: form.display_name.clone(),
         email: form.email.clone(),
+        practice_name: form.practice_name.clone(),
         errors,
         password_hint: format!(
             "At least {MIN_PASSWORD_CHARS} characters. A few unrelated words work well."
@@ -158,6 +160,7 @@ pub async fn setup_submit(
     }
     let permit = state.kdf_permit()?;
     let kdf = state.config.kdf;
+    let practice_name = form.practice_name.clone();
     let enrolment = web::block(move || {
         let _permit = permit;
         Enrolment::new(
@@ -170,12 +173,13 @@ pub async fn setup_submit(
     })
     .await?
     .map_err(AppError::internal)?;
+    let practice_name = practice_name.trim().chars().take(120).collect::<String>();
     let ua = user_agent(&req);
     let token = state
         .db(move |conn| {
             write_transaction(conn, |conn| {
                 let at = now();
-                match account::claim_practice(conn, at) {
+                match account::claim_practice(conn, at, &practice_name) {
                     Err(err) if is_unique_violation(&err) => return Err(AppError::not_found()),
                     other => other?,
                 }

@@ -62,7 +62,15 @@ pub struct ClientPage {
     pub damaged: bool,
     pub notes: Vec<TimelineRow>,
     pub timeline: Option<TimelineView>,
+    pub handouts: Vec<GivenHandout>,
     pub notice: Option<&'static str>,
+}
+
+/// A handout given to the client.
+pub struct GivenHandout {
+    pub title: String,
+    pub when: String,
+    pub href: String,
 }
 
 /// `/clients/{id}/delete`.

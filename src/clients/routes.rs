@@ -219,8 +219,14 @@ async fn show(
     let row = load(&state, &session, &path).await?;
     let client = row.open(&session.dk);
     let (therapist, id) = (session.therapist, client.id);
-    let notes = state
-        .db(move |conn| Ok(crate::notes::model::for_client(conn, therapist, id)?))
+    let dk = session.dk.duplicate();
+    let (notes, given) = state
+        .db(move |conn| {
+            Ok((
+                crate::notes::model::for_client(conn, therapist, id)?,
+                crate::handouts::model::given_to(conn, therapist, &dk, id)?,
+            ))
+        })
         .await?;
     let vocabulary = crate::notes::routes::vocabulary_for(&state, &session).await?;
     let (list, timeline) = crate::notes::routes::client_overview(&notes, &session, &vocabulary);
@@ -254,6 +260,14 @@ async fn show(
         damaged: client.damaged,
         notes: list,
         timeline,
+        handouts: given
+            .into_iter()
+            .map(|g| GivenHandout {
+                title: g.text.title,
+                when: crate::web::layout::local_time(g.given_at),
+                href: format!("/handouts/given/{}/print", g.id),
+            })
+            .collect(),
         notice,
     };
     render(StatusCode::OK, &page)

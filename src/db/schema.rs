@@ -5,6 +5,7 @@ diesel::table! {
     practice (id) {
         id -> BigInt,
         created_at -> BigInt,
+        name -> Nullable<Text>,
     }
 }
 
@@ -145,3 +146,36 @@ diesel::table! {
 
 diesel::joinable!(notes -> clients (client_id));
 diesel::allow_tables_to_appear_in_same_query!(clients, notes, therapists);
+
+diesel::table! {
+    practice_handouts (id) {
+        id -> BigInt,
+        slug -> Text,
+        title -> Text,
+        summary -> Text,
+        body -> Text,
+        fits -> Text,
+        sources -> Text,
+        version -> Integer,
+        created_by -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    handouts_given (id) {
+        id -> BigInt,
+        therapist_id -> BigInt,
+        client_id -> BigInt,
+        slug -> Text,
+        version -> Integer,
+        text_hash -> Binary,
+        body -> Binary,
+        personal_note -> Binary,
+        paper -> Text,
+        large_print -> Bool,
+        discreet -> Bool,
+        given_at -> BigInt,
+    }
+}

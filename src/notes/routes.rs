@@ -323,12 +323,21 @@ impl SealedNew {
 /// `GET /notes/{id}`.
 async fn show(
     state: web::Data<AppState>,
+    library: web::Data<crate::handouts::Library>,
     Signed(session): Signed,
     path: web::Path<String>,
     query: web::Query<ShowQuery>,
 ) -> Result<HttpResponse, AppError> {
     let (row, client_name) = load_note(&state, &session, &path).await?;
-    let page = note_page(&state, &session, &row, &client_name, query.notice()).await?;
+    let page = note_page(
+        &state,
+        &library,
+        &session,
+        &row,
+        &client_name,
+        query.notice(),
+    )
+    .await?;
     audit::log(&state, session.therapist, Action::NoteView, Some(row.id)).await?;
     render(StatusCode::OK, &page)
 }
@@ -358,6 +367,7 @@ impl ShowQuery {
 
 async fn note_page(
     state: &AppState,
+    library: &crate::handouts::Library,
     session: &Rc<CurrentSession>,
     row: &NoteRow,
     client_name: &str,
@@ -422,7 +432,14 @@ async fn note_page(
         notice,
         errors: FieldErrors::default(),
         addendum_text: String::new(),
-        suggestions: Vec::new(),
+        suggestions: library
+            .suggestions(&note.content.tags)
+            .into_iter()
+            .map(|h| Suggestion {
+                title: h.title.clone(),
+                href: format!("/handouts/{}/print?client={}", h.slug, row.client_id),
+            })
+            .collect(),
     })
 }
 
@@ -630,6 +647,7 @@ struct AddendumForm {
 /// `POST /notes/{id}/addenda`.
 async fn add_addendum(
     state: web::Data<AppState>,
+    library: web::Data<crate::handouts::Library>,
     path: web::Path<String>,
     form: WritingForm<AddendumForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -656,6 +674,7 @@ async fn add_addendum(
     if form.resumed.is_some() || !errors.is_empty() {
         let mut page = note_page(
             &state,
+            &library,
             &session,
             &row,
             &client_name,

@@ -20,6 +20,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../static/print.css"),
     ),
     (
+        "handout.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/handout.css"),
+    ),
+    (
         "favicon.svg",
         "image/svg+xml",
         include_str!("../../static/favicon.svg"),

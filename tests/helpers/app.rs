@@ -310,6 +310,7 @@ impl TestApp {
                     ("email", &account.email),
                     ("password", &account.password),
                     ("password_confirm", &account.password),
+                    ("practice_name", "Riverside Counselling"),
                 ],
             )
             .await;
@@ -434,4 +435,20 @@ impl Agent {
         assert_eq!(page.status, 303, "note saved: {}", page.body);
         page.location().expect("location").to_owned()
     }
+}
+
+/// The text of a `<textarea name=...>` (unescaped).
+pub fn hidden_textarea(body: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\"");
+    let start = body.find(&marker).expect("textarea");
+    let open_end = body[start..].find('>').expect("tag end") + start + 1;
+    let close = body[open_end..].find("</textarea>").expect("close") + open_end;
+    let text = body[open_end..close]
+        .strip_prefix('\n')
+        .unwrap_or(&body[open_end..close]);
+    text.replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#38;", "&")
 }

@@ -279,3 +279,101 @@ impl Drop for Browser {
         let _ = self.driver.kill();
     }
 }
+
+/// WebDriver's Print command (fantoccini 0.21 has none): the page as a PDF.
+#[derive(Debug)]
+struct PrintPdf {
+    width_cm: f64,
+    height_cm: f64,
+    margin_top_cm: f64,
+    margin_side_cm: f64,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for PrintPdf {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/print", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = serde_json::json!({
+            "page": { "width": self.width_cm, "height": self.height_cm },
+            "margin": { "top": self.margin_top_cm, "bottom": self.margin_top_cm, "left": self.margin_side_cm, "right": self.margin_side_cm },
+            "background": false,
+            "shrinkToFit": false,
+        });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// Paper sizes with the margins the handout stylesheet asks for.
+#[derive(Clone, Copy, Debug)]
+pub enum Paper {
+    Letter,
+    A4,
+}
+
+/// A printed PDF and what poppler reads from it.
+pub struct Pdf {
+    pub pages: usize,
+    pub text: String,
+}
+
+impl Browser {
+    /// Print the page on screen to PDF, as Chromium prints it.
+    pub async fn print_pdf(&self, paper: Paper) -> Pdf {
+        let cmd = match paper {
+            Paper::Letter => PrintPdf {
+                width_cm: 21.59,
+                height_cm: 27.94,
+                margin_top_cm: 1.397,
+                margin_side_cm: 1.778,
+            },
+            Paper::A4 => PrintPdf {
+                width_cm: 21.0,
+                height_cm: 29.7,
+                margin_top_cm: 1.4,
+                margin_side_cm: 1.7,
+            },
+        };
+        let value = self.client.issue_cmd(cmd).await.expect("print");
+        let b64 = value.as_str().expect("base64 PDF");
+        let bytes = data_encoding::BASE64
+            .decode(b64.as_bytes())
+            .expect("decode PDF");
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("page.pdf");
+        std::fs::write(&path, &bytes).expect("write PDF");
+        // Keep the last PDF of each size as a test artefact.
+        let _ = std::fs::write(
+            screenshot_dir().join(format!("last-print-{paper:?}.pdf").to_lowercase()),
+            &bytes,
+        );
+        let run = |tool: &str, args: &[&str]| {
+            let out = Command::new(tool)
+                .args(args)
+                .arg(&path)
+                .args(if tool == "pdftotext" {
+                    vec!["-"]
+                } else {
+                    vec![]
+                })
+                .output()
+                .unwrap_or_else(|e| panic!("{tool} (Debian package poppler-utils) is needed: {e}"));
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let info = run("pdfinfo", &[]);
+        let pages = info
+            .lines()
+            .find_map(|l| l.strip_prefix("Pages:"))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("page count");
+        Pdf {
+            pages,
+            text: run("pdftotext", &["-layout"]),
+        }
+    }
+}

@@ -1,0 +1,3 @@
+DROP TABLE handouts_given;
+DROP TABLE practice_handouts;
+ALTER TABLE practice DROP COLUMN name;

@@ -1,0 +1,246 @@
+//! Handouts as files: Markdown with TOML front matter between `+++` lines.
+//!
+//! ```text
+//! +++
+//! title = "It's okay to cry in therapy"
+//! slug = "crying-in-therapy"
+//! version = 1
+//! summary = "One line for the library card."
+//! fits = ["tearful-breakthrough", "vulnerability"]   # tags it suits
+//! sources = ["Where the facts come from."]
+//! card_of = "crying-in-therapy"                      # optional: a summary card
+//! +++
+//! Markdown body. `[lines: 3]` on its own line becomes three lines to write on.
+//! ```
+//!
+//! Built-in handouts are compiled into the binary; `--handouts-dir` adds a
+//! pack at start; the practice's own live in the database.
+
+use serde::Deserialize;
+
+/// Where a handout came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Compiled into Tearsheet; read-only.
+    Builtin,
+    /// Loaded from this file of the `--handouts-dir` pack; read-only.
+    Pack(String),
+    /// The practice's own (imported or copied), editable; its row id.
+    Practice(i64),
+}
+
+/// A handout.
+#[derive(Clone, Debug)]
+pub struct Handout {
+    /// Stable address: `/handouts/{slug}`.
+    pub slug: String,
+    /// Title.
+    pub title: String,
+    /// Bumped when the text changes.
+    pub version: i32,
+    /// One line for the library.
+    pub summary: String,
+    /// Tag slugs this handout suits.
+    pub fits: Vec<String>,
+    /// Where its facts come from.
+    pub sources: Vec<String>,
+    /// For a summary card, the full handout it summarises.
+    pub card_of: Option<String>,
+    /// The Markdown body.
+    pub body: String,
+    /// Where it came from.
+    pub origin: Origin,
+}
+
+impl Handout {
+    /// Whether it may be edited in the app.
+    pub fn editable(&self) -> bool {
+        matches!(self.origin, Origin::Practice(_))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrontMatter {
+    title: String,
+    slug: String,
+    #[serde(default = "one")]
+    version: i32,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    fits: Vec<String>,
+    #[serde(default)]
+    sources: Vec<String>,
+    #[serde(default)]
+    card_of: Option<String>,
+}
+
+fn one() -> i32 {
+    1
+}
+
+/// Whether a slug is safe for URLs: lower-case letters, digits and dashes.
+pub fn valid_slug(slug: &str) -> bool {
+    !slug.is_empty()
+        && slug.len() <= 80
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-')
+}
+
+/// Parse a handout file. The error says what is wrong, for a person.
+pub fn parse(text: &str, origin: Origin) -> Result<Handout, String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let rest = text
+        .trim_start()
+        .strip_prefix("+++")
+        .ok_or("it does not start with front matter between +++ lines")?;
+    let (front, body) = rest
+        .split_once("\n+++")
+        .ok_or("its front matter has no closing +++ line")?;
+    let meta: FrontMatter = toml::from_str(front)
+        .map_err(|e| format!("its front matter is not valid: {}", e.message()))?;
+    if meta.title.trim().is_empty() {
+        return Err("its title is empty".into());
+    }
+    if !valid_slug(&meta.slug) {
+        return Err(format!(
+            "its slug {:?} must be lower-case letters, digits and dashes",
+            meta.slug
+        ));
+    }
+    if meta.version < 1 {
+        return Err("its version must be 1 or more".into());
+    }
+    let body = body.trim_start_matches(['\r', '\n']).to_owned();
+    if body.trim().is_empty() {
+        return Err("it has no text after the front matter".into());
+    }
+    Ok(Handout {
+        slug: meta.slug,
+        title: meta.title.trim().to_owned(),
+        version: meta.version,
+        summary: meta.summary,
+        fits: meta.fits,
+        sources: meta.sources,
+        card_of: meta.card_of,
+        body,
+        origin,
+    })
+}
+
+const BUILTIN_FILES: [&str; 2] = [
+    include_str!("library/crying-in-therapy.md"),
+    include_str!("library/crying-in-therapy-card.md"),
+];
+
+/// The built-in handouts.
+pub fn builtins() -> Vec<Handout> {
+    BUILTIN_FILES
+        .iter()
+        .filter_map(|text| match parse(text, Origin::Builtin) {
+            Ok(h) => Some(h),
+            Err(err) => {
+                // A unit test proves every built-in parses; this cannot happen in a release.
+                tracing::error!(error = %err, "a built-in handout failed to parse");
+                None
+            }
+        })
+        .collect()
+}
+
+/// A pack file that did not load, and why.
+#[derive(Clone, Debug)]
+pub struct PackProblem {
+    /// The file's name.
+    pub file: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// Load every `*.md` in a directory; bad files are reported, the rest load.
+pub fn load_pack(dir: &std::path::Path, taken: &[String]) -> (Vec<Handout>, Vec<PackProblem>) {
+    let mut handouts: Vec<Handout> = Vec::new();
+    let mut problems = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) => {
+            problems.push(PackProblem {
+                file: dir.display().to_string(),
+                problem: format!("the folder could not be read: {err}"),
+            });
+            return (handouts, problems);
+        }
+    };
+    let mut paths: Vec<_> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let file = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let loaded = std::fs::read(&path)
+            .map_err(|e| format!("it could not be read: {e}"))
+            .and_then(|bytes| {
+                String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())
+            })
+            .and_then(|text| parse(&text, Origin::Pack(file.clone())))
+            .and_then(|h| {
+                if taken.contains(&h.slug) || handouts.iter().any(|o| o.slug == h.slug) {
+                    Err(format!(
+                        "its slug {:?} is already used by another handout",
+                        h.slug
+                    ))
+                } else {
+                    Ok(h)
+                }
+            });
+        match loaded {
+            Ok(h) => handouts.push(h),
+            Err(problem) => problems.push(PackProblem { file, problem }),
+        }
+    }
+    (handouts, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_handout_parses() {
+        let all = builtins();
+        assert_eq!(all.len(), BUILTIN_FILES.len());
+        assert!(all.iter().any(|h| h.slug == "crying-in-therapy"));
+        assert_eq!(all[1].card_of.as_deref(), Some("crying-in-therapy"));
+    }
+
+    #[test]
+    fn broken_files_say_what_is_wrong() {
+        let cases = [
+            ("no front matter", "it does not start with front matter"),
+            ("+++\ntitle = \"x\"\n", "no closing +++"),
+            ("+++\ntitle = \nslug = \"x\"\n+++\nbody", "not valid"),
+            (
+                "+++\ntitle = \"x\"\nslug = \"Bad Slug\"\n+++\nbody",
+                "lower-case letters",
+            ),
+            ("+++\ntitle = \"x\"\nslug = \"ok\"\n+++\n  \n", "no text"),
+            (
+                "+++\ntitle = \"x\"\nslug = \"ok\"\nunknown = 1\n+++\nbody",
+                "not valid",
+            ),
+        ];
+        for (text, wanted) in cases {
+            let err = parse(text, Origin::Builtin).expect_err(text);
+            assert!(err.contains(wanted), "{text:?}: {err}");
+        }
+    }
+}

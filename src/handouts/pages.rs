@@ -1,0 +1,119 @@
+//! The pages of the handouts area (templates under `templates/handouts/`).
+#![allow(missing_docs)]
+
+use askama::Template;
+
+use crate::notes::tags::TagView;
+use crate::web::Layout;
+use crate::web::form::FieldErrors;
+
+/// A handout on the library page.
+pub struct LibraryCard {
+    pub slug: String,
+    pub title: String,
+    pub summary: String,
+    pub grade: String,
+    pub hard: bool,
+    pub length: String,
+    pub fits: Vec<TagView>,
+    pub own: bool,
+    pub card: bool,
+}
+
+/// `/handouts`.
+#[derive(Template)]
+#[template(path = "handouts/library.html")]
+pub struct LibraryPage {
+    pub layout: Layout,
+    pub cards: Vec<LibraryCard>,
+    pub problems: Vec<(String, String)>,
+}
+
+/// A client to print for.
+pub struct ClientOption {
+    pub id: i64,
+    pub name: String,
+    pub selected: bool,
+}
+
+/// `/handouts/{slug}`: on screen, with the print options.
+#[derive(Template)]
+#[template(path = "handouts/show.html")]
+pub struct HandoutPage {
+    pub layout: Layout,
+    pub csrf_token: String,
+    pub slug: String,
+    pub title: String,
+    pub body_html: String,
+    pub grade: String,
+    pub length: String,
+    pub fits: Vec<TagView>,
+    pub sources: Vec<String>,
+    pub editable: bool,
+    pub clients: Vec<ClientOption>,
+}
+
+/// The screen-only tools above a print page.
+pub struct GiveForm {
+    pub action: String,
+    pub client_id: i64,
+    pub client_name: String,
+    pub note: String,
+    pub paper: &'static str,
+    pub large: bool,
+    pub discreet: bool,
+}
+
+/// `/handouts/{slug}/print`: its own layout, made for paper.
+#[derive(Template)]
+#[template(path = "handouts/print.html")]
+pub struct PrintPage {
+    pub version: &'static str,
+    pub csrf_token: String,
+    pub title: String,
+    pub body_html: String,
+    pub for_name: Option<String>,
+    pub personal_note: String,
+    pub paper: &'static str,
+    pub large: bool,
+    pub header_left: String,
+    pub header_right: String,
+    pub footer_left: String,
+    pub footer_right: String,
+    pub sources: Vec<String>,
+    pub back_href: String,
+    pub give: Option<GiveForm>,
+    pub given_note: Option<String>,
+}
+
+/// The import form and the draft editor.
+#[derive(Template)]
+#[template(path = "handouts/edit.html")]
+pub struct EditPage {
+    pub layout: Layout,
+    pub csrf_token: String,
+    pub heading: String,
+    pub action: String,
+    pub title: String,
+    pub slug: String,
+    pub slug_editable: bool,
+    pub summary: String,
+    pub body: String,
+    pub fits: Vec<(TagView, bool)>,
+    pub preview_html: String,
+    pub grade: String,
+    pub hard: bool,
+    pub errors: FieldErrors,
+}
+
+/// `/handouts/import`: paste an article.
+#[derive(Template)]
+#[template(path = "handouts/import.html")]
+pub struct ImportPage {
+    pub layout: Layout,
+    pub csrf_token: String,
+    pub source: String,
+    pub kind: String,
+    pub errors: FieldErrors,
+    pub limit: String,
+}

@@ -1,0 +1,254 @@
+//! From Markdown to safe HTML, and how hard a text is to read.
+//!
+//! Every handout body (built-in, pack, imported) goes through the same
+//! path: pulldown-cmark renders it, the `[lines: N]` marker becomes lines to
+//! write on, and ammonia removes anything that is not plain, passive
+//! markup. Templates mark only this output `|safe`.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use pulldown_cmark::{Options, Parser, html};
+
+static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let tags: HashSet<&str> = [
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "p",
+        "br",
+        "hr",
+        "ul",
+        "ol",
+        "li",
+        "strong",
+        "em",
+        "blockquote",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "a",
+        "div",
+        "span",
+    ]
+    .into_iter()
+    .collect();
+    let mut b = ammonia::Builder::default();
+    b.tags(tags)
+        .tag_attributes(Default::default())
+        .add_tag_attributes("a", ["href"])
+        .allowed_classes(
+            [
+                ("div", ["write-lines"].into_iter().collect()),
+                ("span", ["write-line"].into_iter().collect()),
+            ]
+            .into_iter()
+            .collect(),
+        )
+        .url_schemes(["https", "http", "mailto"].into_iter().collect())
+        .link_rel(Some("noopener noreferrer"))
+        .strip_comments(true);
+    b
+});
+
+/// Clean any HTML down to passive markup.
+pub fn sanitize(html: &str) -> String {
+    SANITIZER.clean(html).to_string()
+}
+
+fn write_lines(n: usize) -> String {
+    let n = n.clamp(1, 12);
+    let lines: String = (0..n)
+        .map(|_| "<span class=\"write-line\"></span>")
+        .collect();
+    format!("<div class=\"write-lines\">{lines}</div>")
+}
+
+/// Render a Markdown body to sanitised HTML.
+pub fn to_html(markdown: &str) -> String {
+    let mut options = Options::empty();
+    options.insert(Options::ENABLE_TABLES);
+    options.insert(Options::ENABLE_STRIKETHROUGH);
+    let mut raw = String::with_capacity(markdown.len() * 2);
+    html::push_html(&mut raw, Parser::new_ext(markdown, options));
+    // `[lines: N]` alone in a paragraph becomes lines to write on.
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw.as_str();
+    while let Some(at) = rest.find("<p>[lines: ") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "<p>[lines: ".len()..];
+        match after.split_once("]</p>") {
+            Some((n, tail)) if n.trim().parse::<usize>().is_ok() => {
+                out.push_str(&write_lines(n.trim().parse().unwrap_or(2)));
+                rest = tail;
+            }
+            _ => {
+                out.push_str("<p>[lines: ");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    sanitize(&out)
+}
+
+/// The words of a Markdown body without markup, for counting.
+pub fn plain_text(markdown: &str) -> String {
+    use pulldown_cmark::{Event, Tag, TagEnd};
+    let mut text = String::new();
+    for event in Parser::new_ext(markdown, Options::ENABLE_TABLES) {
+        match event {
+            Event::Text(t) | Event::Code(t) if !t.starts_with("[lines:") => text.push_str(&t),
+            Event::SoftBreak | Event::HardBreak => text.push(' '),
+            Event::End(
+                TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item | TagEnd::TableCell,
+            ) => text.push_str(".\n"),
+            Event::Start(Tag::Item) => text.push(' '),
+            _ => {}
+        }
+    }
+    text
+}
+
+/// English syllables in a word, by the usual vowel-group rule.
+fn syllables(word: &str) -> usize {
+    let w: Vec<char> = word
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphabetic())
+        .collect();
+    if w.is_empty() {
+        return 0;
+    }
+    if w.len() <= 3 {
+        return 1;
+    }
+    // "y" is a consonant at the start of a word ("young"); next to another
+    // vowel after it, it starts a new syllable ("cry-ing", "play-er").
+    let vowel = |i: usize| "aeiouy".contains(w[i]) && !(i == 0 && w[i] == 'y');
+    let mut count = 0;
+    let mut previous = false;
+    for i in 0..w.len() {
+        let v = vowel(i);
+        let after_y = i > 0 && w[i - 1] == 'y' && previous && w[i] != 'y';
+        if v && (!previous || after_y) {
+            count += 1;
+        }
+        previous = v;
+    }
+    let ends = |s: &str| w.iter().rev().take(s.len()).rev().collect::<String>() == s;
+    if ends("e") && !ends("le") && count > 1 {
+        count -= 1;
+    }
+    if (ends("es") || ends("ed")) && count > 1 && !ends("ted") && !ends("ded") {
+        count -= 1;
+    }
+    count.max(1)
+}
+
+/// How hard a text is to read.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Readability {
+    /// Flesch–Kincaid US grade level.
+    pub grade: f64,
+    /// Words counted.
+    pub words: usize,
+    /// Sentences counted.
+    pub sentences: usize,
+}
+
+/// The Flesch–Kincaid grade level of a Markdown body.
+pub fn readability(markdown: &str) -> Readability {
+    let text = plain_text(markdown);
+    let words: Vec<&str> = text
+        .split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .collect();
+    let sentences = text
+        .split(['.', '!', '?', '\n'])
+        .filter(|s| {
+            s.split_whitespace()
+                .any(|w| w.chars().any(char::is_alphanumeric))
+        })
+        .count()
+        .max(1);
+    let syllable_total: usize = words.iter().map(|w| syllables(w)).sum();
+    let n = words.len().max(1) as f64;
+    let grade = 0.39 * (n / sentences as f64) + 11.8 * (syllable_total as f64 / n) - 15.59;
+    Readability {
+        grade: (grade * 10.0).round() / 10.0,
+        words: words.len(),
+        sentences,
+    }
+}
+
+/// Printed pages at normal size, estimated from the words (the print tests
+/// measure the real count in Chromium on Letter and A4).
+pub fn estimated_pages(markdown: &str) -> usize {
+    let r = readability(markdown);
+    let lines = markdown.matches("[lines:").count();
+    (r.words + lines * 40).div_ceil(520).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_markup_in_markdown_is_removed() {
+        let html = to_html(
+            "Hi <script>alert(1)</script> <img src=x onerror=alert(2)> [x](javascript:alert(3)) <a href=\"https://ok.example\" onclick=\"x()\">ok</a>",
+        );
+        for bad in ["<script", "onerror", "javascript:", "onclick", "<img"] {
+            assert!(!html.contains(bad), "{bad} in {html}");
+        }
+        assert!(html.contains("href=\"https://ok.example\""));
+    }
+
+    #[test]
+    fn lines_to_write_on_are_drawn() {
+        let html = to_html("Prompt\n\n[lines: 3]\n\n[lines: x]");
+        assert_eq!(html.matches("write-line\"").count(), 3);
+        assert!(html.contains("[lines: x]"));
+    }
+
+    #[test]
+    fn simple_text_reads_easier_than_dense_text() {
+        let easy = readability("The cat sat on the mat. It was warm. We were glad.");
+        let hard = readability(
+            "Institutional considerations notwithstanding, psychotherapeutic interventions necessitate comprehensive multidisciplinary evaluation.",
+        );
+        assert!(easy.grade < 3.0, "{easy:?}");
+        assert!(hard.grade > 14.0, "{hard:?}");
+        assert_eq!(easy.sentences, 3);
+    }
+
+    #[test]
+    fn the_crying_handouts_read_at_grade_seven_or_below() {
+        for h in super::super::content::builtins() {
+            let r = readability(&h.body);
+            assert!(r.grade <= 7.0, "{} reads at grade {}", h.slug, r.grade);
+        }
+    }
+
+    #[test]
+    fn syllables_follow_the_usual_rule() {
+        for (word, n) in [
+            ("cry", 1),
+            ("crying", 2),
+            ("therapy", 3),
+            ("breakthrough", 2),
+            ("vulnerable", 4),
+            ("tears", 1),
+            ("hopes", 1),
+            ("young", 1),
+            ("player", 2),
+        ] {
+            assert_eq!(syllables(word), n, "{word}");
+        }
+    }
+}

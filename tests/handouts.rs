@@ -1,0 +1,439 @@
+//! Handouts: the library, printing, giving, suggestions, imports and packs.
+
+use crate::both_backends;
+use crate::helpers::TestApp;
+
+both_backends!(
+    the_library_shows_the_crying_handout_with_its_reading_level,
+    a_personalised_print_is_recorded_on_the_chart_and_reprints_the_same_text,
+    a_tagged_note_suggests_the_handout_already_personalised,
+    the_article_imports_with_its_headings_and_takeaways,
+    hostile_empty_and_oversized_imports_are_refused_clearly,
+    built_ins_are_read_only_and_my_version_can_be_edited,
+    another_therapists_given_handouts_are_404,
+);
+
+async fn the_library_shows_the_crying_handout_with_its_reading_level(app: TestApp) {
+    app.set_up().await;
+    let page = app.get("/handouts").await;
+    assert_eq!(page.status, 200);
+    page.assert_contains("It&#39;s okay to cry in therapy");
+    page.assert_contains("Tears are welcome here");
+    page.assert_contains("Tearful breakthrough");
+    let grade: f64 = page
+        .body
+        .split("Reading level: grade ")
+        .nth(1)
+        .and_then(|s| {
+            s.split('.')
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(".")
+                .parse()
+                .ok()
+        })
+        .expect("grade shown");
+    assert!(grade <= 7.0, "grade {grade}");
+    page.assert_contains("pages printed");
+    let show = app.get("/handouts/crying-in-therapy").await;
+    show.assert_contains("More than 6 in 10 people");
+    show.assert_contains("Smith and others, 2020");
+    show.assert_contains("Journal of Research in Medical Sciences");
+    show.assert_contains("class=\"write-line\"");
+    assert_eq!(app.get("/handouts/no-such-handout").await.status, 404);
+    // Every stylesheet and icon these pages link to is served.
+    let print = app.get("/handouts/crying-in-therapy/print").await;
+    for body in [&page.body, &show.body, &print.body] {
+        for link in body.split("href=\"/static/").skip(1) {
+            let path = link.split(['"', '?']).next().expect("path");
+            assert_eq!(
+                app.get(&format!("/static/{path}")).await.status,
+                200,
+                "/static/{path}"
+            );
+        }
+    }
+    assert_eq!(app.get("/handouts/no-such-handout/print").await.status, 404);
+}
+
+async fn a_personalised_print_is_recorded_on_the_chart_and_reprints_the_same_text(app: TestApp) {
+    app.set_up().await;
+    let sam = app.add_client("Samuel Ortiz", "Sam").await;
+    let client_id = sam.trim_start_matches("/clients/").to_owned();
+    let token = app.get("/handouts/crying-in-therapy").await.csrf_token();
+    let print = app
+        .post_form(
+            "/handouts/crying-in-therapy/print",
+            &[
+                ("csrf_token", &token),
+                ("client", &client_id),
+                ("note", "You were brave today, Sam."),
+                ("paper", "a4"),
+                ("large", "1"),
+                ("names", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(print.status, 200);
+    print.assert_contains("For Sam");
+    print.assert_contains("A note for Sam");
+    print.assert_contains("You were brave today, Sam.");
+    print.assert_contains("class=\"paper-a4 large\"");
+    print.assert_contains("Record as given to Samuel Ortiz");
+    assert!(
+        !print.body.contains("site-header"),
+        "the print page has its own layout"
+    );
+
+    let given = app
+        .post_form(
+            "/handouts/crying-in-therapy/give",
+            &[
+                ("csrf_token", &token),
+                ("client", &client_id),
+                ("note", "You were brave today, Sam."),
+                ("paper", "a4"),
+                ("large", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(given.status, 303);
+    let reprint_path = given
+        .location()
+        .expect("location")
+        .split('?')
+        .next()
+        .expect("path")
+        .to_owned();
+    let first = app.get(given.location().expect("location")).await;
+    first.assert_contains("Recorded on Samuel Ortiz");
+    let chart = app.get(&sam).await;
+    chart.assert_contains("Handouts given");
+    chart.assert_contains(&reprint_path);
+    let again = app.get(&reprint_path).await;
+    again.assert_contains("exactly what was given to Samuel Ortiz (version 1)");
+    again.assert_contains("You were brave today, Sam.");
+    again.assert_contains("class=\"paper-a4 large\"");
+    let article = |body: &str| {
+        body.split("<article class=\"handout\">")
+            .nth(1)
+            .and_then(|s| s.split("</article>").next())
+            .expect("article")
+            .to_owned()
+    };
+    assert_eq!(
+        article(&again.body),
+        article(&first.body),
+        "a reprint reproduces the same text"
+    );
+    assert_eq!(app.audit_count("handout.given"), 1);
+    assert!(app.audit_count("handout.print") >= 3);
+}
+
+async fn a_tagged_note_suggests_the_handout_already_personalised(app: TestApp) {
+    app.set_up().await;
+    let sam = app.add_client("Sam Suggest", "Sammy").await;
+    let id = sam.trim_start_matches("/clients/");
+    let tagged = app.add_note(&sam, &[("tag", "emotional-release")]).await;
+    let page = app.get(&tagged).await;
+    page.assert_contains("Handouts that fit this session");
+    let link = format!("/handouts/crying-in-therapy/print?client={id}");
+    page.assert_contains(&link);
+    let print = app.get(&link).await;
+    print.assert_contains("For Sammy");
+    let plain = app.add_note(&sam, &[("tag", "self-compassion")]).await;
+    assert!(
+        !app.get(&plain)
+            .await
+            .body
+            .contains("Handouts that fit this session")
+    );
+}
+
+fn article() -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/articles/embracing-tears-its-okay-to-cry-in-therapy.txt");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("the source article at {} ({e})", path.display()))
+}
+
+async fn the_article_imports_with_its_headings_and_takeaways(app: TestApp) {
+    app.set_up().await;
+    let token = app.get("/handouts/import").await.csrf_token();
+    let draft = app
+        .post_form(
+            "/handouts/import",
+            &[("csrf_token", &token), ("source", &article()), ("kind", "")],
+        )
+        .await;
+    assert_eq!(draft.status, 200, "{}", draft.body);
+    let body = crate::helpers::app::hidden_textarea(&draft.body, "body");
+    for heading in [
+        "Key Takeaways",
+        "Benefits of Crying in Therapy",
+        "Normalizing Vulnerability",
+        "Building Trust with Your Therapist",
+        "Emotional Release and Processing",
+        "Overcoming Social Stigmas",
+    ] {
+        assert_eq!(
+            body.matches(&format!("## {heading}\n")).count(),
+            1,
+            "{heading} once, as a heading:\n{body}"
+        );
+    }
+    let takeaways = body
+        .split("## Key Takeaways")
+        .nth(1)
+        .expect("takeaways")
+        .split("\n## ")
+        .next()
+        .expect("section");
+    assert!(
+        takeaways.lines().filter(|l| l.starts_with("- ")).count() >= 9,
+        "the takeaways are a list:\n{takeaways}"
+    );
+    assert!(
+        body.contains("| Cried in Therapy | Found it Therapeutic |")
+            || body.contains("Cried in Therapy | Found it Therapeutic"),
+        "the flattened table is a table:\n{body}"
+    );
+    assert!(body.contains("1. Enhances communication with the therapist"));
+    assert!(draft.body.contains(
+        "value=\"Embracing Tears: Why It&#39;s Perfectly Okay to Cry in Therapy Sessions\""
+    ));
+    draft.assert_contains("Reading level: grade");
+    draft.assert_contains("above grade 8");
+    let preview = draft
+        .body
+        .split("<h2>Preview</h2>")
+        .nth(1)
+        .expect("preview");
+    assert!(preview.contains("<h2>Key Takeaways</h2>"));
+    assert!(preview.contains("<li>"));
+
+    let slug = crate::helpers::app::hidden_value(&draft.body, "slug").unwrap_or_else(|| {
+        "embracing-tears-why-it-s-perfectly-okay-to-cry-in-therapy-sessions".into()
+    });
+    let saved = app
+        .post_form(
+            "/handouts",
+            &[
+                ("csrf_token", &token),
+                ("title", "Embracing tears"),
+                ("slug", &slug),
+                ("summary", "The article."),
+                ("body", &body),
+                ("fit", "vulnerability"),
+                ("intent", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    app.get("/handouts")
+        .await
+        .assert_contains("Embracing tears");
+    app.get(saved.location().expect("location"))
+        .await
+        .assert_contains("Benefits of Crying in Therapy");
+    let again = app
+        .post_form(
+            "/handouts",
+            &[
+                ("csrf_token", &token),
+                ("title", "Dup"),
+                ("slug", &slug),
+                ("body", "x"),
+                ("intent", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, 409);
+    again.assert_contains("already uses that address");
+}
+
+async fn hostile_empty_and_oversized_imports_are_refused_clearly(app: TestApp) {
+    app.set_up().await;
+    let token = app.get("/handouts/import").await.csrf_token();
+    let empty = app
+        .post_form(
+            "/handouts/import",
+            &[("csrf_token", &token), ("source", "   ")],
+        )
+        .await;
+    assert_eq!(empty.status, 400);
+    empty.assert_contains("Paste the article");
+    let script = app
+        .post_form(
+            "/handouts/import",
+            &[
+                ("csrf_token", &token),
+                ("source", "<script>alert('x')</script>"),
+            ],
+        )
+        .await;
+    assert_eq!(script.status, 400);
+    script.assert_contains("Nothing readable was left");
+    let hostile = "<h1>Kind words</h1><p onmouseover=\"steal()\">Hello <a href=\"javascript:alert(1)\">friend</a></p><img src=\"https://tracker.example/p.gif\"><script>alert(2)</script><style>body{}</style>";
+    let draft = app
+        .post_form(
+            "/handouts/import",
+            &[("csrf_token", &token), ("source", hostile)],
+        )
+        .await;
+    assert_eq!(draft.status, 200, "{}", draft.body);
+    let body = crate::helpers::app::hidden_textarea(&draft.body, "body");
+    for bad in [
+        "javascript",
+        "steal",
+        "tracker.example",
+        "alert",
+        "<script",
+        "onmouseover",
+    ] {
+        assert!(!body.contains(bad), "{bad} survived: {body}");
+    }
+    assert!(body.contains("Hello"), "{body}");
+    let preview = draft
+        .body
+        .split("<h2>Preview</h2>")
+        .nth(1)
+        .expect("preview");
+    assert!(!preview.contains("<script") && !preview.contains("javascript:"));
+    let big = format!("csrf_token={token}&source={}", "a".repeat(5 << 20));
+    let page = app
+        .post_raw(
+            "/handouts/import",
+            "application/x-www-form-urlencoded",
+            big.into_bytes(),
+            &[],
+        )
+        .await;
+    assert_eq!(page.status, 413);
+    page.assert_contains("at most 4 MB");
+}
+
+async fn built_ins_are_read_only_and_my_version_can_be_edited(app: TestApp) {
+    app.set_up().await;
+    assert_eq!(
+        app.get("/handouts/crying-in-therapy/edit").await.status,
+        409
+    );
+    let token = app.get("/handouts/crying-in-therapy").await.csrf_token();
+    let copy = app
+        .post_form(
+            "/handouts/crying-in-therapy/copy",
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(copy.status, 303);
+    let edit_path = copy.location().expect("location").to_owned();
+    let form = app.get(&edit_path).await;
+    assert_eq!(form.status, 200);
+    let body = crate::helpers::app::hidden_textarea(&form.body, "body");
+    assert!(body.contains("You are not alone"));
+    let slug = edit_path
+        .trim_start_matches("/handouts/")
+        .trim_end_matches("/edit");
+    let saved = app
+        .post_form(
+            &edit_path,
+            &[
+                ("csrf_token", &token),
+                ("title", "Crying is okay (ours)"),
+                ("summary", "Ours."),
+                (
+                    "body",
+                    &format!("{body}\n\nCall us on 555-0100 if you need to."),
+                ),
+                ("fit", "tearful-breakthrough"),
+                ("intent", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.location(), Some(format!("/handouts/{slug}").as_str()));
+    let mine = app.get(&format!("/handouts/{slug}")).await;
+    mine.assert_contains("Crying is okay (ours)");
+    mine.assert_contains("Call us on 555-0100");
+    app.get("/handouts/crying-in-therapy")
+        .await
+        .assert_contains("It&#39;s okay to cry in therapy");
+    assert!(
+        !app.get("/handouts/crying-in-therapy")
+            .await
+            .body
+            .contains("555-0100"),
+        "the built-in is unchanged"
+    );
+}
+
+async fn another_therapists_given_handouts_are_404(app: TestApp) {
+    app.set_up().await;
+    let sam = app.add_client("Sam Given", "").await;
+    let id = sam.trim_start_matches("/clients/");
+    let token = app.get("/handouts/crying-in-therapy").await.csrf_token();
+    let given = app
+        .post_form(
+            "/handouts/crying-in-therapy/give",
+            &[
+                ("csrf_token", &token),
+                ("client", id),
+                ("note", "private note"),
+            ],
+        )
+        .await;
+    let path = given
+        .location()
+        .expect("location")
+        .split('?')
+        .next()
+        .expect("path")
+        .to_owned();
+    app.add_therapist("bea@example.org", "another long password")
+        .await;
+    let bea = app.new_agent();
+    bea.log_in("bea@example.org", "another long password").await;
+    let page = bea.get(&path).await;
+    assert_eq!(page.status, 404);
+    assert!(!page.body.contains("private note"));
+    assert_eq!(
+        bea.get(&format!("/handouts/crying-in-therapy/print?client={id}"))
+            .await
+            .status,
+        404
+    );
+    let token = bea.get("/handouts").await;
+    let _ = token;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pack_loads_its_good_files_and_names_the_bad_ones() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("grief.md"), "+++\ntitle = \"Grief comes in waves\"\nslug = \"grief-waves\"\nsummary = \"About grief.\"\nfits = [\"emotional-release\"]\n+++\nGrief can come and go like waves.\n").expect("write");
+    std::fs::write(
+        dir.path().join("broken.md"),
+        "+++\ntitle = \"Broken\nslug = x\n+++\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("clash.md"),
+        "+++\ntitle = \"Clash\"\nslug = \"crying-in-therapy\"\n+++\nSame slug.\n",
+    )
+    .expect("write");
+    let pack = dir.path().to_owned();
+    let app = TestApp::spawn_with(crate::helpers::Backend::Sqlite, move |c| {
+        c.handouts_dir = Some(pack)
+    })
+    .await;
+    app.set_up().await;
+    let page = app.get("/handouts").await;
+    page.assert_contains("Grief comes in waves");
+    page.assert_contains("Some handouts in the pack did not load");
+    page.assert_contains("<strong>broken.md</strong>: its front matter is not valid");
+    page.assert_contains(
+        "<strong>clash.md</strong>: its slug &#34;crying-in-therapy&#34; is already used",
+    );
+    app.get("/handouts/grief-waves")
+        .await
+        .assert_contains("Grief can come and go like waves.");
+}
