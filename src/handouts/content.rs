@@ -244,3 +244,27 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn parsing_any_file_never_panics(text in "(\\+\\+\\+\\n)?\\PC{0,300}(\\n\\+\\+\\+\\n)?\\PC{0,100}") {
+            let _ = parse(&text, Origin::Builtin);
+        }
+
+        #[test]
+        fn a_well_formed_file_round_trips(title in "[A-Za-z][A-Za-z ]{0,40}", slug in "[a-z][a-z0-9]{0,20}", body in "[A-Za-z .]{1,200}") {
+            prop_assume!(!body.trim().is_empty());
+            let text = format!("+++\ntitle = \"{title}\"\nslug = \"{slug}\"\n+++\n{body}");
+            let h = parse(&text, Origin::Builtin).expect("parses");
+            prop_assert_eq!(h.title, title.trim());
+            prop_assert_eq!(h.slug, slug);
+            prop_assert_eq!(h.body.trim(), body.trim());
+        }
+    }
+}

@@ -152,7 +152,10 @@ fn cells(line: &str) -> Vec<String> {
             let seam = (p.is_lowercase() && c.is_uppercase())
                 || (p.is_alphabetic()
                     && c.is_ascii_digit()
-                    && !chars.get(i - 2).is_some_and(|q| q.is_ascii_digit()))
+                    && !i
+                        .checked_sub(2)
+                        .and_then(|j| chars.get(j))
+                        .is_some_and(|q| q.is_ascii_digit()))
                 || (p == '%' && c.is_alphabetic());
             if seam {
                 out.push(std::mem::take(&mut current).trim().to_owned());
@@ -514,6 +517,8 @@ mod tests {
         );
         assert_eq!(cells("a\tb\tc"), ["a", "b", "c"]);
         assert_eq!(cells("Just a sentence here."), ["Just a sentence here."]);
+        // Found by the property test: a digit right after a first letter.
+        assert_eq!(cells("a1"), ["a", "1"]);
     }
 
     #[test]
@@ -551,5 +556,42 @@ mod tests {
             "embracing-tears-why-it-s-okay"
         );
         assert_eq!(slugify("???"), "handout");
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_text_of_any_kind_imports_without_panic(text in "\\PC{0,400}") {
+            for kind in [SourceKind::Plain, SourceKind::Markdown, SourceKind::Html, SourceKind::detect(&text)] {
+                let md = to_markdown(&text, kind);
+                let html = crate::handouts::render::to_html(&md);
+                prop_assert!(!html.contains("<script"));
+            }
+        }
+
+        #[test]
+        fn html_with_scripts_and_handlers_never_survives(
+            words in "[a-zA-Z ]{1,40}",
+            handler in "(onclick|onerror|onload|onmouseover)",
+        ) {
+            let html = format!("<p {handler}=\"evil()\">{words}<script>evil()</script><a href=\"javascript:evil()\">x</a></p>");
+            let md = from_html(&html);
+            prop_assert!(!md.contains("evil"), "{}", md);
+        }
+
+        #[test]
+        fn plain_text_keeps_every_word(words in proptest::collection::vec("[a-z]{3,12}", 1..40)) {
+            let text = words.join(" ");
+            let md = from_plain_text(&text);
+            for w in &words {
+                prop_assert!(md.contains(w.as_str()), "{} lost from {}", w, md);
+            }
+        }
     }
 }
