@@ -59,6 +59,19 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Work with the audit trail.
+    Audit {
+        /// What to do with it.
+        #[command(subcommand)]
+        action: AuditCommand,
+    },
+}
+
+/// `tearsheet audit …`.
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check the whole hash chain; report the first broken row and exit non-zero if any.
+    Verify,
 }
 
 impl Cli {
@@ -103,6 +116,32 @@ pub fn main() -> anyhow::Result<()> {
                 config.database_url.describe()
             );
             Ok(())
+        }
+        Command::Audit {
+            action: AuditCommand::Verify,
+        } => {
+            let pool = db::connect(
+                &config.database_url,
+                db::PoolOptions {
+                    max_size: 1,
+                    timeout: config.db_timeout,
+                },
+            )?;
+            let mut conn = pool.get().context("no database connection")?;
+            let (checked, broken) = crate::audit::verify(&mut conn)?;
+            match broken {
+                None => {
+                    println!("audit trail intact: {checked} event(s) checked");
+                    Ok(())
+                }
+                Some(b) => {
+                    println!(
+                        "audit trail BROKEN at event {}: {} ({checked} event(s) before it are intact)",
+                        b.row_id, b.reason
+                    );
+                    std::process::exit(1);
+                }
+            }
         }
     }
 }

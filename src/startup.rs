@@ -89,7 +89,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(crate::auth::configure)
         .configure(crate::clients::configure)
         .configure(crate::notes::configure)
-        .configure(crate::handouts::configure);
+        .configure(crate::handouts::configure)
+        .configure(crate::audit::routes::configure);
 }
 
 /// `GET /healthz`: the process is up and serving.

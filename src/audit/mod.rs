@@ -7,6 +7,8 @@
 //! (Truncating the newest rows leaves a valid, shorter chain; anchoring the
 //! head elsewhere is future work noted in docs/ARCHITECTURE.md.)
 
+pub mod routes;
+
 use diesel::prelude::*;
 
 use crate::crypto::hash_parts;
@@ -65,6 +67,26 @@ pub enum Action {
     HandoutGiven,
     /// A practice handout was imported, copied or edited.
     HandoutSave,
+    /// A therapist changed their password.
+    PasswordChange,
+    /// A therapist replaced their recovery code.
+    RecoveryCodeNew,
+    /// A recovery code was used to set a new password.
+    RecoveryUse,
+    /// A therapist ended one or more of their sessions.
+    SessionEnd,
+    /// Two-factor sign-in was turned on.
+    TotpEnable,
+    /// Two-factor sign-in was turned off.
+    TotpDisable,
+    /// The administrator invited a colleague (subject: the invite).
+    InviteCreate,
+    /// An invitation was accepted (subject: the invite).
+    InviteAccept,
+    /// The administrator disabled an account (subject: the account).
+    AccountDisable,
+    /// The administrator enabled an account again (subject: the account).
+    AccountEnable,
 }
 
 impl Action {
@@ -95,6 +117,16 @@ impl Action {
             Self::HandoutPrint => "handout.print",
             Self::HandoutGiven => "handout.given",
             Self::HandoutSave => "handout.save",
+            Self::PasswordChange => "password.change",
+            Self::RecoveryCodeNew => "recovery_code.new",
+            Self::RecoveryUse => "recovery.use",
+            Self::SessionEnd => "session.end",
+            Self::TotpEnable => "totp.enable",
+            Self::TotpDisable => "totp.disable",
+            Self::InviteCreate => "invite.create",
+            Self::InviteAccept => "invite.accept",
+            Self::AccountDisable => "account.disable",
+            Self::AccountEnable => "account.enable",
         }
     }
 }

@@ -72,6 +72,12 @@ pub struct Therapist {
     pub created_at: i64,
     /// Last successful sign-in.
     pub last_login_at: Option<i64>,
+    /// The TOTP secret, sealed under DK, when two-factor sign-in is on.
+    pub totp_secret: Option<Vec<u8>>,
+    /// The last accepted TOTP time step (no replays).
+    pub totp_last_step: Option<i64>,
+    /// Unused backup codes, sealed under DK.
+    pub backup_codes: Option<Vec<u8>>,
 }
 
 #[derive(Insertable)]
@@ -356,4 +362,53 @@ impl Rekey {
             Ok(())
         })
     }
+}
+
+/// One of the practice's accounts.
+pub fn find(conn: &mut DbConn, id: TherapistId) -> QueryResult<Option<Therapist>> {
+    therapists::table
+        .find(id.0)
+        .select(Therapist::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Every account in the practice, by name.
+pub fn all(conn: &mut DbConn) -> QueryResult<Vec<Therapist>> {
+    therapists::table
+        .order(therapists::display_name.asc())
+        .select(Therapist::as_select())
+        .load(conn)
+}
+
+/// Turn an account on or off; turning it off ends its sessions at once.
+pub fn set_active(conn: &mut DbConn, id: TherapistId, active: bool) -> QueryResult<bool> {
+    crate::db::write_transaction(conn, |conn| {
+        let n = diesel::update(therapists::table.find(id.0))
+            .set(therapists::status.eq(if active { "active" } else { "disabled" }))
+            .execute(conn)?;
+        if !active {
+            super::session::end_all(conn, id)?;
+        }
+        Ok(n == 1)
+    })
+}
+
+/// A new recovery code for an account whose DK is open; the old code stops
+/// working. Sessions stay.
+pub fn new_recovery_code(
+    conn: &mut DbConn,
+    id: TherapistId,
+    dk: &DataKey,
+) -> QueryResult<RecoveryCode> {
+    let code = RecoveryCode::generate();
+    let salt = password::new_salt();
+    let sealed = dk.seal_under(&code.key(&salt), &recovery_place(id));
+    diesel::update(therapists::table.find(id.0))
+        .set((
+            therapists::recovery_salt.eq(&salt[..]),
+            therapists::dk_sealed_recovery.eq(sealed),
+        ))
+        .execute(conn)?;
+    Ok(code)
 }

@@ -74,8 +74,16 @@ fn next_for(req: &HttpRequest) -> Option<String> {
         .flatten()
 }
 
+/// Where a session that still needs its two-factor code is sent.
+pub const SECOND_FACTOR_PATH: &str = "/login/code";
+
 async fn require(req: &HttpRequest, allow_pending: bool) -> Result<Rc<CurrentSession>, AppError> {
     match load(req).await? {
+        Loaded::Active(s)
+            if s.needs_second_factor && !(allow_pending && req.path() == "/logout") =>
+        {
+            Err(AppError::Redirect(SECOND_FACTOR_PATH.to_owned()))
+        }
         Loaded::Active(s) if s.pending_recovery.is_some() && !allow_pending => {
             Err(AppError::Redirect(RECOVERY_CODE_PATH.to_owned()))
         }
@@ -117,6 +125,74 @@ async fn signed_form<T: DeserializeOwned>(
     let pairs = Pairs::parse(&body)?;
     check_token(pairs.get("csrf_token"), Some(&session.csrf_token))?;
     Ok((session, pairs.deserialize()?))
+}
+
+/// A session that has the right password and waits for its two-factor code.
+pub struct AwaitingCode(pub Rc<CurrentSession>);
+
+impl FromRequest for AwaitingCode {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match load(&req).await? {
+                Loaded::Active(s) if s.needs_second_factor => Ok(Self(s)),
+                Loaded::Active(_) => Err(AppError::Redirect("/clients".to_owned())),
+                Loaded::Expired => Err(AppError::SignInRequired {
+                    next: None,
+                    expired: true,
+                }),
+                Loaded::Missing => Err(AppError::SignInRequired {
+                    next: None,
+                    expired: false,
+                }),
+            }
+        })
+    }
+}
+
+/// The code form of a session waiting for its second factor, CSRF-checked.
+pub struct CodeForm<T> {
+    /// The waiting session.
+    pub session: Rc<CurrentSession>,
+    /// The form's fields.
+    pub form: T,
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for CodeForm<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let (req, payload) = (req.clone(), payload.take());
+        Box::pin(async move {
+            let session = match load(&req).await? {
+                Loaded::Active(s) if s.needs_second_factor => s,
+                Loaded::Active(_) => return Err(AppError::Redirect("/clients".to_owned())),
+                Loaded::Expired => {
+                    return Err(AppError::SignInRequired {
+                        next: None,
+                        expired: true,
+                    });
+                }
+                Loaded::Missing => {
+                    return Err(AppError::SignInRequired {
+                        next: None,
+                        expired: false,
+                    });
+                }
+            };
+            let body = read_body(&req, payload, form_limit(&req)).await?;
+            let pairs = Pairs::parse(&body)?;
+            check_token(pairs.get("csrf_token"), Some(&session.csrf_token))?;
+            Ok(Self {
+                session,
+                form: pairs.deserialize()?,
+            })
+        })
+    }
 }
 
 /// A signed-in therapist whose recovery code is confirmed.
@@ -210,6 +286,7 @@ pub struct WritingForm<T> {
 
 const REAUTH_EMAIL: &str = "reauth_email";
 const REAUTH_PASSWORD: &str = "reauth_password";
+const REAUTH_CODE: &str = "reauth_code";
 
 impl<T: DeserializeOwned + 'static> FromRequest for WritingForm<T> {
     type Error = AppError;
@@ -225,6 +302,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for WritingForm<T> {
                 Loaded::Active(session) if session.pending_recovery.is_some() => {
                     Err(AppError::Redirect(RECOVERY_CODE_PATH.to_owned()))
                 }
+                Loaded::Active(session) if session.needs_second_factor => resume(&req, pairs).await,
                 Loaded::Active(session) => {
                     check_token(pairs.get("csrf_token"), Some(&session.csrf_token))?;
                     let form = pairs.deserialize()?;
@@ -245,7 +323,7 @@ async fn resume<T: DeserializeOwned>(
     req: &HttpRequest,
     pairs: Pairs,
 ) -> Result<WritingForm<T>, AppError> {
-    let fields = pairs.without(&["csrf_token", REAUTH_EMAIL, REAUTH_PASSWORD]);
+    let fields = pairs.without(&["csrf_token", REAUTH_EMAIL, REAUTH_PASSWORD, REAUTH_CODE]);
     let action = req.uri().path().to_owned();
     let email = pairs.get(REAUTH_EMAIL).unwrap_or_default().to_owned();
     let reauth = |error: Option<&str>| AppError::ReauthRequired {
@@ -282,6 +360,50 @@ async fn resume<T: DeserializeOwned>(
             let form = pairs.deserialize()?;
             Ok(WritingForm {
                 session,
+                form,
+                pairs,
+                resumed: Some(cookie),
+            })
+        }
+        super::login::Attempt::SecondFactor { token } => {
+            let cookie = cookies::session(token.encode().to_string());
+            let config = state.config.clone();
+            let Lookup::Active(session) = state
+                .db(move |conn| Ok(session::load(conn, &token, &config)?))
+                .await?
+            else {
+                return Err(reauth(Some(super::login::FAILED)));
+            };
+            let code = pairs.get(REAUTH_CODE).unwrap_or_default().to_owned();
+            let (id, dk, email_for) = (session.therapist, session.dk.duplicate(), email.clone());
+            let address = crate::web::client::throttle_address(req, &state.config);
+            let waiting = session.id;
+            let s = Rc::new(session);
+            let ok = state
+                .db(move |conn| {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    match super::totp::check(conn, id, &dk, &code, now)? {
+                        super::totp::Check::Refused => {
+                            super::login::second_factor_failed(conn, id, &email_for, &address)?;
+                            Ok(false)
+                        }
+                        _ => {
+                            super::login::complete(conn, waiting, id, &email_for)?;
+                            Ok(true)
+                        }
+                    }
+                })
+                .await?;
+            if !ok {
+                return Err(reauth(Some(
+                    "Enter the current code from your authenticator app (or a backup code) as well as your password.",
+                )));
+            }
+            let form = pairs.deserialize()?;
+            Ok(WritingForm {
+                session: s,
                 form,
                 pairs,
                 resumed: Some(cookie),

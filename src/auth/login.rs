@@ -21,6 +21,11 @@ pub enum Attempt {
         /// Who signed in.
         therapist: TherapistId,
     },
+    /// Right password; the session waits for a two-factor code.
+    SecondFactor {
+        /// The waiting session's token, for the cookie.
+        token: SessionToken,
+    },
     /// Wrong email or password (indistinguishable by design).
     Failed,
     /// Right password, but the account is disabled.
@@ -91,6 +96,24 @@ pub async fn attempt(
     .await?;
 
     match (therapist, unlocked) {
+        (Some(t), Some(dk)) if t.is_active() && t.totp_secret.is_some() => {
+            // Nothing is recorded as a sign-in until the code is given too.
+            let ua = user_agent(req);
+            let id = t.id();
+            let token = state
+                .db(move |conn| {
+                    Ok(session::create_with(
+                        conn,
+                        id,
+                        &dk,
+                        None,
+                        ua.as_deref(),
+                        true,
+                    )?)
+                })
+                .await?;
+            Ok(Attempt::SecondFactor { token })
+        }
         (Some(t), Some(dk)) if t.is_active() => {
             let ua = user_agent(req);
             let config = state.config.clone();
@@ -140,4 +163,38 @@ pub async fn attempt(
             }
         }
     }
+}
+
+/// The second factor was given: finish the sign-in the password began.
+pub fn complete(
+    conn: &mut crate::db::DbConn,
+    session: crate::ids::SessionId,
+    therapist: TherapistId,
+    email: &str,
+) -> diesel::QueryResult<()> {
+    session::second_factor_done(conn, session)?;
+    account::mark_login(conn, therapist, now())?;
+    throttle::clear(conn, &throttle::account_key(email))?;
+    audit::record(conn, Some(therapist), Action::LoginOk, None)
+}
+
+/// A wrong second factor: counted like a wrong password. Returns the lock's
+/// length when this failure locks the account.
+pub fn second_factor_failed(
+    conn: &mut crate::db::DbConn,
+    therapist: TherapistId,
+    email: &str,
+    address: &str,
+) -> diesel::QueryResult<Option<i64>> {
+    let at = now();
+    let by_account =
+        throttle::record_failure(conn, &throttle::account_key(email), throttle::ACCOUNT, at)?;
+    let by_address =
+        throttle::record_failure(conn, &throttle::address_key(address), throttle::ADDRESS, at)?;
+    audit::record(conn, Some(therapist), Action::LoginFailed, None)?;
+    let locked = by_account.max(by_address);
+    if locked.is_some() {
+        audit::record(conn, Some(therapist), Action::LoginLocked, None)?;
+    }
+    Ok(locked)
 }

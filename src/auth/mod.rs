@@ -5,9 +5,13 @@ pub mod account;
 pub mod extract;
 pub mod login;
 pub mod pages;
+pub mod practice;
+pub mod recover;
 pub mod routes;
 pub mod session;
+pub mod settings;
 pub mod throttle;
+pub mod totp;
 
 use actix_web::web;
 
@@ -29,7 +33,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/login", web::get().to(routes::login_form))
         .route("/login", web::post().to(routes::login_submit))
-        .route("/logout", web::post().to(routes::logout));
+        .route("/logout", web::post().to(routes::logout))
+        .configure(settings::configure)
+        .configure(recover::configure)
+        .configure(practice::configure);
 }
 
 /// The layout for a signed-in page, with `current` marking the open section.
@@ -38,5 +45,6 @@ pub fn layout_for(session: &CurrentSession, current: &'static str) -> Layout {
         display_name: session.display_name.clone(),
         csrf_token: session.csrf_token.clone(),
         current,
+        is_admin: session.role == account::Role::Admin,
     })
 }

@@ -27,7 +27,7 @@ fn user_agent(req: &HttpRequest) -> Option<String> {
 }
 
 /// Only local paths: never another site, never a scheme-relative URL.
-fn safe_next(next: Option<&str>) -> Option<String> {
+pub fn safe_next(next: Option<&str>) -> Option<String> {
     let next = next?.trim();
     let local = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\");
     (local && next.len() <= 2000 && !next.chars().any(char::is_control)).then(|| next.to_owned())
@@ -360,6 +360,21 @@ pub async fn login_submit(
     match login::attempt(&req, &state, &form.email, &form.password).await? {
         Attempt::Success { token, .. } => {
             let mut res = see_other(next.as_deref().unwrap_or("/clients"));
+            res.add_cookie(&cookies::session(token.encode().to_string()))
+                .map_err(AppError::internal)?;
+            Ok(res)
+        }
+        Attempt::SecondFactor { token } => {
+            let target = match &next {
+                Some(next) => format!(
+                    "/login/code?next={}",
+                    serde_urlencoded::to_string([("", next)])
+                        .unwrap_or_default()
+                        .trim_start_matches('=')
+                ),
+                None => "/login/code".to_owned(),
+            };
+            let mut res = see_other(&target);
             res.add_cookie(&cookies::session(token.encode().to_string()))
                 .map_err(AppError::internal)?;
             Ok(res)

@@ -34,6 +34,8 @@ pub struct CurrentSession {
     pub dk: DataKey,
     /// A recovery code shown at setup and not yet confirmed as stored.
     pub pending_recovery: Option<RecoveryCode>,
+    /// A right password was given but the two-factor code is still due.
+    pub needs_second_factor: bool,
 }
 
 /// What a cookie turned out to be.
@@ -58,6 +60,7 @@ struct NewSession<'a> {
     dk_sealed: &'a [u8],
     pending_recovery_code: Option<&'a [u8]>,
     user_agent: Option<&'a str>,
+    needs_second_factor: bool,
 }
 
 #[derive(Queryable, Selectable)]
@@ -70,7 +73,11 @@ struct SessionRow {
     csrf_token: String,
     dk_sealed: Vec<u8>,
     pending_recovery_code: Option<Vec<u8>>,
+    needs_second_factor: bool,
 }
+
+/// How long a session may wait for its two-factor code.
+pub const SECOND_FACTOR_WINDOW: i64 = 5 * 60;
 
 fn place(therapist: TherapistId, session: SessionId, column: &'static str) -> Place<'static> {
     Place {
@@ -88,6 +95,18 @@ pub fn create(
     dk: &DataKey,
     pending_recovery: Option<&RecoveryCode>,
     user_agent: Option<&str>,
+) -> QueryResult<SessionToken> {
+    create_with(conn, therapist, dk, pending_recovery, user_agent, false)
+}
+
+/// Start a session, possibly one that still waits for a two-factor code.
+pub fn create_with(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    dk: &DataKey,
+    pending_recovery: Option<&RecoveryCode>,
+    user_agent: Option<&str>,
+    needs_second_factor: bool,
 ) -> QueryResult<SessionToken> {
     let token = SessionToken::generate();
     let key = token.key();
@@ -113,6 +132,7 @@ pub fn create(
             dk_sealed: &dk_sealed,
             pending_recovery_code: pending.as_deref(),
             user_agent: user_agent.as_deref(),
+            needs_second_factor,
         })
         .execute(conn)?;
     Ok(token)
@@ -144,7 +164,8 @@ pub fn load(conn: &mut DbConn, token: &SessionToken, config: &Config) -> QueryRe
     let therapist = TherapistId(row.therapist_id);
     let at = now();
     let idle = at - row.last_seen_at > config.idle_timeout.as_secs() as i64;
-    let too_old = at - row.created_at > config.absolute_timeout.as_secs() as i64;
+    let too_old = at - row.created_at > config.absolute_timeout.as_secs() as i64
+        || (row.needs_second_factor && at - row.created_at > SECOND_FACTOR_WINDOW);
     if idle || too_old {
         end(conn, id)?;
         audit::record(conn, Some(therapist), Action::SessionExpired, Some(id.0))?;
@@ -181,6 +202,7 @@ pub fn load(conn: &mut DbConn, token: &SessionToken, config: &Config) -> QueryRe
         csrf_token: row.csrf_token,
         dk,
         pending_recovery,
+        needs_second_factor: row.needs_second_factor,
     }))
 }
 
@@ -230,4 +252,93 @@ pub fn sweep_expired(conn: &mut DbConn, config: &Config) -> QueryResult<usize> {
         }
     }
     Ok(expired.len())
+}
+
+/// Store a recovery code to show (sealed under this session's key) until
+/// the therapist confirms they stored it.
+pub fn set_pending_recovery_for(
+    conn: &mut DbConn,
+    token: &SessionToken,
+    therapist: TherapistId,
+    id: SessionId,
+    code: &RecoveryCode,
+) -> QueryResult<()> {
+    let sealed = seal(
+        &token.key(),
+        &place(therapist, id, "pending_recovery_code"),
+        code.as_bytes(),
+    );
+    diesel::update(sessions::table.find(id.0))
+        .set(sessions::pending_recovery_code.eq(Some(sealed)))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The second factor was given: the session is complete.
+pub fn second_factor_done(conn: &mut DbConn, id: SessionId) -> QueryResult<()> {
+    diesel::update(sessions::table.find(id.0))
+        .set(sessions::needs_second_factor.eq(false))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// A live session as listed on the settings page.
+pub struct Listed {
+    /// Row id.
+    pub id: SessionId,
+    /// Started.
+    pub created_at: i64,
+    /// Last seen.
+    pub last_seen_at: i64,
+    /// The browser, as it described itself.
+    pub user_agent: String,
+}
+
+/// A therapist's live sessions, newest first.
+pub fn list_for(conn: &mut DbConn, therapist: TherapistId) -> QueryResult<Vec<Listed>> {
+    let rows: Vec<(i64, i64, i64, Option<String>)> = sessions::table
+        .filter(sessions::therapist_id.eq(therapist.0))
+        .filter(sessions::needs_second_factor.eq(false))
+        .order(sessions::last_seen_at.desc())
+        .select((
+            sessions::id,
+            sessions::created_at,
+            sessions::last_seen_at,
+            sessions::user_agent,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, created_at, last_seen_at, ua)| Listed {
+            id: SessionId(id),
+            created_at,
+            last_seen_at,
+            user_agent: ua.unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// End one of a therapist's sessions. `false` if it was not theirs.
+pub fn end_own(conn: &mut DbConn, therapist: TherapistId, id: SessionId) -> QueryResult<bool> {
+    let n = diesel::delete(
+        sessions::table
+            .filter(sessions::id.eq(id.0))
+            .filter(sessions::therapist_id.eq(therapist.0)),
+    )
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// End every session of a therapist but one.
+pub fn end_others(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    keep: SessionId,
+) -> QueryResult<usize> {
+    diesel::delete(
+        sessions::table
+            .filter(sessions::therapist_id.eq(therapist.0))
+            .filter(sessions::id.ne(keep.0)),
+    )
+    .execute(conn)
 }

@@ -26,6 +26,9 @@ diesel::table! {
         recovery_salt -> Binary,
         created_at -> BigInt,
         last_login_at -> Nullable<BigInt>,
+        totp_secret -> Nullable<Binary>,
+        totp_last_step -> Nullable<BigInt>,
+        backup_codes -> Nullable<Binary>,
     }
 }
 
@@ -40,6 +43,7 @@ diesel::table! {
         dk_sealed -> Binary,
         pending_recovery_code -> Nullable<Binary>,
         user_agent -> Nullable<Text>,
+        needs_second_factor -> Bool,
     }
 }
 
@@ -177,5 +181,18 @@ diesel::table! {
         large_print -> Bool,
         discreet -> Bool,
         given_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    invites (id) {
+        id -> BigInt,
+        token_hash -> Binary,
+        email -> Text,
+        role -> Text,
+        created_by -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
     }
 }

@@ -29,6 +29,9 @@ pub enum AppError {
     /// 404: no such page, or not yours.
     #[error("not found")]
     NotFound,
+    /// 410: a link that worked once and does not any more.
+    #[error("gone: {0}")]
+    Gone(String),
     /// 409: the change collides with another.
     #[error("conflict: {0}")]
     Conflict(String),
@@ -138,6 +141,7 @@ impl ResponseError for AppError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Gone(_) => StatusCode::GONE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -198,6 +202,7 @@ impl ResponseError for AppError {
                 "There is nothing at this address, or it is not yours to see. Check the link, or go back to your clients.".into(),
             ),
             Self::Conflict(m) => ("That change collided with another", m.clone()),
+            Self::Gone(m) => ("This link has expired", m.clone()),
             Self::PayloadTooLarge(limit) => (
                 "That was too large to accept",
                 format!("This form takes at most {}. Nothing was saved; go back, shorten it and try again.", human_bytes(*limit)),

@@ -16,6 +16,8 @@ pub struct Nav {
     pub csrf_token: String,
     /// Which section is open, for `aria-current`.
     pub current: &'static str,
+    /// Whether to offer the practice page.
+    pub is_admin: bool,
 }
 
 impl Layout {

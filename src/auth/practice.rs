@@ -1,0 +1,456 @@
+//! `/practice`: the administrator's page. Accounts, one-time invitations
+//! that expire after seven days, and turning accounts off and on. The
+//! administrator can never read another therapist's notes: each therapist's
+//! records are sealed under a key only their password or recovery code opens.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use diesel::prelude::*;
+use serde::Deserialize;
+
+use super::account::{self, Enrolment, Role};
+use super::extract::{AnonForm, Signed, SignedForm, pre_session_token};
+use super::layout_for;
+use super::session::{self, CurrentSession};
+use crate::audit::{self, Action};
+use crate::crypto::{hash_parts, random_token};
+use crate::db::schema::invites;
+use crate::db::{DbConn, is_unique_violation, new_row_id, now, write_transaction};
+use crate::ids::TherapistId;
+use crate::web::form::FieldErrors;
+use crate::web::layout::local_time;
+use crate::web::{AppError, AppState, Layout, cookies, render, see_other};
+
+/// How long an invitation link works.
+pub const INVITE_LIFETIME: i64 = 7 * 24 * 60 * 60;
+
+/// Register the practice routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/practice", web::get().to(index))
+        .route("/practice/invites", web::post().to(invite))
+        .route("/practice/accounts/{id}/disable", web::post().to(disable))
+        .route("/practice/accounts/{id}/enable", web::post().to(enable))
+        .route("/invite/{token}", web::get().to(accept_form))
+        .route("/invite/{token}", web::post().to(accept));
+}
+
+fn token_hash(token: &str) -> Vec<u8> {
+    hash_parts(&[b"tearsheet/v1/invite", token.as_bytes()]).to_vec()
+}
+
+fn admin_only(session: &CurrentSession) -> Result<(), AppError> {
+    if session.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(
+            "Only the practice's administrator can manage accounts.",
+        ))
+    }
+}
+
+struct AccountRow {
+    id: i64,
+    name: String,
+    email: String,
+    role: &'static str,
+    active: bool,
+    last_login: String,
+    is_me: bool,
+}
+
+struct InviteRow {
+    email: String,
+    expires: String,
+}
+
+#[derive(Template)]
+#[template(path = "auth/practice.html")]
+struct PracticePage {
+    layout: Layout,
+    csrf_token: String,
+    accounts: Vec<AccountRow>,
+    invites: Vec<InviteRow>,
+    new_link: Option<String>,
+    email: String,
+    errors: FieldErrors,
+}
+
+async fn practice_page(
+    state: &AppState,
+    req: &HttpRequest,
+    session: &CurrentSession,
+    new_link: Option<String>,
+    email: String,
+    errors: FieldErrors,
+) -> Result<PracticePage, AppError> {
+    let (accounts, pending) = state
+        .db(|conn| {
+            let pending: Vec<(String, i64)> = invites::table
+                .filter(invites::used_at.is_null())
+                .filter(invites::expires_at.gt(now()))
+                .order(invites::created_at.desc())
+                .select((invites::email, invites::expires_at))
+                .load(conn)?;
+            Ok((account::all(conn)?, pending))
+        })
+        .await?;
+    let link = new_link.map(|token| {
+        // The Host header itself: actix's connection info would also believe
+        // forwarded headers from anyone.
+        let host = req
+            .headers()
+            .get(actix_web::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost")
+            .to_owned();
+        let scheme = if crate::web::client::is_https(req, &state.config) {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{host}/invite/{token}")
+    });
+    Ok(PracticePage {
+        layout: layout_for(session, "practice"),
+        csrf_token: session.csrf_token.clone(),
+        accounts: accounts
+            .into_iter()
+            .map(|t| AccountRow {
+                id: t.id,
+                is_me: t.id == session.therapist.0,
+                name: t.display_name.clone(),
+                email: t.email.clone(),
+                role: if Role::parse(&t.role) == Role::Admin {
+                    "Administrator"
+                } else {
+                    "Therapist"
+                },
+                active: t.is_active(),
+                last_login: t
+                    .last_login_at
+                    .map(local_time)
+                    .unwrap_or_else(|| "Never".into()),
+            })
+            .collect(),
+        invites: pending
+            .into_iter()
+            .map(|(email, at)| InviteRow {
+                email,
+                expires: local_time(at),
+            })
+            .collect(),
+        new_link: link,
+        email,
+        errors,
+    })
+}
+
+/// `GET /practice`.
+async fn index(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Signed(session): Signed,
+) -> Result<HttpResponse, AppError> {
+    admin_only(&session)?;
+    render(
+        StatusCode::OK,
+        &practice_page(
+            &state,
+            &req,
+            &session,
+            None,
+            String::new(),
+            FieldErrors::default(),
+        )
+        .await?,
+    )
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct InviteForm {
+    email: String,
+    role: String,
+}
+
+/// `POST /practice/invites`: a one-time link, shown once.
+async fn invite(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: SignedForm<InviteForm>,
+) -> Result<HttpResponse, AppError> {
+    let session = form.session.clone();
+    admin_only(&session)?;
+    let email = account::normalize_email(&form.form.email);
+    let mut errors =
+        super::routes::validate_new_account("x", &email, "long enough pw", "long enough pw");
+    let e = email.clone();
+    if errors.is_empty()
+        && state
+            .db(move |conn| Ok(account::find_by_email(conn, &e)?))
+            .await?
+            .is_some()
+    {
+        errors.add(
+            "email",
+            "That email already has an account in this practice.",
+        );
+    }
+    if !errors.is_empty() {
+        return render(
+            StatusCode::BAD_REQUEST,
+            &practice_page(&state, &req, &session, None, form.form.email, errors).await?,
+        );
+    }
+    let role = if form.form.role == "admin" {
+        Role::Admin
+    } else {
+        Role::Therapist
+    };
+    let token = random_token();
+    let (hash, by, id) = (token_hash(&token), session.therapist, new_row_id());
+    state
+        .db(move |conn| {
+            let at = now();
+            diesel::insert_into(invites::table)
+                .values((
+                    invites::id.eq(id),
+                    invites::token_hash.eq(hash),
+                    invites::email.eq(&email),
+                    invites::role.eq(role.as_str()),
+                    invites::created_by.eq(by.0),
+                    invites::created_at.eq(at),
+                    invites::expires_at.eq(at + INVITE_LIFETIME),
+                ))
+                .execute(conn)?;
+            audit::record(conn, Some(by), Action::InviteCreate, Some(id))?;
+            Ok(())
+        })
+        .await?;
+    render(
+        StatusCode::OK,
+        &practice_page(
+            &state,
+            &req,
+            &session,
+            Some(token),
+            String::new(),
+            FieldErrors::default(),
+        )
+        .await?,
+    )
+}
+
+async fn set_active(
+    state: &AppState,
+    session: &CurrentSession,
+    raw: &str,
+    active: bool,
+) -> Result<HttpResponse, AppError> {
+    admin_only(session)?;
+    let Ok(id) = raw.parse::<TherapistId>() else {
+        return Err(AppError::not_found());
+    };
+    if id == session.therapist {
+        return Err(AppError::conflict("You cannot turn off your own account."));
+    }
+    let by = session.therapist;
+    let action = if active {
+        Action::AccountEnable
+    } else {
+        Action::AccountDisable
+    };
+    let changed = state
+        .db(move |conn| {
+            let changed = account::set_active(conn, id, active)?;
+            if changed {
+                audit::record(conn, Some(by), action, Some(id.0))?;
+            }
+            Ok(changed)
+        })
+        .await?;
+    if !changed {
+        return Err(AppError::not_found());
+    }
+    Ok(see_other("/practice"))
+}
+
+/// `POST /practice/accounts/{id}/disable`: the account's sessions end at once.
+async fn disable(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: SignedForm<super::routes::Empty>,
+) -> Result<HttpResponse, AppError> {
+    set_active(&state, &form.session, &path, false).await
+}
+
+/// `POST /practice/accounts/{id}/enable`.
+async fn enable(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: SignedForm<super::routes::Empty>,
+) -> Result<HttpResponse, AppError> {
+    set_active(&state, &form.session, &path, true).await
+}
+
+struct Invite {
+    id: i64,
+    email: String,
+    role: Role,
+}
+
+fn live_invite(conn: &mut DbConn, token: &str) -> diesel::QueryResult<Option<Invite>> {
+    let row: Option<(i64, String, String)> = invites::table
+        .filter(invites::token_hash.eq(token_hash(token)))
+        .filter(invites::used_at.is_null())
+        .filter(invites::expires_at.gt(now()))
+        .select((invites::id, invites::email, invites::role))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(id, email, role)| Invite {
+        id,
+        email,
+        role: Role::parse(&role),
+    }))
+}
+
+const NOT_VALID: &str = "This invitation link is not valid any more: it may have been used already, or be more than 7 days old. Ask your practice's administrator for a new one.";
+
+#[derive(Template)]
+#[template(path = "auth/invite.html")]
+struct InvitePage {
+    layout: Layout,
+    csrf_token: String,
+    action: String,
+    email: String,
+    display_name: String,
+    errors: FieldErrors,
+}
+
+/// `GET /invite/{token}`.
+async fn accept_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let token = path.into_inner();
+    let t = token.clone();
+    let Some(invite) = state.db(move |conn| Ok(live_invite(conn, &t)?)).await? else {
+        return Err(AppError::Gone(NOT_VALID.into()));
+    };
+    let (csrf, fresh) = pre_session_token(&req);
+    let page = InvitePage {
+        layout: Layout::anonymous(),
+        csrf_token: csrf.clone(),
+        action: format!("/invite/{token}"),
+        email: invite.email,
+        display_name: String::new(),
+        errors: FieldErrors::default(),
+    };
+    let mut res = render(StatusCode::OK, &page)?;
+    if fresh {
+        res.add_cookie(&cookies::pre_session_csrf(csrf))
+            .map_err(AppError::internal)?;
+    }
+    Ok(res)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct AcceptForm {
+    display_name: String,
+    password: String,
+    password_confirm: String,
+}
+
+/// `POST /invite/{token}`: the invitee's own account and recovery code.
+async fn accept(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    AnonForm(f): AnonForm<AcceptForm>,
+) -> Result<HttpResponse, AppError> {
+    let token = path.into_inner();
+    let t = token.clone();
+    let Some(invite) = state.db(move |conn| Ok(live_invite(conn, &t)?)).await? else {
+        return Err(AppError::Gone(NOT_VALID.into()));
+    };
+    let errors = super::routes::validate_new_account(
+        &f.display_name,
+        &invite.email,
+        &f.password,
+        &f.password_confirm,
+    );
+    if !errors.is_empty() {
+        let page = InvitePage {
+            layout: Layout::anonymous(),
+            csrf_token: pre_session_token(&req).0,
+            action: format!("/invite/{token}"),
+            email: invite.email,
+            display_name: f.display_name,
+            errors,
+        };
+        return render(StatusCode::BAD_REQUEST, &page);
+    }
+    let permit = state.kdf_permit()?;
+    let (kdf, email, role) = (state.config.kdf, invite.email.clone(), invite.role);
+    let enrolment = web::block(move || {
+        let _permit = permit;
+        Enrolment::new(&email, &f.display_name, role, &f.password, kdf)
+    })
+    .await?
+    .map_err(AppError::internal)?;
+    let ua = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let invite_id = invite.id;
+    let result = state
+        .db(move |conn| {
+            write_transaction(conn, |conn| {
+                let at = now();
+                // Used once: only the first acceptance marks it.
+                let claimed = diesel::update(
+                    invites::table
+                        .find(invite_id)
+                        .filter(invites::used_at.is_null())
+                        .filter(invites::expires_at.gt(at)),
+                )
+                .set(invites::used_at.eq(at))
+                .execute(conn)?;
+                if claimed != 1 {
+                    return Ok(None);
+                }
+                match enrolment.insert(conn, at) {
+                    Err(err) if is_unique_violation(&err) => return Ok(None),
+                    other => other?,
+                }
+                audit::record(
+                    conn,
+                    Some(enrolment.id),
+                    Action::InviteAccept,
+                    Some(invite_id),
+                )?;
+                let token = session::create(
+                    conn,
+                    enrolment.id,
+                    &enrolment.dk,
+                    Some(&enrolment.recovery_code),
+                    ua.as_deref(),
+                )?;
+                account::mark_login(conn, enrolment.id, at)?;
+                audit::record(conn, Some(enrolment.id), Action::LoginOk, None)?;
+                Ok::<_, AppError>(Some(token))
+            })
+        })
+        .await?;
+    let Some(session_token) = result else {
+        return Err(AppError::Gone(NOT_VALID.into()));
+    };
+    let mut res = see_other(super::extract::RECOVERY_CODE_PATH);
+    res.add_cookie(&cookies::session(session_token.encode().to_string()))
+        .map_err(AppError::internal)?;
+    Ok(res)
+}

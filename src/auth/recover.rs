@@ -1,0 +1,155 @@
+//! `/recover`: a lost password. The recovery code opens DK; the therapist
+//! sets a new password and gets a new code; the old code stops working and
+//! every session of the account ends. Wrong codes are throttled like
+//! passwords.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::account::{self, Rekey};
+use super::extract::{AnonForm, pre_session_token};
+use super::{session, throttle};
+use crate::audit::{self, Action};
+use crate::crypto::recovery::RecoveryCode;
+use crate::db::now;
+use crate::web::client::throttle_address;
+use crate::web::form::FieldErrors;
+use crate::web::{AppError, AppState, Layout, cookies, render, see_other};
+
+/// Register the recovery routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/recover", web::get().to(form))
+        .route("/recover", web::post().to(submit));
+}
+
+#[derive(Template)]
+#[template(path = "auth/recover.html")]
+struct RecoverPage {
+    layout: Layout,
+    csrf_token: String,
+    email: String,
+    errors: FieldErrors,
+    error: Option<&'static str>,
+}
+
+async fn form(req: HttpRequest) -> Result<HttpResponse, AppError> {
+    let (token, fresh) = pre_session_token(&req);
+    let page = RecoverPage {
+        layout: Layout::anonymous(),
+        csrf_token: token.clone(),
+        email: String::new(),
+        errors: FieldErrors::default(),
+        error: None,
+    };
+    let mut res = render(StatusCode::OK, &page)?;
+    if fresh {
+        res.add_cookie(&cookies::pre_session_csrf(token))
+            .map_err(AppError::internal)?;
+    }
+    Ok(res)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RecoverForm {
+    email: String,
+    recovery_code: String,
+    password: String,
+    password_confirm: String,
+}
+
+const MISMATCH: &str = "That email and recovery code do not match. Check the code as printed: spaces, dashes and capitals do not matter.";
+
+async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    AnonForm(f): AnonForm<RecoverForm>,
+) -> Result<HttpResponse, AppError> {
+    let page = |errors: FieldErrors, error: Option<&'static str>, email: &str| RecoverPage {
+        layout: Layout::anonymous(),
+        csrf_token: pre_session_token(&req).0,
+        email: email.to_owned(),
+        errors,
+        error,
+    };
+    let mut errors =
+        super::routes::validate_new_account("x", &f.email, &f.password, &f.password_confirm);
+    if f.recovery_code.trim().is_empty() {
+        errors.add(
+            "recovery_code",
+            "Enter the recovery code you printed or wrote down.",
+        );
+    }
+    if !errors.is_empty() {
+        return render(StatusCode::BAD_REQUEST, &page(errors, None, &f.email));
+    }
+    let account_key = throttle::account_key(&f.email);
+    let address_key = throttle::address_key(&throttle_address(&req, &state.config));
+    let (email, keys) = (f.email.clone(), [account_key.clone(), address_key.clone()]);
+    let (therapist, locked) = state
+        .db(move |conn| {
+            Ok((
+                account::find_by_email(conn, &email)?,
+                throttle::locked_for(conn, &[&keys[0], &keys[1]], now())?,
+            ))
+        })
+        .await?;
+    if let Some(secs) = locked {
+        return Err(AppError::TooManyRequests(secs));
+    }
+    let dk = match (&therapist, RecoveryCode::parse(&f.recovery_code)) {
+        (Some(t), Some(code)) if t.is_active() => t.unlock_with_recovery(&code),
+        _ => None,
+    };
+    let (Some(t), Some(dk)) = (therapist.as_ref(), dk) else {
+        let id = therapist.as_ref().map(|t| t.id());
+        let locked = state
+            .db(move |conn| {
+                let at = now();
+                let a = throttle::record_failure(conn, &account_key, throttle::ACCOUNT, at)?;
+                let b = throttle::record_failure(conn, &address_key, throttle::ADDRESS, at)?;
+                audit::record(conn, id, Action::LoginFailed, None)?;
+                Ok(a.max(b))
+            })
+            .await?;
+        if let Some(secs) = locked {
+            return Err(AppError::TooManyRequests(secs));
+        }
+        return render(
+            StatusCode::OK,
+            &page(FieldErrors::default(), Some(MISMATCH), &f.email),
+        );
+    };
+    let permit = state.kdf_permit()?;
+    let (id, kdf, password) = (t.id(), state.config.kdf, f.password.clone());
+    let dk_for_rekey = dk.duplicate();
+    let rekey = web::block(move || {
+        let _permit = permit;
+        Rekey::new(id, &dk_for_rekey, &password, kdf, true)
+    })
+    .await?
+    .map_err(AppError::internal)?;
+    let ua = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let token = state
+        .db(move |conn| {
+            rekey.apply(conn)?;
+            let code = rekey
+                .recovery_code()
+                .map(|c| RecoveryCode::parse(&c.display()));
+            let token = session::create(conn, id, &dk, code.flatten().as_ref(), ua.as_deref())?;
+            throttle::clear(conn, &account_key)?;
+            audit::record(conn, Some(id), Action::RecoveryUse, None)?;
+            Ok(token)
+        })
+        .await?;
+    let mut res = see_other(super::extract::RECOVERY_CODE_PATH);
+    res.add_cookie(&cookies::session(token.encode().to_string()))
+        .map_err(AppError::internal)?;
+    Ok(res)
+}

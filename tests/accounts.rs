@@ -1,0 +1,542 @@
+//! Accounts for a practice: invitations, disabling, password change,
+//! recovery, two-factor sign-in, sessions and the audit trail.
+
+use crate::both_backends;
+use crate::helpers::app::hidden_value;
+use crate::helpers::{Agent, TestApp};
+
+both_backends!(
+    an_invited_colleague_joins_once_and_expired_or_forged_links_fail,
+    a_disabled_account_is_signed_out_at_once_and_cannot_sign_in,
+    changing_the_password_keeps_every_note_and_ends_other_sessions,
+    the_recovery_page_works_once_and_wrong_codes_are_throttled,
+    two_factor_codes_work_once_and_backup_codes_once,
+    sessions_can_be_ended_from_settings,
+    the_audit_trail_is_shown_and_verified,
+);
+
+/// Invite a colleague as the administrator; returns the invitation path.
+async fn invite(app: &TestApp, email: &str) -> String {
+    let token = app.get("/practice").await.csrf_token();
+    let page = app
+        .post_form(
+            "/practice/invites",
+            &[
+                ("csrf_token", &token),
+                ("email", email),
+                ("role", "therapist"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let link = page
+        .body
+        .split("id=\"invite-link\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .expect("link shown")
+        .to_owned();
+    format!("/invite/{}", link.rsplit('/').next().expect("token"))
+}
+
+/// Accept an invitation in a new browser; returns the signed-in colleague.
+async fn accept(app: &TestApp, path: &str, password: &str) -> Agent {
+    let colleague = app.new_agent();
+    let page = colleague
+        .submit(
+            path,
+            path,
+            &[
+                ("display_name", "Dr Colleague"),
+                ("password", password),
+                ("password_confirm", password),
+            ],
+        )
+        .await;
+    assert_eq!(
+        page.location(),
+        Some("/account/recovery-code"),
+        "{}",
+        page.body
+    );
+    let code = colleague.get("/account/recovery-code").await;
+    colleague
+        .post_form(
+            "/account/recovery-code",
+            &[("stored", "yes"), ("csrf_token", &code.csrf_token())],
+        )
+        .await;
+    colleague
+}
+
+async fn an_invited_colleague_joins_once_and_expired_or_forged_links_fail(app: TestApp) {
+    app.set_up().await;
+    let page = app.get("/practice").await;
+    page.assert_contains("cannot read, export or reset anyone else");
+    let path = invite(&app, "cole@example.org").await;
+    let colleague = accept(&app, &path, "colleague long password").await;
+    assert_eq!(colleague.get("/clients").await.status, 200);
+    app.get("/practice")
+        .await
+        .assert_contains("cole@example.org");
+    assert_eq!(
+        colleague.get("/practice").await.status,
+        403,
+        "a therapist sees no practice page"
+    );
+
+    let again = app.new_agent().get(&path).await;
+    assert_eq!(again.status, 410);
+    again.assert_contains("not valid any more");
+    assert_eq!(
+        app.new_agent().get("/invite/forged-token").await.status,
+        410
+    );
+
+    let late = invite(&app, "late@example.org").await;
+    {
+        use diesel::prelude::*;
+        let mut conn = app.pool().get().expect("conn");
+        diesel::update(
+            tearsheet::db::schema::invites::table
+                .filter(tearsheet::db::schema::invites::email.eq("late@example.org")),
+        )
+        .set(tearsheet::db::schema::invites::expires_at.eq(tearsheet::db::now() - 1))
+        .execute(&mut *conn)
+        .expect("expire");
+    }
+    let expired = app.new_agent().get(&late).await;
+    assert_eq!(expired.status, 410);
+    assert_eq!(app.audit_count("invite.create"), 2);
+    assert_eq!(app.audit_count("invite.accept"), 1);
+
+    // The administrator cannot reach the colleague's records by any URL.
+    let client = colleague.add_client("Colleague's Client", "").await;
+    let note = colleague
+        .add_note(&client, &[("section_subjective", "colleague's words")])
+        .await;
+    for path in [client.as_str(), note.as_str()] {
+        let page = app.get(path).await;
+        assert_eq!(page.status, 404);
+        assert!(!page.body.contains("colleague's words"));
+    }
+}
+
+async fn a_disabled_account_is_signed_out_at_once_and_cannot_sign_in(app: TestApp) {
+    app.set_up().await;
+    let path = invite(&app, "dee@example.org").await;
+    let colleague = accept(&app, &path, "colleague long password").await;
+    let page = app.get("/practice").await;
+    let id = page
+        .body
+        .split("/practice/accounts/")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .expect("account id")
+        .to_owned();
+    let off = app
+        .post_form(
+            &format!("/practice/accounts/{id}/disable"),
+            &[("csrf_token", &page.csrf_token())],
+        )
+        .await;
+    assert_eq!(off.status, 303);
+    assert_eq!(
+        colleague.get("/clients").await.location(),
+        Some("/login?next=%2Fclients"),
+        "the open session stopped working"
+    );
+    let refused = colleague
+        .log_in("dee@example.org", "colleague long password")
+        .await;
+    assert_eq!(refused.status, 403);
+    refused.assert_contains("disabled");
+    let on = app
+        .post_form(
+            &format!("/practice/accounts/{id}/enable"),
+            &[("csrf_token", &page.csrf_token())],
+        )
+        .await;
+    assert_eq!(on.status, 303);
+    assert_eq!(
+        colleague
+            .log_in("dee@example.org", "colleague long password")
+            .await
+            .location(),
+        Some("/clients")
+    );
+    assert_eq!(app.audit_count("account.disable"), 1);
+}
+
+async fn changing_the_password_keeps_every_note_and_ends_other_sessions(app: TestApp) {
+    let account = app.set_up().await;
+    let client = app.add_client("Kept Client", "").await;
+    let note = app
+        .add_note(
+            &client,
+            &[("section_subjective", "words that must survive")],
+        )
+        .await;
+    let other = app.new_agent();
+    other.log_in(&account.email, &account.password).await;
+    assert_eq!(other.get("/clients").await.status, 200);
+    let token = app.get("/settings").await.csrf_token();
+    let wrong = app
+        .post_form(
+            "/settings/password",
+            &[
+                ("csrf_token", &token),
+                ("current_password", "not it at all"),
+                ("new_password", "a new long password"),
+                ("new_password_confirm", "a new long password"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 400);
+    wrong.assert_contains("not your current password");
+    let changed = app
+        .post_form(
+            "/settings/password",
+            &[
+                ("csrf_token", &token),
+                ("current_password", &account.password),
+                ("new_password", "a new long password"),
+                ("new_password_confirm", "a new long password"),
+            ],
+        )
+        .await;
+    assert_eq!(changed.location(), Some("/settings?changed=1"));
+    assert_eq!(
+        app.get(&note).await.status,
+        200,
+        "this browser stays signed in"
+    );
+    app.get(&note)
+        .await
+        .assert_contains("words that must survive");
+    assert!(
+        other.get("/clients").await.location().is_some(),
+        "the other session ended"
+    );
+    other
+        .log_in(&account.email, &account.password)
+        .await
+        .assert_contains("do not match");
+    assert_eq!(
+        other
+            .log_in(&account.email, "a new long password")
+            .await
+            .location(),
+        Some("/clients")
+    );
+    other
+        .get(&note)
+        .await
+        .assert_contains("words that must survive");
+    assert_eq!(app.audit_count("password.change"), 1);
+}
+
+async fn the_recovery_page_works_once_and_wrong_codes_are_throttled(app: TestApp) {
+    let account = app.set_up().await;
+    let client = app.add_client("Recovered Client", "").await;
+    let visitor = app.new_agent();
+    let typed = format!(
+        "  {} ",
+        account.recovery_code.to_lowercase().replace('-', " - ")
+    );
+    let page = visitor
+        .submit(
+            "/recover",
+            "/recover",
+            &[
+                ("email", &account.email),
+                ("recovery_code", &typed),
+                ("password", "recovered long password"),
+                ("password_confirm", "recovered long password"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        page.location(),
+        Some("/account/recovery-code"),
+        "{}",
+        page.body
+    );
+    let code_page = visitor.get("/account/recovery-code").await;
+    let new_code = crate::helpers::app::recovery_code_from(&code_page.body);
+    assert_ne!(new_code, account.recovery_code);
+    visitor
+        .post_form(
+            "/account/recovery-code",
+            &[("stored", "yes"), ("csrf_token", &code_page.csrf_token())],
+        )
+        .await;
+    assert_eq!(
+        visitor.get(&client).await.status,
+        200,
+        "the notes open with the recovered key"
+    );
+    assert!(
+        app.get("/clients").await.location().is_some(),
+        "every other session ended"
+    );
+
+    let used = app
+        .new_agent()
+        .submit(
+            "/recover",
+            "/recover",
+            &[
+                ("email", &account.email),
+                ("recovery_code", &account.recovery_code),
+                ("password", "yet another password"),
+                ("password_confirm", "yet another password"),
+            ],
+        )
+        .await;
+    used.assert_contains("do not match");
+    let thief = app.new_agent();
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let page = thief
+            .submit(
+                "/recover",
+                "/recover",
+                &[
+                    ("email", &account.email),
+                    ("recovery_code", "AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA"),
+                    ("password", "yet another password"),
+                    ("password_confirm", "yet another password"),
+                ],
+            )
+            .await;
+        statuses.push(page.status);
+    }
+    assert!(
+        statuses.contains(&429),
+        "wrong codes are throttled: {statuses:?}"
+    );
+    assert_eq!(app.audit_count("recovery.use"), 1);
+}
+
+async fn two_factor_codes_work_once_and_backup_codes_once(app: TestApp) {
+    let account = app.set_up().await;
+    let enrol = app.get("/settings/two-factor").await;
+    enrol.assert_contains("<title id=\"qr-title\">");
+    let secret = hidden_value(&enrol.body, "secret").expect("secret");
+    let raw = tearsheet::auth::totp::decode_secret(&secret).expect("base32 secret");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs();
+    let wrong = app
+        .post_form(
+            "/settings/two-factor",
+            &[
+                ("csrf_token", &enrol.csrf_token()),
+                ("secret", &secret),
+                ("code", "12a456"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 400);
+    let done = app
+        .post_form(
+            "/settings/two-factor",
+            &[
+                ("csrf_token", &enrol.csrf_token()),
+                ("secret", &secret),
+                ("code", &tearsheet::auth::totp::code_at(&raw, now)),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 200);
+    let backups: Vec<String> = done
+        .body
+        .split("<li><code>")
+        .skip(1)
+        .filter_map(|s| s.split("</code>").next())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(backups.len(), 10);
+
+    // Sign in: the password alone is not enough.
+    let phone = app.new_agent();
+    assert_eq!(
+        phone
+            .log_in(&account.email, &account.password)
+            .await
+            .location(),
+        Some("/login/code")
+    );
+    assert_eq!(phone.get("/clients").await.location(), Some("/login/code"));
+    let form = phone.get("/login/code").await;
+    let letters = phone
+        .post_form(
+            "/login/code",
+            &[("csrf_token", &form.csrf_token()), ("code", "abcdef")],
+        )
+        .await;
+    letters.assert_contains("does not match");
+    // A code from the next step (clock skew) is accepted once.
+    let code = tearsheet::auth::totp::code_at(&raw, now + 30);
+    let ok = phone
+        .post_form(
+            "/login/code",
+            &[("csrf_token", &form.csrf_token()), ("code", &code)],
+        )
+        .await;
+    assert_eq!(ok.location(), Some("/clients"));
+    assert_eq!(phone.get("/clients").await.status, 200);
+
+    let replay = app.new_agent();
+    replay.log_in(&account.email, &account.password).await;
+    let form = replay.get("/login/code").await;
+    let again = replay
+        .post_form(
+            "/login/code",
+            &[("csrf_token", &form.csrf_token()), ("code", &code)],
+        )
+        .await;
+    again.assert_contains("already used");
+    let backup = replay
+        .post_form(
+            "/login/code",
+            &[
+                ("csrf_token", &form.csrf_token()),
+                ("code", &backups[0].to_lowercase()),
+            ],
+        )
+        .await;
+    assert_eq!(backup.location(), Some("/clients"));
+    let reuse = app.new_agent();
+    reuse.log_in(&account.email, &account.password).await;
+    let form = reuse.get("/login/code").await;
+    reuse
+        .post_form(
+            "/login/code",
+            &[("csrf_token", &form.csrf_token()), ("code", &backups[0])],
+        )
+        .await
+        .assert_contains("does not match");
+
+    // Turning it off needs the password and a code.
+    let page = app.get("/settings/two-factor").await;
+    let off = app
+        .post_form(
+            "/settings/two-factor/disable",
+            &[
+                ("csrf_token", &page.csrf_token()),
+                ("password", &account.password),
+                ("code", "000000"),
+            ],
+        )
+        .await;
+    assert_eq!(off.status, 400);
+    let off = app
+        .post_form(
+            "/settings/two-factor/disable",
+            &[
+                ("csrf_token", &page.csrf_token()),
+                ("password", &account.password),
+                ("code", &backups[1]),
+            ],
+        )
+        .await;
+    assert_eq!(off.location(), Some("/settings?disabled=1"));
+    assert_eq!(
+        app.new_agent()
+            .log_in(&account.email, &account.password)
+            .await
+            .location(),
+        Some("/clients")
+    );
+    assert_eq!(app.audit_count("totp.enable"), 1);
+    assert_eq!(app.audit_count("totp.disable"), 1);
+}
+
+async fn sessions_can_be_ended_from_settings(app: TestApp) {
+    let account = app.set_up().await;
+    let laptop = app.new_agent();
+    laptop.log_in(&account.email, &account.password).await;
+    let page = app.get("/settings").await;
+    page.assert_contains("(this one)");
+    assert_eq!(page.body.matches("End this session").count(), 2);
+    let done = app
+        .post_form(
+            "/settings/sessions/end-others",
+            &[("csrf_token", &page.csrf_token())],
+        )
+        .await;
+    assert_eq!(done.location(), Some("/settings?ended=1"));
+    assert!(laptop.get("/clients").await.location().is_some());
+    assert_eq!(app.get("/clients").await.status, 200);
+    let page = app.get("/settings").await;
+    let own = page
+        .body
+        .split("/settings/sessions/")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .expect("id")
+        .to_owned();
+    let end = app
+        .post_form(
+            &format!("/settings/sessions/{own}/end"),
+            &[("csrf_token", &page.csrf_token())],
+        )
+        .await;
+    assert_eq!(end.location(), Some("/login?signed_out=1"));
+    assert!(app.get("/clients").await.location().is_some());
+}
+
+async fn the_audit_trail_is_shown_and_verified(app: TestApp) {
+    let account = app.set_up().await;
+    app.new_agent()
+        .log_in(&account.email, "a wrong password")
+        .await;
+    let trail = app.get("/audit").await;
+    assert_eq!(trail.status, 200);
+    for action in ["setup", "login.ok", "login.failed"] {
+        trail.assert_contains(&format!("<code>{action}</code>"));
+    }
+    let filtered = app.get("/audit?action=login.failed").await;
+    assert!(!filtered.body.contains("<code>setup</code>"));
+    app.get("/audit?scope=practice")
+        .await
+        .assert_contains("Practice security events");
+
+    let url = match &app.database {
+        tearsheet::db::DatabaseUrl::Sqlite(p) => p.display().to_string(),
+        tearsheet::db::DatabaseUrl::Postgres(u) => u.clone(),
+    };
+    let verify = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tearsheet"))
+            .args(["audit", "verify", "--database-url", &url])
+            .output()
+            .expect("run")
+    };
+    let ok = verify();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("audit trail intact"));
+    {
+        use diesel::prelude::*;
+        use tearsheet::db::schema::audit_events;
+        let mut conn = app.pool().get().expect("conn");
+        let first: i64 = audit_events::table
+            .select(audit_events::id)
+            .order(audit_events::id.asc())
+            .first(&mut *conn)
+            .expect("row");
+        diesel::update(audit_events::table.find(first))
+            .set(audit_events::action.eq("edited"))
+            .execute(&mut *conn)
+            .expect("tamper");
+    }
+    let broken = verify();
+    assert!(!broken.status.success());
+    assert!(String::from_utf8_lossy(&broken.stdout).contains("BROKEN"));
+}
