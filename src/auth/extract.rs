@@ -459,3 +459,19 @@ pub fn pre_session_token(req: &HttpRequest) -> (String, bool) {
         _ => (crate::crypto::random_token(), true),
     }
 }
+
+/// Render a page that carries a pre-session form (setup, sign-in, recovery,
+/// an invitation): the page gets the token, and the browser the cookie that
+/// matches it if it had none yet.
+pub fn with_pre_session_token(
+    req: &HttpRequest,
+    page: impl FnOnce(String) -> Result<actix_web::HttpResponse, AppError>,
+) -> Result<actix_web::HttpResponse, AppError> {
+    let (token, fresh) = pre_session_token(req);
+    let mut res = page(token.clone())?;
+    if fresh {
+        res.add_cookie(&cookies::pre_session_csrf(token))
+            .map_err(AppError::internal)?;
+    }
+    Ok(res)
+}

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use serde::Deserialize;
 
 use super::account::{self, Enrolment, Role};
-use super::extract::{AnonForm, Signed, SignedForm, pre_session_token};
+use super::extract::{AnonForm, Signed, SignedForm, pre_session_token, with_pre_session_token};
 use super::layout_for;
 use super::session::{self, CurrentSession};
 use crate::audit::{self, Action};
@@ -339,21 +339,17 @@ async fn accept_form(
     let Some(invite) = state.db(move |conn| Ok(live_invite(conn, &t)?)).await? else {
         return Err(AppError::Gone(NOT_VALID.into()));
     };
-    let (csrf, fresh) = pre_session_token(&req);
-    let page = InvitePage {
-        layout: Layout::anonymous(),
-        csrf_token: csrf.clone(),
-        action: format!("/invite/{token}"),
-        email: invite.email,
-        display_name: String::new(),
-        errors: FieldErrors::default(),
-    };
-    let mut res = render(StatusCode::OK, &page)?;
-    if fresh {
-        res.add_cookie(&cookies::pre_session_csrf(csrf))
-            .map_err(AppError::internal)?;
-    }
-    Ok(res)
+    with_pre_session_token(&req, |csrf_token| {
+        let page = InvitePage {
+            layout: Layout::anonymous(),
+            csrf_token,
+            action: format!("/invite/{token}"),
+            email: invite.email,
+            display_name: String::new(),
+            errors: FieldErrors::default(),
+        };
+        render(StatusCode::OK, &page)
+    })
 }
 
 #[derive(Deserialize, Default)]

@@ -9,7 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::account::{self, Rekey};
-use super::extract::{AnonForm, pre_session_token};
+use super::extract::{AnonForm, pre_session_token, with_pre_session_token};
 use super::{session, throttle};
 use crate::audit::{self, Action};
 use crate::crypto::recovery::RecoveryCode;
@@ -35,20 +35,16 @@ struct RecoverPage {
 }
 
 async fn form(req: HttpRequest) -> Result<HttpResponse, AppError> {
-    let (token, fresh) = pre_session_token(&req);
-    let page = RecoverPage {
-        layout: Layout::anonymous(),
-        csrf_token: token.clone(),
-        email: String::new(),
-        errors: FieldErrors::default(),
-        error: None,
-    };
-    let mut res = render(StatusCode::OK, &page)?;
-    if fresh {
-        res.add_cookie(&cookies::pre_session_csrf(token))
-            .map_err(AppError::internal)?;
-    }
-    Ok(res)
+    with_pre_session_token(&req, |csrf_token| {
+        let page = RecoverPage {
+            layout: Layout::anonymous(),
+            csrf_token,
+            email: String::new(),
+            errors: FieldErrors::default(),
+            error: None,
+        };
+        render(StatusCode::OK, &page)
+    })
 }
 
 #[derive(Deserialize, Default)]

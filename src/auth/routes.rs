@@ -5,7 +5,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::account::{self, Enrolment, Role};
-use super::extract::{AnonForm, MaybeSigned, PendingForm, SignedPending, pre_session_token};
+use super::extract::{
+    AnonForm, MaybeSigned, PendingForm, SignedPending, pre_session_token, with_pre_session_token,
+};
 use super::login::{self, Attempt};
 use super::pages::{LoginPage, Notice, RecoveryCodePage, SetupPage};
 use super::session;
@@ -127,16 +129,12 @@ pub async fn setup_form(
     if practice_exists(&state).await? {
         return Err(AppError::not_found());
     }
-    let (token, fresh) = pre_session_token(&req);
-    let mut res = render(
-        StatusCode::OK,
-        &setup_page(token.clone(), &SetupForm::default(), FieldErrors::default()),
-    )?;
-    if fresh {
-        res.add_cookie(&cookies::pre_session_csrf(token))
-            .map_err(AppError::internal)?;
-    }
-    Ok(res)
+    with_pre_session_token(&req, |token| {
+        render(
+            StatusCode::OK,
+            &setup_page(token, &SetupForm::default(), FieldErrors::default()),
+        )
+    })
 }
 
 /// `POST /setup`: create the administrator's account and first session.
@@ -303,31 +301,27 @@ pub async fn login_form(
         return Ok(see_other("/setup"));
     }
     let query = query.into_inner();
-    let (token, fresh) = pre_session_token(&req);
-    let mut page = login_page(
-        &req,
-        &state,
-        token.clone(),
-        String::new(),
-        safe_next(query.next.as_deref()),
-    );
-    page.notice = if query.expired.is_some() {
-        Some(Notice {
-            text: "You were signed out because the session was idle or had reached its time limit. Sign in again to carry on.",
-        })
-    } else if query.signed_out.is_some() {
-        Some(Notice {
-            text: "You have signed out.",
-        })
-    } else {
-        None
-    };
-    let mut res = render(StatusCode::OK, &page)?;
-    if fresh {
-        res.add_cookie(&cookies::pre_session_csrf(token))
-            .map_err(AppError::internal)?;
-    }
-    Ok(res)
+    with_pre_session_token(&req, |token| {
+        let mut page = login_page(
+            &req,
+            &state,
+            token,
+            String::new(),
+            safe_next(query.next.as_deref()),
+        );
+        page.notice = if query.expired.is_some() {
+            Some(Notice {
+                text: "You were signed out because the session was idle or had reached its time limit. Sign in again to carry on.",
+            })
+        } else if query.signed_out.is_some() {
+            Some(Notice {
+                text: "You have signed out.",
+            })
+        } else {
+            None
+        };
+        render(StatusCode::OK, &page)
+    })
 }
 
 /// The sign-in form.

@@ -395,6 +395,25 @@ struct TwoFactorPage {
     errors: FieldErrors,
 }
 
+/// The page for an account that has two-factor sign-in on (with the backup
+/// codes, just after turning it on).
+fn status_page(
+    session: &CurrentSession,
+    backup_codes: Vec<String>,
+    errors: FieldErrors,
+) -> TwoFactorPage {
+    TwoFactorPage {
+        layout: layout_for(session, "settings"),
+        csrf_token: session.csrf_token.clone(),
+        enabled: true,
+        secret: String::new(),
+        qr_size: 0,
+        qr_dark: vec![],
+        backup_codes,
+        errors,
+    }
+}
+
 fn enrol_page(
     session: &CurrentSession,
     email: &str,
@@ -426,16 +445,7 @@ async fn two_factor(
         .await?
         .ok_or_else(AppError::not_found)?;
     if account.totp_secret.is_some() {
-        let page = TwoFactorPage {
-            layout: layout_for(&session, "settings"),
-            csrf_token: session.csrf_token.clone(),
-            enabled: true,
-            secret: String::new(),
-            qr_size: 0,
-            qr_dark: vec![],
-            backup_codes: vec![],
-            errors: FieldErrors::default(),
-        };
+        let page = status_page(&session, vec![], FieldErrors::default());
         return render(StatusCode::OK, &page);
     }
     render(
@@ -493,16 +503,7 @@ async fn enable_two_factor(
             Ok(())
         })
         .await?;
-    let page = TwoFactorPage {
-        layout: layout_for(&session, "settings"),
-        csrf_token: session.csrf_token.clone(),
-        enabled: true,
-        secret: String::new(),
-        qr_size: 0,
-        qr_dark: vec![],
-        backup_codes: backup,
-        errors: FieldErrors::default(),
-    };
+    let page = status_page(&session, backup, FieldErrors::default());
     render(StatusCode::OK, &page)
 }
 
@@ -539,16 +540,7 @@ async fn disable_two_factor(
         }
     }
     if !errors.is_empty() {
-        let page = TwoFactorPage {
-            layout: layout_for(&session, "settings"),
-            csrf_token: session.csrf_token.clone(),
-            enabled: true,
-            secret: String::new(),
-            qr_size: 0,
-            qr_dark: vec![],
-            backup_codes: vec![],
-            errors,
-        };
+        let page = status_page(&session, vec![], errors);
         return render(StatusCode::BAD_REQUEST, &page);
     }
     let therapist = session.therapist;
