@@ -395,3 +395,101 @@ async fn the_crying_handout_prints_on_letter_and_a4_within_two_pages() {
     assert!(b.text("main").await.contains("It's okay to cry in therapy"));
     b.close().await;
 }
+
+async fn sign_in(b: &Browser, app: &TestApp, email: &str, password: &str) {
+    b.goto(&format!("{}/login", app.address)).await;
+    b.fill("#email", email).await;
+    b.fill("#password", password).await;
+    b.click("form[action='/login'] button").await;
+}
+
+async fn sign_out(b: &Browser) {
+    b.click("form[action='/logout'] button").await;
+    b.wait_for_path("/login").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_invites_a_colleague_who_keeps_their_notes_private_and_uses_two_factor() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let admin = app.set_up().await;
+    let b = Browser::start().await;
+    sign_in(&b, &app, &admin.email, &admin.password).await;
+    b.wait_for_path("/clients").await;
+    b.click("nav a[href='/practice']").await;
+    b.wait_for_path("/practice").await;
+    b.fill("#email", "noor@example.org").await;
+    b.click("form[action='/practice/invites'] button").await;
+    let link = b.text("#invite-link").await;
+    b.check("practice-invite").await;
+    sign_out(&b).await;
+
+    // The colleague accepts and writes a note.
+    b.goto(&link).await;
+    b.check("invite-accept").await;
+    b.fill("#display_name", "Dr Noor Haddad").await;
+    b.fill("#password", "noor's long password").await;
+    b.fill("#password_confirm", "noor's long password").await;
+    b.click("form button[type=submit]").await;
+    b.wait_for_path("/account/recovery-code").await;
+    b.click("#stored").await;
+    b.click("form[action='/account/recovery-code'] button")
+        .await;
+    b.wait_for_path("/clients").await;
+    b.click("a.button.primary[href='/clients/new']").await;
+    b.fill("#full_name", "Omar Client").await;
+    b.click("form[action='/clients'] button[type=submit]").await;
+    b.find("a.button.primary[href$='/notes/new']").await;
+    b.click("a.button.primary[href$='/notes/new']").await;
+    b.fill(
+        "#section_subjective",
+        "Omar spoke about his brother for the first time.",
+    )
+    .await;
+    b.click("button[name=intent][value=save]").await;
+    b.find("form[action$='/sign'] button").await;
+    let note = b.path().await;
+    sign_out(&b).await;
+
+    // The administrator cannot reach it by any URL.
+    sign_in(&b, &app, &admin.email, &admin.password).await;
+    b.wait_for_path("/clients").await;
+    b.goto(&format!("{}{note}", app.address)).await;
+    let text = b.text("main").await;
+    assert!(
+        text.contains("Page not found") && !text.contains("his brother"),
+        "{text}"
+    );
+    b.goto(&format!("{}/clients", app.address)).await;
+    sign_out(&b).await;
+
+    // The colleague turns on two-factor sign-in and signs in with it.
+    sign_in(&b, &app, "noor@example.org", "noor's long password").await;
+    b.wait_for_path("/clients").await;
+    b.goto(&format!("{}/settings", app.address)).await;
+    b.check("settings").await;
+    b.click("a[href='/settings/two-factor']").await;
+    b.wait_for_path("/settings/two-factor").await;
+    b.check("two-factor-enrol").await;
+    let secret =
+        tearsheet::auth::totp::decode_secret(&b.text("code.secret").await).expect("secret shown");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs();
+    b.fill("#code", &tearsheet::auth::totp::code_at(&secret, now))
+        .await;
+    b.click("form[action='/settings/two-factor'] button").await;
+    b.find(".backup-codes").await;
+    b.click("a.button.primary[href='/settings']").await;
+    b.wait_for_path("/settings").await;
+    sign_out(&b).await;
+    sign_in(&b, &app, "noor@example.org", "noor's long password").await;
+    b.wait_for_path("/login/code").await;
+    b.check("login-code").await;
+    b.fill("#code", &tearsheet::auth::totp::code_at(&secret, now + 30))
+        .await;
+    b.click("form[action='/login/code'] button").await;
+    b.wait_for_path("/clients").await;
+    assert!(b.text("main").await.contains("Omar Client"));
+    b.close().await;
+}
