@@ -59,6 +59,23 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Take a consistent backup of the SQLite database while the server runs.
+    Backup {
+        /// The new backup file (must not exist yet).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Restore a backup into a data folder (checked first; nothing half-restored).
+    Restore {
+        /// The backup file.
+        file: std::path::PathBuf,
+        /// The folder to restore into; the database becomes DIR/tearsheet.db.
+        #[arg(long)]
+        data_dir: std::path::PathBuf,
+        /// Replace a database already there (it is kept beside the new one).
+        #[arg(long)]
+        force: bool,
+    },
     /// Work with the audit trail.
     Audit {
         /// What to do with it.
@@ -114,6 +131,43 @@ pub fn main() -> anyhow::Result<()> {
             println!(
                 "{}: {applied} migration(s) applied",
                 config.database_url.describe()
+            );
+            Ok(())
+        }
+        Command::Backup { out } => {
+            eprintln!(
+                "Backing up {} to {} …",
+                config.database_url.describe(),
+                out.display()
+            );
+            let started = std::time::Instant::now();
+            let summary = db::backup::backup(&config.database_url, &out)?;
+            println!(
+                "Backup written to {} in {:.1} s: {summary}. Integrity check: ok.",
+                out.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Restore {
+            file,
+            data_dir,
+            force,
+        } => {
+            eprintln!("Checking {} …", file.display());
+            let restored = db::backup::restore(&file, &data_dir, force)?;
+            if let Some(old) = &restored.replaced {
+                println!("The database that was there is kept at {}.", old.display());
+            }
+            println!(
+                "Restored {} to {}: {}. Integrity check: ok.",
+                file.display(),
+                restored.database.display(),
+                restored.summary
+            );
+            println!(
+                "Start Tearsheet on it with: tearsheet --database-url {}",
+                restored.database.display()
             );
             Ok(())
         }

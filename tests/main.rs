@@ -9,6 +9,7 @@ mod browser;
 mod clients;
 mod handouts;
 mod notes;
+mod operations;
 mod privacy;
 mod quality;
 mod security;

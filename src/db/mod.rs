@@ -7,6 +7,7 @@
 //!
 //! Everything here blocks: call it from `web::block`, never on an async worker.
 
+pub mod backup;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
@@ -34,7 +35,7 @@ pub type DbPool = Pool<ConnectionManager>;
 /// A connection borrowed from [`DbPool`].
 pub type PooledConn = PooledConnection<ConnectionManager>;
 
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub(crate) const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// Where the data lives, parsed from `--database-url`.

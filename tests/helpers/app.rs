@@ -236,6 +236,25 @@ impl TestApp {
         Self::spawn_with(backend, |_| {}).await
     }
 
+    /// Another app server on an existing database (several servers, one
+    /// PostgreSQL; or a server started on a restored copy).
+    pub async fn spawn_on(database: DatabaseUrl) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::new(database.clone());
+        config.bind = "127.0.0.1:0".into();
+        config.workers = 2;
+        let app = Application::build(config).await.expect("the app starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let agent = Agent::new(&address);
+        Self {
+            address,
+            database,
+            agent,
+            _dir: dir,
+        }
+    }
+
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
         // The app's log lines appear with a failing test's output.
         let _ = tracing_subscriber::fmt()

@@ -1,0 +1,300 @@
+//! Running Tearsheet for real: several app servers on one PostgreSQL,
+//! backups that restore.
+
+use crate::helpers::{Agent, Backend, TestApp};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_app_servers_on_one_postgresql_share_sessions_and_keep_every_note() {
+    let one = TestApp::spawn(Backend::Postgres).await;
+    let account = one.set_up().await;
+    let two = TestApp::spawn_on(one.database.clone()).await;
+    assert_ne!(one.address, two.address);
+
+    // A session made on one server works on the other.
+    let cookie = one.cookie("__Host-tearsheet").expect("cookie");
+    let on_two = Agent::new(&two.address);
+    on_two.set_cookie("__Host-tearsheet", &cookie);
+    assert_eq!(on_two.get("/clients").await.status, 200);
+
+    // Concurrent saves through both servers keep every note.
+    let client = one.add_client("Shared Client", "").await;
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let base = if i % 2 == 0 {
+            one.address.clone()
+        } else {
+            two.address.clone()
+        };
+        let (client, cookie) = (client.clone(), cookie.clone());
+        tasks.push(tokio::spawn(async move {
+            let agent = Agent::new(&base);
+            agent.set_cookie("__Host-tearsheet", &cookie);
+            agent
+                .add_note(
+                    &client,
+                    &[(
+                        "section_subjective",
+                        &format!("saved through server {} number {i}", i % 2),
+                    )],
+                )
+                .await
+        }));
+    }
+    let mut notes = Vec::new();
+    for t in tasks {
+        notes.push(t.await.expect("task"));
+    }
+    let page = on_two.get(&client).await;
+    for note in &notes {
+        assert!(page.body.contains(note.as_str()), "{note} listed");
+        let i = notes.iter().position(|n| n == note).expect("index");
+        on_two
+            .get(note)
+            .await
+            .assert_contains(&format!("number {i}"));
+    }
+
+    // Signing out on one server ends the session on both.
+    on_two.log_out().await;
+    assert!(
+        one.get("/clients").await.location().is_some(),
+        "signed out everywhere"
+    );
+    let _ = account;
+}
+
+fn tearsheet(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tearsheet"))
+        .args(args)
+        .output()
+        .expect("run tearsheet")
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_while_writing_restores_and_every_note_reads() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let account = app.set_up().await;
+    let client = app.add_client("Backed Up Client", "").await;
+    for i in 0..5 {
+        app.add_note(
+            &client,
+            &[("section_subjective", &format!("before the backup {i}"))],
+        )
+        .await;
+    }
+    let tearsheet::db::DatabaseUrl::Sqlite(db) = app.database.clone() else {
+        unreachable!()
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let backup = dir.path().join("backup.db");
+
+    // Keep writing while the backup runs.
+    let writer = {
+        let (base, cookie, client) = (
+            app.address.clone(),
+            app.cookie("__Host-tearsheet").expect("cookie"),
+            client.clone(),
+        );
+        tokio::spawn(async move {
+            let agent = Agent::new(&base);
+            agent.set_cookie("__Host-tearsheet", &cookie);
+            for i in 0..15 {
+                agent
+                    .add_note(
+                        &client,
+                        &[("section_subjective", &format!("during the backup {i}"))],
+                    )
+                    .await;
+            }
+        })
+    };
+    let (db_arg, out_arg) = (db.display().to_string(), backup.display().to_string());
+    let out = tokio::task::spawn_blocking(move || {
+        tearsheet(&["backup", "--database-url", &db_arg, "--out", &out_arg])
+    })
+    .await
+    .expect("backup");
+    writer.await.expect("writer");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Integrity check: ok"), "{}", text(&out));
+    let again = tearsheet(&[
+        "backup",
+        "--database-url",
+        &db.display().to_string(),
+        "--out",
+        &backup.display().to_string(),
+    ]);
+    assert!(
+        !again.status.success() && text(&again).contains("already exists"),
+        "no backup is overwritten"
+    );
+
+    let restored_dir = dir.path().join("restored");
+    let out = tearsheet(&[
+        "restore",
+        &backup.display().to_string(),
+        "--data-dir",
+        &restored_dir.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("1 account(s), 1 client(s)"),
+        "{}",
+        text(&out)
+    );
+
+    let copy = TestApp::spawn_on(tearsheet::db::DatabaseUrl::Sqlite(
+        restored_dir.join("tearsheet.db"),
+    ))
+    .await;
+    assert_eq!(
+        copy.log_in(&account.email, &account.password)
+            .await
+            .location(),
+        Some("/clients")
+    );
+    let page = copy.get(&client).await;
+    let notes: Vec<String> = page
+        .body
+        .split("href=\"/notes/")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .map(|id| format!("/notes/{id}"))
+        .collect();
+    assert!(
+        notes.len() >= 5,
+        "at least the notes written before the backup: {}",
+        notes.len()
+    );
+    for note in &notes {
+        let page = copy.get(note).await;
+        assert_eq!(page.status, 200);
+        assert!(
+            !page.body.contains("failed an integrity check"),
+            "{note} reads"
+        );
+        assert!(page.body.contains("the backup"), "{note} has its text");
+    }
+    for i in 0..5 {
+        let found = copy.get(&format!("/notes?q=before+the+backup+{i}")).await;
+        found.assert_contains("1 note matches");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_backups_are_refused_clearly_and_nothing_is_half_restored() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.set_up().await;
+    let tearsheet::db::DatabaseUrl::Sqlite(db) = app.database.clone() else {
+        unreachable!()
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let backup = dir.path().join("good.db");
+    assert!(
+        tearsheet(&[
+            "backup",
+            "--database-url",
+            &db.display().to_string(),
+            "--out",
+            &backup.display().to_string()
+        ])
+        .status
+        .success()
+    );
+    let good = std::fs::read(&backup).expect("read");
+    let target = dir.path().join("target");
+    let restore = |file: &std::path::Path, force: bool| {
+        let mut args = vec![
+            "restore".to_owned(),
+            file.display().to_string(),
+            "--data-dir".to_owned(),
+            target.display().to_string(),
+        ];
+        if force {
+            args.push("--force".into());
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        tearsheet(&refs)
+    };
+
+    let truncated = dir.path().join("truncated.db");
+    std::fs::write(&truncated, &good[..good.len() / 2]).expect("write");
+    let out = restore(&truncated, false);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("damaged or truncated") || text(&out).contains("malformed"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !target.join("tearsheet.db").exists() && !target.join("tearsheet.db.restoring").exists(),
+        "nothing half-restored"
+    );
+
+    let foreign = dir.path().join("notes.txt");
+    std::fs::write(&foreign, "these are not the backups you are looking for").expect("write");
+    let out = restore(&foreign, false);
+    assert!(
+        !out.status.success() && text(&out).contains("is not a Tearsheet backup"),
+        "{}",
+        text(&out)
+    );
+
+    let newer = dir.path().join("newer.db");
+    std::fs::write(&newer, &good).expect("write");
+    {
+        use diesel::Connection as _;
+        use diesel::connection::SimpleConnection as _;
+        let mut conn = diesel::sqlite::SqliteConnection::establish(newer.to_str().expect("utf8"))
+            .expect("open");
+        conn.batch_execute(
+            "INSERT INTO __diesel_schema_migrations (version) VALUES ('99991231000000')",
+        )
+        .expect("newer schema");
+    }
+    let out = restore(&newer, false);
+    assert!(
+        !out.status.success() && text(&out).contains("newer Tearsheet"),
+        "{}",
+        text(&out)
+    );
+    assert!(!target.join("tearsheet.db").exists());
+
+    assert!(restore(&backup, false).status.success());
+    let out = restore(&backup, false);
+    assert!(
+        !out.status.success() && text(&out).contains("--force"),
+        "a live database is not overwritten: {}",
+        text(&out)
+    );
+    let out = restore(&backup, true);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("is kept at"));
+    let kept = std::fs::read_dir(&target)
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".replaced-"))
+        .count();
+    assert!(kept >= 1, "the replaced database is kept");
+
+    let pg = tearsheet(&[
+        "backup",
+        "--database-url",
+        "postgres:///nowhere",
+        "--out",
+        &dir.path().join("pg.dump").display().to_string(),
+    ]);
+    assert!(
+        !pg.status.success() && text(&pg).contains("pg_dump --format=custom"),
+        "{}",
+        text(&pg)
+    );
+}
