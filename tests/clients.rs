@@ -170,3 +170,86 @@ async fn bad_client_input_is_named_and_kept(app: TestApp) {
     let list = app.get("/clients").await.body;
     assert!(!list.contains("<script>alert"));
 }
+
+both_backends!(a_clients_record_exports_everything_but_process_notes);
+
+async fn a_clients_record_exports_everything_but_process_notes(app: TestApp) {
+    app.set_up().await;
+    let client = app.add_client("Rita Export", "Rita").await;
+    let note = app
+        .add_note(
+            &client,
+            &[
+                ("section_subjective", "record-worthy words"),
+                ("process_note", "my private musing"),
+                ("tag", "trust-building"),
+                ("key_moment", "a record moment"),
+            ],
+        )
+        .await;
+    let token = app.get(&note).await.csrf_token();
+    app.post_form(
+        &format!("{note}/sign"),
+        &[("csrf_token", &token), ("revision", "1")],
+    )
+    .await;
+    app.post_form(
+        &format!("{note}/addenda"),
+        &[
+            ("csrf_token", &token),
+            ("body", "an addendum for the record"),
+        ],
+    )
+    .await;
+    let id = client.trim_start_matches("/clients/");
+    app.post_form(
+        "/handouts/crying-in-therapy/give",
+        &[("csrf_token", &token), ("client", id), ("note", "for Rita")],
+    )
+    .await;
+
+    let json = app.get(&format!("{client}/record.json")).await;
+    assert_eq!(json.status, 200);
+    assert!(
+        json.headers
+            .get("content-disposition")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .contains("attachment")
+    );
+    let record: serde_json::Value = serde_json::from_str(&json.body).expect("JSON");
+    assert_eq!(record["format"], "tearsheet.client-record.v1");
+    assert_eq!(record["full_name"], "Rita Export");
+    let n = &record["notes"][0];
+    assert_eq!(n["signed"], true);
+    assert_eq!(n["sections"][0][1], "record-worthy words");
+    assert_eq!(n["key_moment"], "a record moment");
+    assert_eq!(n["tags"][0], "Trust building");
+    assert_eq!(n["addenda"][0][1], "an addendum for the record");
+    assert_eq!(record["handouts"][0]["personal_note"], "for Rita");
+    assert!(
+        !json.body.contains("my private musing"),
+        "no process notes in the JSON"
+    );
+
+    let print = app.get(&format!("{client}/record")).await;
+    print.assert_contains("record-worthy words");
+    print.assert_contains("an addendum for the record");
+    assert!(
+        !print.body.contains("my private musing"),
+        "no process notes in the printable record"
+    );
+    assert_eq!(app.audit_count("client.export"), 2);
+
+    app.add_therapist("other@example.org", "another long password")
+        .await;
+    let other = app.new_agent();
+    other
+        .log_in("other@example.org", "another long password")
+        .await;
+    assert_eq!(
+        other.get(&format!("{client}/record.json")).await.status,
+        404
+    );
+    assert_eq!(other.get(&format!("{client}/record")).await.status, 404);
+}

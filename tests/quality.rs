@@ -83,9 +83,101 @@ async fn every_page_served_is_valid_html() {
     )
     .await;
     keep("clients", app.get("/clients").await);
+    let client = app.add_client("Quality Client", "Q").await;
+    let note = app
+        .add_note(
+            &client,
+            &[
+                ("section_subjective", "a note"),
+                ("tag", "vulnerability"),
+                ("key_moment", "moment"),
+            ],
+        )
+        .await;
+    let token = app.get(&note).await.csrf_token();
+    app.post_form(
+        &format!("{note}/edit"),
+        &[
+            ("csrf_token", &token),
+            ("revision", "1"),
+            ("session_date", "2026-03-02"),
+            ("duration_minutes", "50"),
+            ("session_type", "individual"),
+            ("format", "soap"),
+            ("section_subjective", "a changed note"),
+            ("intent", "save"),
+        ],
+    )
+    .await;
+    for (name, path) in [
+        ("client", client.clone()),
+        ("client-edit", format!("{client}/edit")),
+        ("client-delete", format!("{client}/delete")),
+        ("client-record", format!("{client}/record")),
+        ("note", note.clone()),
+        ("note-edit", format!("{note}/edit")),
+        ("note-history", format!("{note}/history")),
+        ("note-new", format!("{client}/notes/new")),
+        ("notes-search", "/notes?q=note&tag=vulnerability".to_owned()),
+        ("notes-chart", "/notes".to_owned()),
+        ("handouts", "/handouts".to_owned()),
+        ("handout", "/handouts/crying-in-therapy".to_owned()),
+        (
+            "handout-print",
+            format!(
+                "/handouts/crying-in-therapy/print?client={}",
+                client.trim_start_matches("/clients/")
+            ),
+        ),
+        (
+            "handout-card-print",
+            "/handouts/crying-in-therapy-card/print".to_owned(),
+        ),
+        ("handout-import", "/handouts/import".to_owned()),
+        ("settings", "/settings".to_owned()),
+        ("two-factor", "/settings/two-factor".to_owned()),
+        ("practice", "/practice".to_owned()),
+        ("audit", "/audit".to_owned()),
+    ] {
+        let page = app.get(&path).await;
+        assert_eq!(page.status, 200, "{path}");
+        keep(name, page);
+    }
+    keep(
+        "note-conflict",
+        app.post_form(
+            &format!("{note}/edit"),
+            &[
+                ("csrf_token", &token),
+                ("revision", "1"),
+                ("session_date", "2026-03-02"),
+                ("duration_minutes", "50"),
+                ("session_type", "individual"),
+                ("format", "soap"),
+                ("section_subjective", "stale"),
+                ("intent", "save"),
+            ],
+        )
+        .await,
+    );
+    keep(
+        "import-draft",
+        app.post_form(
+            "/handouts/import",
+            &[
+                ("csrf_token", &token),
+                (
+                    "source",
+                    "Title\n\nSome words here.\n\n- a point\n- another",
+                ),
+            ],
+        )
+        .await,
+    );
     keep("not-found", app.get("/nothing-here").await);
     app.log_out().await;
     keep("login", app.get("/login").await);
+    keep("recover", app.get("/recover").await);
     keep("login-signed-out", app.get("/login?signed_out=1").await);
     keep(
         "login-expired",

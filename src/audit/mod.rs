@@ -87,6 +87,8 @@ pub enum Action {
     AccountDisable,
     /// The administrator enabled an account again (subject: the account).
     AccountEnable,
+    /// A client's record was exported or printed (subject: the client).
+    ClientExport,
 }
 
 impl Action {
@@ -127,6 +129,7 @@ impl Action {
             Self::InviteAccept => "invite.accept",
             Self::AccountDisable => "account.disable",
             Self::AccountEnable => "account.enable",
+            Self::ClientExport => "client.export",
         }
     }
 }

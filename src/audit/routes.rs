@@ -172,7 +172,7 @@ async fn trail(
     render(StatusCode::OK, &page)
 }
 
-const ALL_ACTIONS: [&str; 34] = [
+const ALL_ACTIONS: [&str; 35] = [
     "setup",
     "login.ok",
     "login.failed",
@@ -207,4 +207,5 @@ const ALL_ACTIONS: [&str; 34] = [
     "invite.accept",
     "account.disable",
     "account.enable",
+    "client.export",
 ];

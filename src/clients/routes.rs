@@ -38,6 +38,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route("/clients/{id}/archive", web::post().to(archive))
     .route("/clients/{id}/unarchive", web::post().to(unarchive))
+    .route("/clients/{id}/record", web::get().to(record_page))
+    .route("/clients/{id}/record.json", web::get().to(record_json))
     .route("/clients/{id}/delete", web::get().to(delete_form))
     .route("/clients/{id}/delete", web::post().to(delete));
 }
@@ -453,4 +455,83 @@ async fn delete(
             "This client has {n} signed note(s), which are part of the clinical record and must be kept. Nothing was deleted. Archive the client instead to take them out of your active caseload."
         ))),
     }
+}
+
+/// Everything in a client's record, opened (no process notes are kept).
+async fn load_record(
+    state: &AppState,
+    session: &Rc<CurrentSession>,
+    raw_id: &str,
+) -> Result<super::export::ClientRecord, AppError> {
+    let row = load(state, session, raw_id).await?;
+    let client = row.open(&session.dk);
+    let (therapist, id, dk) = (session.therapist, client.id, session.dk.duplicate());
+    let (notes, given) = state
+        .db(move |conn| {
+            let rows = crate::notes::model::for_client(conn, therapist, id)?;
+            let mut notes = Vec::new();
+            for row in rows {
+                let (addenda, _) =
+                    crate::notes::model::addenda(conn, therapist, &dk, crate::ids::NoteId(row.id))?;
+                notes.push((row.open(&dk), addenda));
+            }
+            Ok((
+                notes,
+                crate::handouts::model::given_to(conn, therapist, &dk, id)?,
+            ))
+        })
+        .await?;
+    if client.damaged || notes.iter().any(|(n, _)| n.damaged) {
+        return Err(AppError::conflict(
+            "Part of this record failed an integrity check, so it cannot be exported whole. Nothing was exported.",
+        ));
+    }
+    let vocabulary = crate::notes::routes::vocabulary_for(state, session).await?;
+    audit::log(state, therapist, Action::ClientExport, Some(id.0)).await?;
+    Ok(super::export::build(&client, &notes, &given, &vocabulary))
+}
+
+#[derive(askama::Template)]
+#[template(path = "clients/record.html")]
+struct RecordPage {
+    layout: crate::web::Layout,
+    id: String,
+    record: super::export::ClientRecord,
+}
+
+/// `GET /clients/{id}/record`: the printable record, without process notes.
+async fn record_page(
+    state: web::Data<AppState>,
+    Signed(session): Signed,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let record = load_record(&state, &session, &path).await?;
+    render(
+        StatusCode::OK,
+        &RecordPage {
+            layout: layout_for(&session, "clients"),
+            id: path.into_inner(),
+            record,
+        },
+    )
+}
+
+/// `GET /clients/{id}/record.json`: the same record as a file.
+async fn record_json(
+    state: web::Data<AppState>,
+    Signed(session): Signed,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let record = load_record(&state, &session, &path).await?;
+    let body = serde_json::to_vec_pretty(&record).map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((
+            "content-disposition",
+            format!(
+                "attachment; filename=\"client-record-{}.json\"",
+                path.as_str()
+            ),
+        ))
+        .body(body))
 }
