@@ -152,7 +152,7 @@ async fn a_tagged_note_suggests_the_handout_already_personalised(app: TestApp) {
 
 fn article() -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/articles/embracing-tears-its-okay-to-cry-in-therapy.txt");
+        .join("tests/fixtures/embracing-tears-its-okay-to-cry-in-therapy.txt");
     std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("the source article at {} ({e})", path.display()))
 }
