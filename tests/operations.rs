@@ -298,3 +298,214 @@ async fn bad_backups_are_refused_clearly_and_nothing_is_half_restored() {
         text(&pg)
     );
 }
+
+/// Start the real binary on `database`, and wait until it answers.
+async fn start_server(database: &str) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tearsheet"))
+        .args([
+            "--database-url",
+            database,
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start tearsheet");
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if reqwest::get(format!("{base}/healthz")).await.is_ok() {
+            return (child, base);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    kill_hard(&mut child);
+    panic!("the server did not start");
+}
+
+fn kill_hard(child: &mut std::process::Child) {
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+async fn crash_loop(database: String) {
+    let (mut child, base) = start_server(&database).await;
+    let agent = Agent::new(&base);
+    let password = "correct horse battery staple";
+    agent
+        .submit(
+            "/setup",
+            "/setup",
+            &[
+                ("display_name", "Dr Crash"),
+                ("email", "crash@example.org"),
+                ("password", password),
+                ("password_confirm", password),
+            ],
+        )
+        .await;
+    let code = agent.get("/account/recovery-code").await;
+    agent
+        .post_form(
+            "/account/recovery-code",
+            &[("stored", "yes"), ("csrf_token", &code.csrf_token())],
+        )
+        .await;
+    let client = agent.add_client("Crash Client", "").await;
+    let cookie = agent.cookie("__Host-tearsheet").expect("cookie");
+    let token = agent.get(&client).await.csrf_token();
+    let mut answered: Vec<(String, String)> = Vec::new();
+    let mut seed = u64::from_le_bytes(tearsheet::crypto::random_bytes());
+    for round in 0..5 {
+        if round > 0 {
+            (child, _) = start_server_at(&database, &base).await;
+        }
+        // Save in a loop until the server dies under us.
+        let writer = {
+            let (base, cookie, token, client) =
+                (base.clone(), cookie.clone(), token.clone(), client.clone());
+            tokio::spawn(async move {
+                let http = reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .expect("client");
+                let mut saved = Vec::new();
+                for i in 0.. {
+                    let text = format!("round {round} save {i} {}", "words ".repeat(200));
+                    let body = crate::helpers::app::serde_urlencoded_encode(&[
+                        ("csrf_token", &token),
+                        ("session_date", "2026-03-02"),
+                        ("duration_minutes", "50"),
+                        ("session_type", "individual"),
+                        ("format", "free"),
+                        ("section_text", &text),
+                        ("intent", "save"),
+                    ]);
+                    let res = http
+                        .post(format!("{base}{client}/notes"))
+                        .header("cookie", format!("__Host-tearsheet={cookie}"))
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(body)
+                        .send()
+                        .await;
+                    match res {
+                        Ok(r) if r.status().as_u16() == 303 => {
+                            let location = r
+                                .headers()
+                                .get("location")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("")
+                                .to_owned();
+                            saved.push((location, text));
+                        }
+                        _ => break,
+                    }
+                }
+                saved
+            })
+        };
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        tokio::time::sleep(std::time::Duration::from_millis(150 + seed % 450)).await;
+        kill_hard(&mut child);
+        let saved = writer.await.expect("writer");
+        answered.extend(saved);
+    }
+    let (mut child, _) = start_server_at(&database, &base).await;
+    assert!(
+        answered.len() >= 5,
+        "the loop saved notes: {}",
+        answered.len()
+    );
+    for (path, text) in &answered {
+        let page = agent.get(path).await;
+        assert_eq!(
+            page.status, 200,
+            "{path}, answered before a crash, is present"
+        );
+        assert!(
+            page.body.contains(
+                text.split(' ')
+                    .take(4)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .as_str()
+            ),
+            "{path} reads whole"
+        );
+        assert!(!page.body.contains("failed an integrity check"));
+    }
+    // No half-written note: every note the client has opens whole.
+    let list = agent.get(&client).await;
+    for id in list
+        .body
+        .split("href=\"/notes/")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+    {
+        let page = agent.get(&format!("/notes/{id}")).await;
+        assert_eq!(page.status, 200);
+        assert!(
+            !page.body.contains("failed an integrity check"),
+            "note {id} is whole"
+        );
+        assert!(page.body.contains("words words"), "note {id} has its text");
+    }
+    kill_hard(&mut child);
+}
+
+async fn start_server_at(database: &str, base: &str) -> (std::process::Child, String) {
+    let port = base.rsplit(':').next().expect("port");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tearsheet"))
+        .args([
+            "--database-url",
+            database,
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("restart tearsheet");
+    for _ in 0..400 {
+        if reqwest::get(format!("{base}/healthz")).await.is_ok() {
+            return (child, base.to_owned());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    kill_hard(&mut child);
+    panic!("the server did not restart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_random_points_loses_no_answered_save_on_sqlite() {
+    use diesel::prelude::*;
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("tearsheet.db");
+    crash_loop(db.display().to_string()).await;
+    let mut conn =
+        diesel::sqlite::SqliteConnection::establish(db.to_str().expect("utf8")).expect("open");
+    #[derive(QueryableByName)]
+    struct Check {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        integrity_check: String,
+    }
+    let rows: Vec<Check> = diesel::sql_query("PRAGMA integrity_check")
+        .load(&mut conn)
+        .expect("check");
+    assert_eq!(rows[0].integrity_check, "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_the_app_server_loses_no_answered_save_on_postgresql() {
+    crash_loop(crate::helpers::pg::cluster().fresh_database()).await;
+}
