@@ -43,6 +43,14 @@ pub struct Cli {
     #[arg(long, env = "TEARSHEET_HANDOUTS_DIR", global = true)]
     pub handouts_dir: Option<std::path::PathBuf>,
 
+    /// Serve https with this PEM certificate chain (with --tls-key).
+    #[arg(long, env = "TEARSHEET_TLS_CERT", global = true, requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// The PEM private key for --tls-cert.
+    #[arg(long, env = "TEARSHEET_TLS_KEY", global = true, requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "TEARSHEET_WORKERS", global = true)]
     pub workers: Option<usize>,
@@ -104,6 +112,10 @@ impl Cli {
         config.idle_timeout = self.idle_timeout;
         config.trusted_proxy = self.trusted_proxy;
         config.handouts_dir = self.handouts_dir.clone();
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            config.tls = true;
+            config.tls_files = Some((cert.clone(), key.clone()));
+        }
         if let Some(workers) = self.workers {
             config.workers = workers.max(1);
         }

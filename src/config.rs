@@ -22,6 +22,8 @@ pub struct Config {
     pub trusted_proxy: Option<IpAddr>,
     /// Whether this server terminates TLS itself (sends HSTS).
     pub tls: bool,
+    /// PEM certificate chain and private key, when serving TLS itself.
+    pub tls_files: Option<(std::path::PathBuf, std::path::PathBuf)>,
     /// HTTP worker threads.
     pub workers: usize,
     /// Argon2id runs at once; more sign-ins get a quick 503.
@@ -53,6 +55,7 @@ impl Config {
             absolute_timeout: Duration::from_secs(12 * 60 * 60),
             trusted_proxy: None,
             tls: false,
+            tls_files: None,
             workers: cores,
             kdf_permits: cores,
             db_timeout: Duration::from_secs(3),

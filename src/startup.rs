@@ -43,13 +43,22 @@ impl Application {
         let listener = TcpListener::bind(&config.bind)
             .with_context(|| format!("could not listen on {}", config.bind))?;
         let port = listener.local_addr()?.port();
+        let tls = match &config.tls_files {
+            Some((cert, key)) => Some(tls_config(cert, key)?),
+            None => None,
+        };
         if config.cookies_at_risk() {
             tracing::warn!(
                 bind = %config.bind,
                 "serving plain http on a non-loopback address: browsers will refuse the secure session cookie and sign-in will fail. Use TLS, a reverse proxy with --trusted-proxy, or bind to 127.0.0.1"
             );
         }
-        tracing::info!(database = %config.database_url.describe(), "listening on http://{}", listener.local_addr()?);
+        tracing::info!(
+            database = %config.database_url.describe(),
+            "listening on {}://{}",
+            if tls.is_some() { "https" } else { "http" },
+            listener.local_addr()?
+        );
 
         let state = web::Data::new(AppState::new(pool, config.clone()));
         let library = web::Data::new(crate::handouts::Library::load(
@@ -65,8 +74,11 @@ impl Application {
                 .wrap(from_fn(middleware::request_log))
                 .wrap(from_fn(middleware::security_headers))
         })
-        .workers(config.workers)
-        .listen(listener)?
+        .workers(config.workers);
+        let server = match tls {
+            Some(tls) => server.listen_rustls_0_23(listener, tls)?,
+            None => server.listen(listener)?,
+        }
         .run();
         Ok(Self { port, server })
     }
@@ -102,4 +114,27 @@ async fn healthz() -> HttpResponse {
 
 async fn not_found() -> Result<HttpResponse, AppError> {
     Err(AppError::not_found())
+}
+
+/// A rustls server configuration from PEM files (ring as the provider).
+fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> anyhow::Result<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("could not read the certificate {}", cert.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("{} is not a PEM certificate chain", cert.display()))?;
+    anyhow::ensure!(!chain.is_empty(), "{} holds no certificate", cert.display());
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("could not read a PEM private key from {}", key.display()))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .context("the certificate and key do not fit together")
 }

@@ -509,3 +509,100 @@ async fn sigkill_at_random_points_loses_no_answered_save_on_sqlite() {
 async fn sigkill_of_the_app_server_loses_no_answered_save_on_postgresql() {
     crash_loop(crate::helpers::pg::cluster().fresh_database()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn built_in_tls_serves_https_with_hsts() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (Debian package openssl) makes a test certificate");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let db = dir.path().join("tearsheet.db");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tearsheet"))
+        .args([
+            "--database-url",
+            &db.display().to_string(),
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start");
+    let curl = |url: String| {
+        std::process::Command::new("curl")
+            .args(["-sk", "-D", "-", "--max-time", "5", &url])
+            .output()
+            .expect("curl")
+    };
+    let mut answer = String::new();
+    for _ in 0..100 {
+        let out = curl(format!("https://127.0.0.1:{port}/healthz"));
+        answer = String::from_utf8_lossy(&out.stdout).into_owned();
+        if answer.contains("ok") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let plain = curl(format!("http://127.0.0.1:{port}/healthz"));
+    kill_hard(&mut child);
+    assert!(answer.starts_with("HTTP/"), "https answers: {answer}");
+    assert!(
+        answer
+            .to_lowercase()
+            .contains("strict-transport-security: max-age=31536000"),
+        "HSTS over TLS: {answer}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&plain.stdout).contains("\r\n\r\nok"),
+        "no plain http on the TLS port"
+    );
+
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_tearsheet"))
+        .args([
+            "--database-url",
+            &db.display().to_string(),
+            "--bind",
+            "127.0.0.1:0",
+            "--tls-cert",
+        ])
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&cert)
+        .output()
+        .expect("run");
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("private key"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}
