@@ -84,6 +84,15 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Bring a caseload export (tearsheet.caseload.v1) into an account.
+    /// The account's password is read from TEARSHEET_PASSWORD or the first line of standard input.
+    Import {
+        /// The export file.
+        file: std::path::PathBuf,
+        /// The account to import into.
+        #[arg(long)]
+        email: String,
+    },
     /// Work with the audit trail.
     Audit {
         /// What to do with it.
@@ -183,6 +192,7 @@ pub fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Import { file, email } => import(&config, &file, &email),
         Command::Audit {
             action: AuditCommand::Verify,
         } => {
@@ -217,4 +227,48 @@ fn serve(config: Config) -> anyhow::Result<()> {
         let app = crate::startup::Application::build(config).await?;
         app.run_until_stopped().await
     })
+}
+
+fn import(config: &Config, file: &std::path::Path, email: &str) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("could not read {}", file.display()))?;
+    let caseload = crate::notes::caseload::check(&text)
+        .map_err(|problem| anyhow::anyhow!("nothing was imported: {problem}"))?;
+    let password = match std::env::var("TEARSHEET_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password from standard input")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let pool = db::connect(
+        &config.database_url,
+        db::PoolOptions {
+            max_size: 1,
+            timeout: config.db_timeout,
+        },
+    )?;
+    let mut conn = pool.get().context("no database connection")?;
+    db::migrate(&mut conn)?;
+    let therapist = crate::auth::account::find_by_email(&mut conn, email)?
+        .context("no account has that email")?;
+    let dk = therapist
+        .unlock(&password)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .context("the password does not match that account; nothing was imported")?;
+    let done = crate::notes::caseload::import(&mut conn, therapist.id(), &dk, &caseload)?;
+    crate::audit::record(
+        &mut conn,
+        Some(therapist.id()),
+        crate::audit::Action::CaseloadImport,
+        None,
+    )?;
+    println!(
+        "Imported {} client(s) and {} note(s) into {}.",
+        done.clients, done.notes, therapist.email
+    );
+    Ok(())
 }

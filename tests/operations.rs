@@ -606,3 +606,141 @@ async fn built_in_tls_serves_https_with_hsts() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caseload_moves_to_another_practice_and_a_broken_export_imports_nothing() {
+    let from = TestApp::spawn(Backend::Sqlite).await;
+    let account = from.set_up().await;
+    let client = from.add_client("Moving Client", "Mo").await;
+    let note = from
+        .add_note(
+            &client,
+            &[
+                ("section_subjective", "words that move"),
+                ("process_note", "stays behind"),
+                ("tag", "self-compassion"),
+                ("new_tags", "first laugh"),
+            ],
+        )
+        .await;
+    let token = from.get(&note).await.csrf_token();
+    from.post_form(
+        &format!("{note}/sign"),
+        &[("csrf_token", &token), ("revision", "1")],
+    )
+    .await;
+    from.post_form(
+        &format!("{note}/addenda"),
+        &[("csrf_token", &token), ("body", "a moving addendum")],
+    )
+    .await;
+    let wrong = from
+        .post_form(
+            "/settings/export",
+            &[("csrf_token", &token), ("password", "not my password")],
+        )
+        .await;
+    assert_eq!(wrong.status, 400);
+    let export = from
+        .post_form(
+            "/settings/export",
+            &[("csrf_token", &token), ("password", &account.password)],
+        )
+        .await;
+    assert_eq!(export.status, 200);
+    assert!(
+        export.body.contains("tearsheet.caseload.v1") && export.body.contains("words that move")
+    );
+    assert!(
+        !export.body.contains("stays behind"),
+        "process notes never leave"
+    );
+    assert_eq!(from.audit_count("caseload.export"), 1);
+
+    let to = TestApp::spawn(Backend::Postgres).await;
+    let there = to.set_up().await;
+    let url = match &to.database {
+        tearsheet::db::DatabaseUrl::Postgres(u) => u.clone(),
+        tearsheet::db::DatabaseUrl::Sqlite(p) => p.display().to_string(),
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("caseload.json");
+    std::fs::write(&file, &export.body).expect("write");
+    let import = |path: &std::path::Path, password: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tearsheet"))
+            .args([
+                "import",
+                &path.display().to_string(),
+                "--email",
+                &there.email,
+                "--database-url",
+                &url,
+            ])
+            .env("TEARSHEET_PASSWORD", password)
+            .output()
+            .expect("run import")
+    };
+    let broken_body =
+        export
+            .body
+            .replacen("\"duration_minutes\": 50", "\"duration_minutes\": -3", 1);
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, broken_body).expect("write");
+    let out = import(&broken, &there.password);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("nothing was imported")
+            && said.contains("client 1")
+            && said.contains("note 1")
+            && said.contains("duration_minutes"),
+        "{said}"
+    );
+    assert!(
+        to.get("/clients").await.body.contains("No clients yet"),
+        "nothing half-imported"
+    );
+    assert!(!import(&file, "wrong password").status.success());
+
+    let out = import(&file, &there.password);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Imported 1 client(s) and 1 note(s)"));
+    let list = to.get("/clients").await;
+    list.assert_contains("Moving Client");
+    let moved_client = list
+        .body
+        .split("href=\"/clients/")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .find(|id| id.bytes().all(|b| b.is_ascii_digit()))
+        .map(|id| format!("/clients/{id}"))
+        .expect("client link");
+    let moved_note = to
+        .get(&moved_client)
+        .await
+        .body
+        .split("href=\"/notes/")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .map(|id| format!("/notes/{id}"))
+        .expect("note link");
+    let page = to.get(&moved_note).await;
+    for text in [
+        "words that move",
+        "a moving addendum",
+        "Self-compassion",
+        "first laugh",
+        "Signed ",
+    ] {
+        page.assert_contains(text);
+    }
+    assert!(!page.body.contains("stays behind"));
+    assert!(
+        !page.body.contains("no longer matches what was signed"),
+        "the signature is sealed afresh and holds"
+    );
+}

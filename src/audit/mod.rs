@@ -89,6 +89,10 @@ pub enum Action {
     AccountEnable,
     /// A client's record was exported or printed (subject: the client).
     ClientExport,
+    /// A therapist exported their whole caseload (plaintext).
+    CaseloadExport,
+    /// A caseload export was imported into this account.
+    CaseloadImport,
 }
 
 impl Action {
@@ -130,6 +134,8 @@ impl Action {
             Self::AccountDisable => "account.disable",
             Self::AccountEnable => "account.enable",
             Self::ClientExport => "client.export",
+            Self::CaseloadExport => "caseload.export",
+            Self::CaseloadImport => "caseload.import",
         }
     }
 }

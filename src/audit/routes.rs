@@ -172,7 +172,7 @@ async fn trail(
     render(StatusCode::OK, &page)
 }
 
-const ALL_ACTIONS: [&str; 35] = [
+const ALL_ACTIONS: [&str; 37] = [
     "setup",
     "login.ok",
     "login.failed",
@@ -208,4 +208,6 @@ const ALL_ACTIONS: [&str; 35] = [
     "account.disable",
     "account.enable",
     "client.export",
+    "caseload.export",
+    "caseload.import",
 ];

@@ -28,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/settings/recovery-code", web::post().to(new_recovery_code))
         .route("/settings/sessions/{id}/end", web::post().to(end_session))
         .route("/settings/sessions/end-others", web::post().to(end_others))
+        .route("/settings/export", web::post().to(export_caseload))
         .route("/settings/two-factor", web::get().to(two_factor))
         .route("/settings/two-factor", web::post().to(enable_two_factor))
         .route(
@@ -643,4 +644,44 @@ async fn code_submit(
             render(StatusCode::OK, &page)
         }
     }
+}
+
+/// `POST /settings/export`: the whole caseload as plaintext JSON, for moving
+/// practices. Password required; audited; process notes left out.
+async fn export_caseload(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: SignedForm<ConfirmPassword>,
+) -> Result<HttpResponse, AppError> {
+    let session = form.session.clone();
+    if check_password(&req, &state, &session, &form.form.password)
+        .await?
+        .is_none()
+    {
+        let mut errors = FieldErrors::default();
+        errors.add(
+            "export_password",
+            "That is not your password. Nothing was exported.",
+        );
+        return render(
+            StatusCode::BAD_REQUEST,
+            &settings_page(&state, &session, errors, None).await?,
+        );
+    }
+    let (therapist, dk) = (session.therapist, session.dk.duplicate());
+    let caseload = state
+        .db(move |conn| {
+            let caseload = crate::notes::caseload::export(conn, therapist, &dk)?;
+            audit::record(conn, Some(therapist), Action::CaseloadExport, None)?;
+            Ok(caseload)
+        })
+        .await?;
+    let body = serde_json::to_vec_pretty(&caseload).map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((
+            "content-disposition",
+            "attachment; filename=\"tearsheet-caseload.json\"",
+        ))
+        .body(body))
 }

@@ -1,6 +1,7 @@
 //! Session notes: formats, sealed content, tags, signing, addenda, history,
 //! search, and the charts that show the moments that matter.
 
+pub mod caseload;
 pub mod charts;
 pub mod format;
 pub mod input;

@@ -1,0 +1,277 @@
+//! A therapist's whole caseload as one plaintext JSON file, for moving to
+//! another practice: `tearsheet.caseload.v1` (documented in docs/EXPORT.md).
+//! Private process notes are never exported. `tearsheet import` brings such
+//! a file into another account: it checks the whole file first and writes
+//! everything in one transaction, so nothing is ever half-imported.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::format::{NoteFormat, SessionType};
+use super::model::{self, NoteContent, SessionFacts};
+use super::tags::{self, Vocabulary};
+use crate::clients::model::{self as clients, ClientFields};
+use crate::crypto::DataKey;
+use crate::db::{DbConn, write_transaction};
+use crate::ids::{ClientId, NoteId, TherapistId};
+
+/// The format's name; bump on any change to its shape.
+pub const FORMAT: &str = "tearsheet.caseload.v1";
+
+/// The whole file.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Caseload {
+    /// [`FORMAT`].
+    pub format: String,
+    /// When exported (RFC 3339).
+    pub exported_at: String,
+    /// Every client, with their notes.
+    pub clients: Vec<ClientExport>,
+}
+
+/// One client.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientExport {
+    /// Full name.
+    pub full_name: String,
+    /// Preferred name.
+    #[serde(default)]
+    pub preferred_name: String,
+    /// Pronouns.
+    #[serde(default)]
+    pub pronouns: String,
+    /// `YYYY-MM-DD` or empty.
+    #[serde(default)]
+    pub date_of_birth: String,
+    /// Free text.
+    #[serde(default)]
+    pub about: String,
+    /// Whether archived.
+    #[serde(default)]
+    pub archived: bool,
+    /// Notes, oldest first.
+    #[serde(default)]
+    pub notes: Vec<NoteExport>,
+}
+
+/// One note (never its private process note).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoteExport {
+    /// `YYYY-MM-DD`.
+    pub session_date: String,
+    /// Minutes.
+    pub duration_minutes: i32,
+    /// individual, couple, family, group.
+    pub session_type: String,
+    /// soap, dap, birp, free.
+    pub format: String,
+    /// Section key to text.
+    pub sections: BTreeMap<String, String>,
+    /// The key moment.
+    #[serde(default)]
+    pub key_moment: String,
+    /// Built-in tag slugs.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The therapist's own tag names.
+    #[serde(default)]
+    pub own_tags: Vec<String>,
+    /// Whether signed.
+    #[serde(default)]
+    pub signed: bool,
+    /// Addenda, oldest first.
+    #[serde(default)]
+    pub addenda: Vec<String>,
+}
+
+/// Build the export for a therapist (DK open).
+pub fn export(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    dk: &DataKey,
+) -> diesel::QueryResult<Caseload> {
+    let vocabulary = Vocabulary::new(&tags::custom_tags(conn, therapist, dk)?);
+    let mut out = Vec::new();
+    for (row, _) in clients::list(conn, therapist)? {
+        let client = row.open(dk);
+        let mut notes = Vec::new();
+        let mut rows = model::for_client(conn, therapist, client.id)?;
+        rows.reverse();
+        for n in rows {
+            let note = n.open(dk);
+            let (addenda, _) = model::addenda(conn, therapist, dk, NoteId(n.id))?;
+            notes.push(NoteExport {
+                session_date: note.facts.session_date.clone(),
+                duration_minutes: note.facts.duration_minutes,
+                session_type: note.facts.session_type.key().into(),
+                format: note.facts.format.key().into(),
+                sections: note.content.sections.clone(),
+                key_moment: note.content.key_moment.clone(),
+                tags: note
+                    .content
+                    .tags
+                    .iter()
+                    .filter(|t| tags::builtin(t).is_some())
+                    .cloned()
+                    .collect(),
+                own_tags: vocabulary
+                    .views(&note.content.tags)
+                    .into_iter()
+                    .filter(|t| !t.builtin)
+                    .map(|t| t.label)
+                    .collect(),
+                signed: note.signed,
+                addenda: addenda.into_iter().map(|a| a.body).collect(),
+            });
+        }
+        let f = client.fields;
+        out.push(ClientExport {
+            full_name: f.full_name,
+            preferred_name: f.preferred_name,
+            pronouns: f.pronouns,
+            date_of_birth: f.date_of_birth,
+            about: f.about,
+            archived: client.archived,
+            notes,
+        });
+    }
+    Ok(Caseload {
+        format: FORMAT.into(),
+        exported_at: chrono::DateTime::from_timestamp(crate::db::now(), 0)
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default(),
+        clients: out,
+    })
+}
+
+/// Check a whole file; every problem names where it is.
+pub fn check(text: &str) -> Result<Caseload, String> {
+    let caseload: Caseload = serde_json::from_str(text)
+        .map_err(|e| format!("the file is not a Tearsheet caseload export: {e}"))?;
+    if caseload.format != FORMAT {
+        return Err(format!("the file is {:?}, not {FORMAT}", caseload.format));
+    }
+    for (ci, c) in caseload.clients.iter().enumerate() {
+        let at = |what: String| {
+            format!(
+                "client {} ({}): {what}",
+                ci + 1,
+                if c.full_name.is_empty() {
+                    "no name"
+                } else {
+                    "named"
+                }
+            )
+        };
+        let errors = clients::validate(&ClientFields {
+            full_name: c.full_name.clone(),
+            preferred_name: c.preferred_name.clone(),
+            pronouns: c.pronouns.clone(),
+            date_of_birth: c.date_of_birth.clone(),
+            about: c.about.clone(),
+        });
+        if let Some((field, message)) = errors.all().first() {
+            return Err(at(format!("{field}: {message}")));
+        }
+        for (ni, n) in c.notes.iter().enumerate() {
+            let at = |what: String| at(format!("note {}: {what}", ni + 1));
+            if chrono::NaiveDate::parse_from_str(&n.session_date, "%Y-%m-%d").is_err() {
+                return Err(at(format!(
+                    "session_date {:?} is not a date",
+                    n.session_date
+                )));
+            }
+            if !(1..=600).contains(&n.duration_minutes) {
+                return Err(at(format!(
+                    "duration_minutes {} is not between 1 and 600",
+                    n.duration_minutes
+                )));
+            }
+            if SessionType::parse(&n.session_type).is_none() {
+                return Err(at(format!(
+                    "session_type {:?} is not known",
+                    n.session_type
+                )));
+            }
+            if NoteFormat::parse(&n.format).is_none() {
+                return Err(at(format!("format {:?} is not known", n.format)));
+            }
+            if let Some(bad) = n.tags.iter().find(|t| tags::builtin(t).is_none()) {
+                return Err(at(format!(
+                    "tag {bad:?} is not a built-in tag (put the therapist's own tags in own_tags)"
+                )));
+            }
+        }
+    }
+    Ok(caseload)
+}
+
+/// What an import wrote.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Imported {
+    /// Clients.
+    pub clients: usize,
+    /// Notes.
+    pub notes: usize,
+}
+
+/// Write a checked caseload into a therapist's account, in one transaction.
+pub fn import(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    dk: &DataKey,
+    caseload: &Caseload,
+) -> diesel::QueryResult<Imported> {
+    write_transaction(conn, |conn| {
+        let mut own = tags::custom_tags(conn, therapist, dk)?;
+        let mut done = Imported::default();
+        for c in &caseload.clients {
+            let fields = ClientFields {
+                full_name: c.full_name.clone(),
+                preferred_name: c.preferred_name.clone(),
+                pronouns: c.pronouns.clone(),
+                date_of_birth: c.date_of_birth.clone(),
+                about: c.about.clone(),
+            };
+            let client: ClientId = clients::insert(conn, therapist, dk, &fields)?;
+            if c.archived {
+                clients::set_archived(conn, therapist, client, true)?;
+            }
+            for n in &c.notes {
+                let mut tags = n.tags.clone();
+                for label in &n.own_tags {
+                    tags.push(tags::custom_key(tags::find_or_create(
+                        conn, therapist, dk, &mut own, label,
+                    )?));
+                }
+                let facts = SessionFacts {
+                    session_date: n.session_date.clone(),
+                    duration_minutes: n.duration_minutes,
+                    session_type: SessionType::parse(&n.session_type)
+                        .unwrap_or(SessionType::Individual),
+                    format: NoteFormat::parse(&n.format).unwrap_or(NoteFormat::Free),
+                };
+                let content = NoteContent {
+                    sections: n.sections.clone(),
+                    key_moment: n.key_moment.clone(),
+                    process_note: String::new(),
+                    tags,
+                };
+                let id = model::create(conn, therapist, dk, client, &facts, &content)?;
+                if n.signed {
+                    model::sign(conn, therapist, dk, id, 1)?;
+                }
+                for a in &n.addenda {
+                    model::add_addendum(conn, therapist, dk, id, a)?;
+                }
+                done.notes += 1;
+            }
+            done.clients += 1;
+        }
+        Ok(done)
+    })
+}
