@@ -420,7 +420,10 @@ async fn accept(
                     return Ok(None);
                 }
                 match enrolment.insert(conn, at) {
-                    Err(err) if is_unique_violation(&err) => return Ok(None),
+                    // The email got an account meanwhile: roll the claim back too.
+                    Err(err) if is_unique_violation(&err) => {
+                        return Err(AppError::conflict("That email already has an account in this practice. Sign in instead, or ask your administrator."));
+                    }
                     other => other?,
                 }
                 audit::record(
