@@ -935,18 +935,39 @@ async fn search(
         .iter()
         .map(|(c, _)| (c.id, c.open_names(dk).0))
         .collect();
-    let hits = if searched && errors.is_empty() {
-        search::run(
-            &rows,
-            dk,
-            &vocabulary,
-            &names,
-            &addenda,
-            &Filter { words: &words, tag },
-        )
-    } else {
-        vec![]
-    };
+    // Opening thousands of sealed fields is CPU work: do it on a blocking
+    // thread so the async worker keeps answering other requests.
+    let run_search = searched && errors.is_empty();
+    let (tag_owned, search_dk) = (tag.map(str::to_owned), session.dk.duplicate());
+    let (hits, counts, vocabulary, names, client_rows) = web::block(move || {
+        let hits = if run_search {
+            search::run(
+                &rows,
+                &search_dk,
+                &vocabulary,
+                &names,
+                &addenda,
+                &Filter {
+                    words: &words,
+                    tag: tag_owned.as_deref(),
+                },
+            )
+        } else {
+            vec![]
+        };
+        let mut counts: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
+        for row in all_rows.as_ref().unwrap_or(&rows) {
+            if let Ok(tags) = row.open_tags(&search_dk) {
+                let month = row.session_date.get(..7).unwrap_or_default().to_owned();
+                let entry = counts.entry(month).or_default();
+                for t in tags {
+                    *entry.entry(t).or_default() += 1;
+                }
+            }
+        }
+        (hits, counts, vocabulary, names, client_rows)
+    })
+    .await?;
     let total = hits.len();
     let results = hits
         .into_iter()
@@ -962,16 +983,6 @@ async fn search(
             snippet: h.snippet,
         })
         .collect::<Vec<_>>();
-    let mut counts: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
-    for row in all_rows.as_ref().unwrap_or(&rows) {
-        if let Ok(tags) = row.open_tags(dk) {
-            let month = row.session_date.get(..7).unwrap_or_default().to_owned();
-            let entry = counts.entry(month).or_default();
-            for t in tags {
-                *entry.entry(t).or_default() += 1;
-            }
-        }
-    }
     let chart = charts::monthly(&counts, &vocabulary.tags, &today());
     let mut clients_sorted: Vec<ClientChoice> = client_rows
         .iter()
