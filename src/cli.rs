@@ -93,6 +93,18 @@ pub enum Command {
         #[arg(long)]
         email: String,
     },
+    /// Make a demo therapist with a fictional caseload (credentials printed).
+    Demo {
+        /// How many clients.
+        #[arg(long, default_value_t = 12)]
+        clients: usize,
+        /// How many session notes, spread over three years.
+        #[arg(long, default_value_t = 300)]
+        notes: usize,
+        /// The demo account's email.
+        #[arg(long, default_value = "demo@tearsheet.invalid")]
+        email: String,
+    },
     /// Work with the audit trail.
     Audit {
         /// What to do with it.
@@ -193,6 +205,24 @@ pub fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Import { file, email } => import(&config, &file, &email),
+        Command::Demo {
+            clients,
+            notes,
+            email,
+        } => {
+            let started = std::time::Instant::now();
+            let made = crate::demo::run(&config.database_url, &email, clients, notes)?;
+            println!(
+                "Made {} fictional client(s) and {} note(s) in {:.1} s.",
+                made.clients,
+                made.notes,
+                started.elapsed().as_secs_f64()
+            );
+            println!("Sign in as:    {}", made.email);
+            println!("Password:      {}", made.password);
+            println!("Recovery code: {}", made.recovery_code);
+            Ok(())
+        }
         Command::Audit {
             action: AuditCommand::Verify,
         } => {

@@ -11,6 +11,7 @@ pub mod clients;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod demo;
 pub mod handouts;
 pub mod ids;
 pub mod notes;

@@ -744,3 +744,74 @@ async fn a_caseload_moves_to_another_practice_and_a_broken_export_imports_nothin
         "the signature is sealed afresh and holds"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_caseload_signs_in_and_is_searchable() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("demo.db");
+    let out = tearsheet(&[
+        "demo",
+        "--clients",
+        "4",
+        "--notes",
+        "60",
+        "--database-url",
+        &db.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        said.contains("Made 4 fictional client(s) and 60 note(s)"),
+        "{said}"
+    );
+    let field = |name: &str| {
+        said.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+            .expect("printed")
+            .to_owned()
+    };
+    let (email, password) = (field("Sign in as:"), field("Password:"));
+    let app = TestApp::spawn_on(tearsheet::db::DatabaseUrl::Sqlite(db)).await;
+    assert_eq!(
+        app.log_in(&email, &password).await.location(),
+        Some("/clients")
+    );
+    let clients = app.get("/clients").await;
+    assert_eq!(
+        clients
+            .body
+            .matches("<li>\n      <a href=\"/clients/")
+            .count(),
+        4,
+        "{}",
+        clients.body
+    );
+    app.get("/notes?q=talked")
+        .await
+        .assert_contains("60 notes match");
+    let mut tagged = 0;
+    for tag in [
+        "tearful-breakthrough",
+        "emotional-release",
+        "vulnerability",
+        "trust-building",
+        "self-compassion",
+        "stress-relief",
+        "stigma-challenged",
+    ] {
+        let page = app.get(&format!("/notes?tag={tag}")).await;
+        tagged += page.body.matches("<p class=\"result-head\">").count();
+    }
+    assert!(tagged > 0, "some notes carry breakthrough tags");
+    let again = tearsheet(&[
+        "demo",
+        "--clients",
+        "1",
+        "--notes",
+        "1",
+        "--database-url",
+        &dir.path().join("demo.db").display().to_string(),
+    ]);
+    assert!(!again.status.success() && text(&again).contains("already has an account"));
+}
