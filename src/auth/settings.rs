@@ -95,6 +95,30 @@ async fn check_password(
     Ok(None)
 }
 
+/// The settings page again with `message` beside `field` when `password` is
+/// not the signed-in therapist's; `None` when it is.
+async fn wrong_password(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &Rc<CurrentSession>,
+    password: &str,
+    field: &'static str,
+    message: &'static str,
+) -> Result<Option<HttpResponse>, AppError> {
+    if check_password(req, state, session, password)
+        .await?
+        .is_some()
+    {
+        return Ok(None);
+    }
+    let mut errors = FieldErrors::default();
+    errors.add(field, message);
+    Ok(Some(render(
+        StatusCode::BAD_REQUEST,
+        &settings_page(state, session, errors, None).await?,
+    )?))
+}
+
 struct SessionRow {
     id: i64,
     started: String,
@@ -293,19 +317,17 @@ async fn new_recovery_code(
     form: SignedForm<ConfirmPassword>,
 ) -> Result<HttpResponse, AppError> {
     let session = form.session.clone();
-    if check_password(&req, &state, &session, &form.form.password)
-        .await?
-        .is_none()
+    if let Some(refused) = wrong_password(
+        &req,
+        &state,
+        &session,
+        &form.form.password,
+        "password",
+        "That is not your password. Your recovery code was not changed.",
+    )
+    .await?
     {
-        let mut errors = FieldErrors::default();
-        errors.add(
-            "password",
-            "That is not your password. Your recovery code was not changed.",
-        );
-        return render(
-            StatusCode::BAD_REQUEST,
-            &settings_page(&state, &session, errors, None).await?,
-        );
+        return Ok(refused);
     }
     let Some(token) = req
         .cookie(cookies::SESSION)
@@ -654,19 +676,17 @@ async fn export_caseload(
     form: SignedForm<ConfirmPassword>,
 ) -> Result<HttpResponse, AppError> {
     let session = form.session.clone();
-    if check_password(&req, &state, &session, &form.form.password)
-        .await?
-        .is_none()
+    if let Some(refused) = wrong_password(
+        &req,
+        &state,
+        &session,
+        &form.form.password,
+        "export_password",
+        "That is not your password. Nothing was exported.",
+    )
+    .await?
     {
-        let mut errors = FieldErrors::default();
-        errors.add(
-            "export_password",
-            "That is not your password. Nothing was exported.",
-        );
-        return render(
-            StatusCode::BAD_REQUEST,
-            &settings_page(&state, &session, errors, None).await?,
-        );
+        return Ok(refused);
     }
     let (therapist, dk) = (session.therapist, session.dk.duplicate());
     let caseload = state
