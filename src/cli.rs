@@ -174,7 +174,19 @@ pub fn main() -> anyhow::Result<()> {
                 out.display()
             );
             let started = std::time::Instant::now();
-            let summary = db::backup::backup(&config.database_url, &out)?;
+            // VACUUM INTO is one step with no progress to report, so a
+            // terminal gets a spinner with the elapsed time; logs get lines.
+            let spinner = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                let s = indicatif::ProgressBar::new_spinner()
+                    .with_message("writing a consistent snapshot");
+                s.enable_steady_tick(std::time::Duration::from_millis(120));
+                s
+            } else {
+                indicatif::ProgressBar::hidden()
+            };
+            let summary = db::backup::backup(&config.database_url, &out);
+            spinner.finish_and_clear();
+            let summary = summary?;
             println!(
                 "Backup written to {} in {:.1} s: {summary}. Integrity check: ok.",
                 out.display(),

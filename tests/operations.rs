@@ -815,3 +815,37 @@ async fn the_demo_caseload_signs_in_and_is_searchable() {
     ]);
     assert!(!again.status.success() && text(&again).contains("already has an account"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (mut child, base) = start_server(&dir.path().join("t.db").display().to_string()).await;
+    assert_eq!(
+        reqwest::get(format!("{base}/healthz"))
+            .await
+            .expect("up")
+            .status()
+            .as_u16(),
+        200
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let mut status = None;
+    for _ in 0..200 {
+        if let Some(s) = child.try_wait().expect("wait") {
+            status = Some(s);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let status = status.unwrap_or_else(|| {
+        kill_hard(&mut child);
+        panic!("the server did not stop on SIGTERM");
+    });
+    assert!(status.success(), "a clean exit on SIGTERM: {status:?}");
+    assert!(
+        reqwest::get(format!("{base}/healthz")).await.is_err(),
+        "no longer listening"
+    );
+}
