@@ -437,3 +437,69 @@ async fn a_pack_loads_its_good_files_and_names_the_bad_ones() {
         .await
         .assert_contains("Grief can come and go like waves.");
 }
+
+fn multipart(fields: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "tearsheet-test-boundary-7d1f";
+    let mut body = Vec::new();
+    for (name, filename, value) in fields {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match filename {
+            Some(f) => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: text/plain\r\n\r\n").as_bytes()),
+            None => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes()),
+        }
+        body.extend_from_slice(value);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+both_backends!(an_article_can_be_uploaded_as_a_file);
+
+async fn an_article_can_be_uploaded_as_a_file(app: TestApp) {
+    app.set_up().await;
+    let token = app.get("/handouts/import").await.csrf_token();
+    let text = article();
+    let (kind, body) = multipart(&[
+        ("csrf_token", None, token.as_bytes()),
+        ("kind", None, b""),
+        ("file", Some("article.txt"), text.as_bytes()),
+    ]);
+    let draft = app
+        .post_raw("/handouts/import/file", &kind, body, &[])
+        .await;
+    assert_eq!(draft.status, 200, "{}", draft.body);
+    let md = crate::helpers::app::hidden_textarea(&draft.body, "body");
+    assert_eq!(md.matches("## Key Takeaways\n").count(), 1);
+
+    let (kind, body) = multipart(&[
+        ("csrf_token", None, token.as_bytes()),
+        ("file", Some("photo.txt"), &[0xff, 0xd8, 0xff, 0xe0, 0x00]),
+    ]);
+    let binary = app
+        .post_raw("/handouts/import/file", &kind, body, &[])
+        .await;
+    assert_eq!(binary.status, 400);
+    binary.assert_contains("not plain text");
+
+    let (kind, body) = multipart(&[("file", Some("article.txt"), text.as_bytes())]);
+    assert_eq!(
+        app.post_raw("/handouts/import/file", &kind, body, &[])
+            .await
+            .status,
+        403,
+        "the CSRF token is required"
+    );
+
+    let big = vec![b'a'; 5 << 20];
+    let (kind, body) = multipart(&[
+        ("csrf_token", None, token.as_bytes()),
+        ("file", Some("big.txt"), &big),
+    ]);
+    assert_eq!(
+        app.post_raw("/handouts/import/file", &kind, body, &[])
+            .await
+            .status,
+        413
+    );
+}

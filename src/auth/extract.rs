@@ -99,6 +99,11 @@ async fn require(req: &HttpRequest, allow_pending: bool) -> Result<Rc<CurrentSes
     }
 }
 
+/// Check a CSRF token read some other way (a multipart upload) against the session's.
+pub fn verify_csrf(session: &CurrentSession, sent: Option<&str>) -> Result<(), AppError> {
+    check_token(sent, Some(&session.csrf_token))
+}
+
 fn form_limit(req: &HttpRequest) -> usize {
     req.app_data::<FormLimit>()
         .map_or(SMALL_FORM_LIMIT, |l| l.0)

@@ -42,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(import_form))
                 .route(web::post().to(import_preview)),
         )
+        .route("/handouts/import/file", web::post().to(import_upload))
         .route("/handouts/given/{id}/print", web::get().to(reprint))
         .route("/handouts/{slug}", web::get().to(show))
         .route("/handouts/{slug}/print", web::get().to(print_get))
@@ -527,8 +528,74 @@ async fn import_preview(
     library: web::Data<Library>,
     form: SignedForm<ImportForm>,
 ) -> Result<HttpResponse, AppError> {
-    let session = form.session.clone();
-    let input = form.form;
+    preview(&state, &library, &form.session, form.form).await
+}
+
+/// `POST /handouts/import/file`: the same, from an uploaded file.
+async fn import_upload(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    library: web::Data<Library>,
+    Signed(session): Signed,
+    mut payload: actix_multipart::Multipart,
+) -> Result<HttpResponse, AppError> {
+    use futures_util::StreamExt as _;
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > IMPORT_FORM_LIMIT) {
+        return Err(AppError::PayloadTooLarge(IMPORT_FORM_LIMIT));
+    }
+    let (mut csrf, mut kind, mut file) = (None, String::new(), Vec::new());
+    while let Some(field) = payload.next().await {
+        let mut field = field.map_err(|_| {
+            AppError::bad_request(
+                "The upload arrived incomplete. Please choose the file and send it again.",
+            )
+        })?;
+        let name = field.name().unwrap_or_default().to_owned();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|_| {
+                AppError::bad_request("The upload arrived incomplete. Please send it again.")
+            })?;
+            if bytes.len() + chunk.len() > IMPORT_FORM_LIMIT {
+                return Err(AppError::PayloadTooLarge(IMPORT_FORM_LIMIT));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        match name.as_str() {
+            "csrf_token" => csrf = String::from_utf8(bytes).ok(),
+            "kind" => kind = String::from_utf8(bytes).unwrap_or_default(),
+            "file" => file = bytes,
+            _ => {}
+        }
+    }
+    crate::auth::extract::verify_csrf(&session, csrf.as_deref())?;
+    let Ok(source) = String::from_utf8(file) else {
+        let mut errors = FieldErrors::default();
+        errors.add("source", "That file is not plain text (UTF-8). Save the article as a .txt, .md or .html file, or paste its text below.");
+        return render(
+            StatusCode::BAD_REQUEST,
+            &import_page(&session, &ImportForm::default(), errors),
+        );
+    };
+    let source = source
+        .strip_prefix('\u{feff}')
+        .map(str::to_owned)
+        .unwrap_or(source);
+    preview(&state, &library, &session, ImportForm { source, kind }).await
+}
+
+async fn preview(
+    state: &AppState,
+    library: &Library,
+    session: &Rc<CurrentSession>,
+    input: ImportForm,
+) -> Result<HttpResponse, AppError> {
+    let session = session.clone();
     let mut errors = FieldErrors::default();
     let chars = input.source.chars().count();
     if input.source.trim().is_empty() {
@@ -559,7 +626,7 @@ async fn import_preview(
             &import_page(&session, &input, errors),
         );
     }
-    let all = all_handouts(&state, &library).await?;
+    let all = all_handouts(state, library).await?;
     let title = title.unwrap_or_else(|| "Untitled handout".into());
     let summary: String = super::render::plain_text(&body)
         .lines()
