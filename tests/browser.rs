@@ -336,6 +336,19 @@ async fn the_crying_handout_prints_on_letter_and_a4_within_two_pages() {
         }
     }
 
+    // The summary card fits one page on both papers.
+    for (paper, size) in [("letter", Paper::Letter), ("a4", Paper::A4)] {
+        b.goto(&format!(
+            "{}/handouts/crying-in-therapy-card/print?client={client_id}&paper={paper}&names=1",
+            app.address
+        ))
+        .await;
+        b.find("article.handout").await;
+        let pdf = b.print_pdf(size).await;
+        assert_eq!(pdf.pages, 1, "the card on {paper}");
+        assert!(pdf.text.contains("One thing I want to remember") && pdf.text.contains("For Sam"));
+    }
+
     // Discreet: no practice name, and no "therapy" in the header or footer.
     open_print_page(&b, &app, &client_id, "letter", false, true).await;
     let header_footer = format!(
