@@ -6,7 +6,7 @@ use crate::helpers::{Agent, Backend, TestApp};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_app_servers_on_one_postgresql_share_sessions_and_keep_every_note() {
     let one = TestApp::spawn(Backend::Postgres).await;
-    let account = one.set_up().await;
+    one.set_up().await;
     let two = TestApp::spawn_on(one.database.clone()).await;
     assert_ne!(one.address, two.address);
 
@@ -60,7 +60,6 @@ async fn two_app_servers_on_one_postgresql_share_sessions_and_keep_every_note() 
         one.get("/clients").await.location().is_some(),
         "signed out everywhere"
     );
-    let _ = account;
 }
 
 fn tearsheet(args: &[&str]) -> std::process::Output {

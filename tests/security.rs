@@ -201,7 +201,7 @@ async fn sign_in_and_setup_forms_need_their_pre_session_token(app: TestApp) {
 }
 
 async fn cross_site_posts_are_refused_before_the_form_is_read(app: TestApp) {
-    let account = app.set_up().await;
+    app.set_up().await;
     let token = app.get("/clients").await.csrf_token();
     let body = format!("csrf_token={token}").into_bytes();
     for headers in [
@@ -231,7 +231,6 @@ async fn cross_site_posts_are_refused_before_the_form_is_read(app: TestApp) {
         )
         .await;
     assert_eq!(page.status, 303);
-    let _ = account;
 }
 
 async fn security_headers_are_on_pages_static_files_and_errors(app: TestApp) {

@@ -153,6 +153,23 @@ fn form_page(
 
 const RESUMED: &str = "You are signed in again. The form is below exactly as you typed it, and it is not saved yet: check it and save.";
 
+/// The client form shown again: with its errors (400), or, after signing in
+/// again to save, exactly as typed with a notice and the new session cookie.
+fn show_again(
+    mut page: ClientForm,
+    errors: crate::web::form::FieldErrors,
+    resumed: Option<actix_web::cookie::Cookie<'static>>,
+) -> Result<HttpResponse, AppError> {
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    page.notice = resumed.as_ref().map(|_| RESUMED);
+    page.errors = errors;
+    with_cookie(render(status, &page)?, resumed)
+}
+
 /// `GET /clients/new`.
 async fn new_form(Signed(session): Signed) -> Result<HttpResponse, AppError> {
     let page = form_page(
@@ -174,21 +191,14 @@ async fn create(
     let fields = form.form;
     let errors = model::validate(&fields);
     if form.resumed.is_some() || !errors.is_empty() {
-        let mut page = form_page(
+        let page = form_page(
             &session,
             "New client".into(),
             "/clients".into(),
             "/clients".into(),
             &fields,
         );
-        let status = if errors.is_empty() {
-            StatusCode::OK
-        } else {
-            StatusCode::BAD_REQUEST
-        };
-        page.notice = form.resumed.as_ref().map(|_| RESUMED);
-        page.errors = errors;
-        return with_cookie(render(status, &page)?, form.resumed);
+        return show_again(page, errors, form.resumed);
     }
     let (therapist, dk) = (session.therapist, session.dk.duplicate());
     let id = state
@@ -309,21 +319,14 @@ async fn update(
     let fields = form.form;
     let errors = model::validate(&fields);
     if form.resumed.is_some() || !errors.is_empty() {
-        let mut page = form_page(
+        let page = form_page(
             &session,
             "Edit client".into(),
             format!("/clients/{}/edit", row.id),
             format!("/clients/{}", row.id),
             &fields,
         );
-        let status = if errors.is_empty() {
-            StatusCode::OK
-        } else {
-            StatusCode::BAD_REQUEST
-        };
-        page.notice = form.resumed.as_ref().map(|_| RESUMED);
-        page.errors = errors;
-        return with_cookie(render(status, &page)?, form.resumed);
+        return show_again(page, errors, form.resumed);
     }
     let (therapist, dk, id) = (session.therapist, session.dk.duplicate(), ClientId(row.id));
     state
