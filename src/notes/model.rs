@@ -77,6 +77,34 @@ pub struct NoteRow {
     pub updated_at: i64,
 }
 
+/// A note's plain columns: enough to list, filter by client and date, and
+/// check whether text kept in session memory is still current.
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = notes)]
+pub struct NoteMeta {
+    /// Row id.
+    pub id: i64,
+    /// The client.
+    pub client_id: i64,
+    /// `YYYY-MM-DD`.
+    pub session_date: String,
+    /// Stored format.
+    pub format: String,
+    /// `draft` or `signed`.
+    pub status: String,
+    /// Increases with every save.
+    pub revision: i32,
+    /// Last save.
+    pub updated_at: i64,
+}
+
+impl NoteMeta {
+    /// What session memory checks its entry against.
+    pub fn stamp(&self) -> (i64, i64) {
+        (i64::from(self.revision), self.updated_at)
+    }
+}
+
 /// An opened note.
 pub struct Note {
     /// Row id.
@@ -148,6 +176,21 @@ impl NoteRow {
     /// Open just the key moment.
     pub fn open_key_moment(&self, dk: &DataKey) -> Result<String, OpenError> {
         record(dk, self.therapist_id, self.id).open("key_moment", &self.key_moment)
+    }
+
+    /// Open every sealed text of the note, without checking a signed note
+    /// against its hash: what search reads. Fails if any part fails to open.
+    pub fn open_text(&self, dk: &DataKey) -> Result<NoteContent, OpenError> {
+        let r = record(dk, self.therapist_id, self.id);
+        fn json<T: serde::de::DeserializeOwned>(text: String) -> Result<T, OpenError> {
+            serde_json::from_str(&text).map_err(|_| OpenError::Integrity)
+        }
+        Ok(NoteContent {
+            sections: json(r.open("sections", &self.sections)?)?,
+            key_moment: r.open("key_moment", &self.key_moment)?,
+            process_note: r.open("process_note", &self.process_note)?,
+            tags: json(r.open("tags", &self.tags)?)?,
+        })
     }
 
     /// Open everything, and check a signed note against its sealed hash.
@@ -267,6 +310,35 @@ pub fn matching(
         .order((notes::session_date.desc(), notes::created_at.desc()))
         .select(NoteRow::as_select())
         .load(conn)
+}
+
+/// The plain columns of every note of this therapist, newest session first.
+pub fn metas(conn: &mut DbConn, therapist: TherapistId) -> QueryResult<Vec<NoteMeta>> {
+    notes::table
+        .filter(notes::therapist_id.eq(therapist.0))
+        .order((notes::session_date.desc(), notes::created_at.desc()))
+        .select(NoteMeta::as_select())
+        .load(conn)
+}
+
+/// These notes of this therapist (in no particular order).
+pub fn rows_by_ids(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    ids: &[i64],
+) -> QueryResult<Vec<NoteRow>> {
+    let mut rows = Vec::with_capacity(ids.len());
+    // Well under both databases' limits on bound parameters.
+    for chunk in ids.chunks(500) {
+        rows.extend(
+            notes::table
+                .filter(notes::therapist_id.eq(therapist.0))
+                .filter(notes::id.eq_any(chunk))
+                .select(NoteRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(rows)
 }
 
 /// Write a new draft; returns its id.
