@@ -57,7 +57,10 @@ impl Config {
             tls: false,
             tls_files: None,
             workers: cores,
-            kdf_permits: cores,
+            // Leave a core for pages: a flood of wrong passwords may keep
+            // every permit busy, and the therapists already signed in must
+            // not wait behind it.
+            kdf_permits: cores.saturating_sub(1).max(1),
             db_timeout: Duration::from_secs(3),
             kdf: KdfParams::DEFAULT,
             handouts_dir: None,

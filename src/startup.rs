@@ -61,6 +61,7 @@ impl Application {
         );
 
         let state = web::Data::new(AppState::new(pool, config.clone()));
+        tokio::spawn(crate::auth::session::forget_ended_sessions(state.clone()));
         let library = web::Data::new(crate::handouts::Library::load(
             config.handouts_dir.as_deref(),
         ));

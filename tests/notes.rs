@@ -15,6 +15,7 @@ both_backends!(
     a_save_from_a_stale_tab_gets_409_with_both_texts,
     a_note_submitted_after_the_session_expired_comes_back_after_signing_in,
     notes_are_found_by_tag_word_client_and_date,
+    search_sees_every_change_made_after_it_first_read_the_notes,
     the_timeline_marks_each_tagged_session,
     bad_note_input_is_named_and_the_typed_text_kept,
     custom_tags_are_made_once_and_offered_again,
@@ -452,6 +453,58 @@ async fn notes_are_found_by_tag_word_client_and_date(app: TestApp) {
     chart.assert_contains("<caption>Tags per month</caption>");
     assert!(app.audit_count("note.search") >= 5);
     assert!(!chart.body.contains("memory</mark>"));
+}
+
+/// A session keeps opened note text in memory for search; an edit made in
+/// another session (as on another app server), a new tag and a deletion must
+/// all show in the next search, never the remembered text.
+async fn search_sees_every_change_made_after_it_first_read_the_notes(app: TestApp) {
+    let account = app.set_up().await;
+    let sam = app.add_client("Sam Memory", "").await;
+    let note = app
+        .add_note(&sam, &[("section_subjective", "walked by the lighthouse")])
+        .await;
+    app.get("/notes?q=lighthouse")
+        .await
+        .assert_contains("1 note matches");
+    app.get("/notes?tag=self-compassion")
+        .await
+        .assert_contains("No notes match");
+
+    let elsewhere = app.new_agent();
+    assert_eq!(
+        elsewhere
+            .log_in(&account.email, &account.password)
+            .await
+            .status,
+        303
+    );
+    let form = elsewhere.get(&format!("{note}/edit")).await;
+    let mut fields = edit_fields("1", "walked by the harbour", "");
+    let token = form.csrf_token();
+    fields[0] = ("csrf_token", &token);
+    fields.push(("tag", "self-compassion"));
+    let saved = elsewhere.post_form(&format!("{note}/edit"), &fields).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+
+    app.get("/notes?q=lighthouse")
+        .await
+        .assert_contains("No notes match");
+    let found = app.get("/notes?q=harbour").await;
+    found.assert_contains("1 note matches");
+    found.assert_contains("<mark>harbour</mark>");
+    app.get("/notes?tag=self-compassion")
+        .await
+        .assert_contains("1 note matches");
+
+    let token = app.get(&note).await.csrf_token();
+    let deleted = app
+        .post_form(&format!("{note}/delete"), &[("csrf_token", &token)])
+        .await;
+    assert_eq!(deleted.status, 303, "{}", deleted.body);
+    app.get("/notes?q=harbour")
+        .await
+        .assert_contains("No notes match");
 }
 
 async fn the_timeline_marks_each_tagged_session(app: TestApp) {

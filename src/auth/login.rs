@@ -48,7 +48,8 @@ fn user_agent(req: &HttpRequest) -> Option<String> {
 
 /// Check a password and, if right, start a new session. Locked accounts and
 /// addresses get `TooManyRequests` without running Argon2id; a server out of
-/// KDF permits answers `Unavailable` at once. Every outcome is audited.
+/// KDF permits answers `Unavailable` at once. Every password checked is
+/// audited, and so is the failure that starts a lock.
 pub async fn attempt(
     req: &HttpRequest,
     state: &AppState,
@@ -61,15 +62,11 @@ pub async fn attempt(
     let (therapist, locked) = state
         .db(move |conn| {
             let therapist = account::find_by_email(conn, &lookup_email)?;
+            // A try while locked is refused without a write: the lock's
+            // start is audited where it happens, and writing a row per
+            // refused try would let a flood grow the audit trail without
+            // bound and queue every other write behind it.
             let locked = throttle::locked_for(conn, &[&keys[0], &keys[1]], now())?;
-            if locked.is_some() {
-                audit::record(
-                    conn,
-                    therapist.as_ref().map(|t| t.id()),
-                    Action::LoginLocked,
-                    None,
-                )?;
-            }
             Ok((therapist, locked))
         })
         .await?;

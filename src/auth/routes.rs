@@ -403,6 +403,7 @@ pub async fn logout(
             Ok(())
         })
         .await?;
+    state.memory.forget(id);
     let mut res = see_other("/login?signed_out=1");
     res.add_removal_cookie(&cookies::session_removal())
         .map_err(AppError::internal)?;

@@ -226,6 +226,50 @@ pub fn end_all(conn: &mut DbConn, therapist: TherapistId) -> QueryResult<usize> 
     diesel::delete(sessions::table.filter(sessions::therapist_id.eq(therapist.0))).execute(conn)
 }
 
+/// Which of `ids` are sessions still alive (present and within both limits).
+pub fn live(
+    conn: &mut DbConn,
+    ids: &[SessionId],
+    config: &Config,
+) -> QueryResult<std::collections::HashSet<SessionId>> {
+    let at = now();
+    let idle_cutoff = at - config.idle_timeout.as_secs() as i64;
+    let age_cutoff = at - config.absolute_timeout.as_secs() as i64;
+    let raw: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    Ok(sessions::table
+        .filter(sessions::id.eq_any(raw))
+        .filter(sessions::last_seen_at.ge(idle_cutoff))
+        .filter(sessions::created_at.ge(age_cutoff))
+        .select(sessions::id)
+        .load::<i64>(conn)?
+        .into_iter()
+        .map(SessionId)
+        .collect())
+}
+
+/// Every minute, forget the in-memory plaintext of sessions that ended in
+/// any way: signed out on another server, ended from settings, expired, or
+/// idle here past the timeout. Runs until the process stops.
+pub async fn forget_ended_sessions(state: actix_web::web::Data<crate::web::state::AppState>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let held = state.memory.sessions();
+        if held.is_empty() {
+            continue;
+        }
+        let config = state.config.clone();
+        let ids = held.clone();
+        match state.db(move |conn| Ok(live(conn, &ids, &config)?)).await {
+            Ok(alive) => state.memory.keep_only(&alive, state.config.idle_timeout),
+            // Cannot tell which are alive: keep none rather than too many.
+            Err(_) => state
+                .memory
+                .keep_only(&Default::default(), std::time::Duration::ZERO),
+        }
+    }
+}
+
 /// Delete sessions that expired without being seen again, auditing each.
 pub fn sweep_expired(conn: &mut DbConn, config: &Config) -> QueryResult<usize> {
     let at = now();

@@ -176,23 +176,16 @@ pub fn list(
     conn: &mut DbConn,
     therapist: TherapistId,
 ) -> QueryResult<Vec<(ClientRow, Option<String>)>> {
-    let rows: Vec<ClientRow> = clients::table
+    // One index seek per client (notes_client is on client, date), rather
+    // than grouping every note of the caseload.
+    let latest = notes::table
+        .filter(notes::client_id.eq(clients::id))
+        .select(diesel::dsl::max(notes::session_date))
+        .single_value();
+    clients::table
         .filter(clients::therapist_id.eq(therapist.0))
-        .select(ClientRow::as_select())
-        .load(conn)?;
-    let latest: Vec<(i64, Option<String>)> = notes::table
-        .filter(notes::therapist_id.eq(therapist.0))
-        .group_by(notes::client_id)
-        .select((notes::client_id, diesel::dsl::max(notes::session_date)))
-        .load(conn)?;
-    let latest: std::collections::HashMap<i64, Option<String>> = latest.into_iter().collect();
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let date = latest.get(&row.id).cloned().flatten();
-            (row, date)
-        })
-        .collect())
+        .select((ClientRow::as_select(), latest))
+        .load(conn)
 }
 
 /// Add a client; returns the new id.

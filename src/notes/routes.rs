@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::charts;
 use super::format::NoteFormat;
 use super::input::NoteInput;
-use super::model::{self, NoteContent, NoteRow, SaveOutcome, SignOutcome};
+use super::model::{self, NoteContent, NoteMeta, NoteRow, SaveOutcome, SignOutcome};
 use super::pages::*;
 use super::search::{self, Filter};
 use super::tags::{self, Vocabulary, custom_key};
@@ -910,24 +910,21 @@ async fn search(
     let words = query.q.trim().to_owned();
     let searched =
         !words.is_empty() || tag.is_some() || client.is_some() || from.is_some() || to.is_some();
-    let (from_q, to_q, need_addenda) = (from.clone(), to.clone(), !words.is_empty());
+    let need_addenda = !words.is_empty();
     let dk = session.dk.duplicate();
-    let (rows, all_rows, client_rows, addenda) = state
+    let memory = state.memory.of(session.id);
+    let held = memory.clone();
+    let (metas, opened_rows, client_rows, addenda) = state
         .db(move |conn| {
-            let rows =
-                model::matching(conn, therapist, client, from_q.as_deref(), to_q.as_deref())?;
-            let all_rows = if client.is_none() && from_q.is_none() && to_q.is_none() {
-                None
-            } else {
-                Some(model::matching(conn, therapist, None, None, None)?)
-            };
+            let metas = model::metas(conn, therapist)?;
+            let rows = model::rows_by_ids(conn, therapist, &search::missing(&held, &metas))?;
             let clients = clients::list(conn, therapist)?;
             let addenda = if need_addenda {
                 model::addenda_for_search(conn, therapist, &dk)?
             } else {
                 HashMap::new()
             };
-            Ok((rows, all_rows, clients, addenda))
+            Ok((metas, rows, clients, addenda))
         })
         .await?;
     let dk = &session.dk;
@@ -935,15 +932,30 @@ async fn search(
         .iter()
         .map(|(c, _)| (c.id, c.open_names(dk).0))
         .collect();
-    // Opening thousands of sealed fields is CPU work: do it on a blocking
-    // thread so the async worker keeps answering other requests.
+    // Opening notes not yet in this session's memory is CPU work, and so is
+    // reading 10,000 notes: do it on a blocking thread so the async worker
+    // keeps answering other requests.
     let run_search = searched && errors.is_empty();
     let (tag_owned, search_dk) = (tag.map(str::to_owned), session.dk.duplicate());
     let (hits, counts, vocabulary, names, client_rows) = web::block(move || {
+        let notes = search::texts(&memory, &metas, opened_rows, &search_dk);
+        let mut counts: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
+        for (meta, text) in &notes {
+            let month = meta.session_date.get(..7).unwrap_or_default().to_owned();
+            let entry = counts.entry(month).or_default();
+            for t in &text.content.tags {
+                *entry.entry(t.clone()).or_default() += 1;
+            }
+        }
         let hits = if run_search {
+            let within = |m: &NoteMeta| {
+                client.is_none_or(|c| c.0 == m.client_id)
+                    && from.as_deref().is_none_or(|f| m.session_date.as_str() >= f)
+                    && to.as_deref().is_none_or(|t| m.session_date.as_str() <= t)
+            };
+            let candidates: Vec<_> = notes.into_iter().filter(|(m, _)| within(m)).collect();
             search::run(
-                &rows,
-                &search_dk,
+                &candidates,
                 &vocabulary,
                 &names,
                 &addenda,
@@ -955,16 +967,6 @@ async fn search(
         } else {
             vec![]
         };
-        let mut counts: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
-        for row in all_rows.as_ref().unwrap_or(&rows) {
-            if let Ok(tags) = row.open_tags(&search_dk) {
-                let month = row.session_date.get(..7).unwrap_or_default().to_owned();
-                let entry = counts.entry(month).or_default();
-                for t in tags {
-                    *entry.entry(t).or_default() += 1;
-                }
-            }
-        }
         (hits, counts, vocabulary, names, client_rows)
     })
     .await?;

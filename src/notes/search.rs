@@ -1,13 +1,89 @@
 //! Searching and filtering the caseload. Notes are sealed, so there is no
-//! index: the server opens each candidate's fields in memory for this
-//! request only, and opens no more than the query needs (tags alone for a
-//! tag filter). Plain columns (client, dates) narrow the candidates in SQL.
+//! index: the server reads opened text, which a session keeps in its own
+//! memory once opened (see `web::session_memory`), and opens only notes that
+//! are new or changed since. Plain columns (client, dates) narrow the
+//! candidates before any text is read.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use super::model::NoteRow;
+use zeroize::Zeroize;
+
+use super::format::NoteFormat;
+use super::model::{NoteContent, NoteMeta, NoteRow};
 use super::tags::{TagView, Vocabulary};
 use crate::crypto::DataKey;
+use crate::web::session_memory::SessionMemory;
+
+/// The session-memory kind of a note's opened text.
+const KIND: &str = "note-text";
+
+/// A note's opened text, as search reads it. Zeroized when dropped.
+pub struct NoteText {
+    /// Everything sealed in the note.
+    pub content: NoteContent,
+}
+
+impl NoteText {
+    fn bytes(&self) -> usize {
+        let c = &self.content;
+        c.sections.values().map(String::len).sum::<usize>()
+            + c.key_moment.len()
+            + c.process_note.len()
+            + c.tags.iter().map(String::len).sum::<usize>()
+    }
+}
+
+impl Drop for NoteText {
+    fn drop(&mut self) {
+        let c = &mut self.content;
+        c.sections.values_mut().for_each(Zeroize::zeroize);
+        c.key_moment.zeroize();
+        c.process_note.zeroize();
+        c.tags.iter_mut().for_each(Zeroize::zeroize);
+    }
+}
+
+/// Ids of the notes in `metas` whose text this session does not hold yet.
+pub fn missing(memory: &SessionMemory, metas: &[NoteMeta]) -> Vec<i64> {
+    metas
+        .iter()
+        .filter(|m| memory.get::<NoteText>(KIND, m.id, m.stamp()).is_none())
+        .map(|m| m.id)
+        .collect()
+}
+
+/// The opened text of every note in `metas`, in order: from session memory
+/// where current, otherwise opened from `rows` now (and kept). A note that
+/// fails to open is left out. Memory of notes no longer listed is dropped.
+pub fn texts(
+    memory: &SessionMemory,
+    metas: &[NoteMeta],
+    rows: Vec<NoteRow>,
+    dk: &DataKey,
+) -> Vec<(NoteMeta, Arc<NoteText>)> {
+    let mut opened: HashMap<i64, Arc<NoteText>> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        if let Ok(content) = row.open_text(dk) {
+            let text = Arc::new(NoteText { content });
+            let stamp = (i64::from(row.revision), row.updated_at);
+            memory.put(KIND, row.id, stamp, text.clone(), text.bytes());
+            opened.insert(row.id, text);
+        }
+    }
+    let listed: HashSet<i64> = metas.iter().map(|m| m.id).collect();
+    memory.retain(KIND, |id| listed.contains(&id));
+    metas
+        .iter()
+        .filter_map(|m| {
+            let text = opened
+                .get(&m.id)
+                .cloned()
+                .or_else(|| memory.get::<NoteText>(KIND, m.id, m.stamp()))?;
+            Some((m.clone(), text))
+        })
+        .collect()
+}
 
 /// A piece of text around a match.
 #[derive(Debug, PartialEq, Eq)]
@@ -46,10 +122,23 @@ pub fn find_ci(hay: &str, needle: &str) -> Option<(usize, usize)> {
         return None;
     }
     if needle.is_ascii() {
-        // Lower-casing ASCII leaves byte offsets unchanged.
-        let lower = hay.to_ascii_lowercase();
-        let at = lower.find(&needle.to_ascii_lowercase())?;
-        return Some((at, at + needle.len()));
+        // Jump between places the first byte occurs (in either case) and
+        // compare there: no lower-cased copy of the text. An ASCII needle
+        // matches only ASCII bytes, so byte offsets are char boundaries.
+        let (hay_b, n) = (hay.as_bytes(), needle.as_bytes());
+        let (lo, up) = (n[0].to_ascii_lowercase(), n[0].to_ascii_uppercase());
+        let mut from = 0;
+        while let Some(i) = memchr::memchr2(lo, up, &hay_b[from..]) {
+            let at = from + i;
+            if hay_b
+                .get(at..at + n.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(n))
+            {
+                return Some((at, at + n.len()));
+            }
+            from = at + 1;
+        }
+        return None;
     }
     let folded: Vec<char> = needle.chars().flat_map(char::to_lowercase).collect();
     let chars: Vec<(usize, char)> = hay.char_indices().collect();
@@ -106,11 +195,10 @@ pub struct Filter<'a> {
     pub tag: Option<&'a str>,
 }
 
-/// Run the filter over candidate rows. `client_names` lets a search for a
+/// Run the filter over candidate notes. `client_names` lets a search for a
 /// client's name find their notes; `addenda` are searched too.
 pub fn run(
-    rows: &[NoteRow],
-    dk: &DataKey,
+    notes: &[(NoteMeta, Arc<NoteText>)],
     vocabulary: &Vocabulary,
     client_names: &HashMap<i64, String>,
     addenda: &HashMap<i64, Vec<String>>,
@@ -118,45 +206,37 @@ pub fn run(
 ) -> Vec<Hit> {
     let words = filter.words.trim();
     let mut hits = Vec::new();
-    for row in rows {
-        let Ok(tags) = row.open_tags(dk) else {
-            continue;
-        };
+    for (meta, text) in notes {
+        let note = &text.content;
         if let Some(tag) = filter.tag {
-            if !tags.iter().any(|t| t == tag) {
+            if !note.tags.iter().any(|t| t == tag) {
                 continue;
             }
         }
-        let views = vocabulary.views(&tags);
+        let views = vocabulary.views(&note.tags);
         let snippet = if words.is_empty() {
             None
         } else {
-            let note = row.open(dk);
-            if note.damaged {
-                continue;
-            }
-            let format = note.facts.format;
-            let mut found = None;
-            for section in format.sections() {
-                if let Some(text) = note.content.sections.get(section.key) {
-                    found = snippet(section.label, text, words);
-                    if found.is_some() {
-                        break;
-                    }
-                }
-            }
-            found = found
-                .or_else(|| snippet("Key moment", &note.content.key_moment, words))
-                .or_else(|| snippet("Private process note", &note.content.process_note, words))
+            let format = NoteFormat::parse(&meta.format).unwrap_or(NoteFormat::Free);
+            let found = format
+                .sections()
+                .iter()
+                .find_map(|section| {
+                    note.sections
+                        .get(section.key)
+                        .and_then(|text| snippet(section.label, text, words))
+                })
+                .or_else(|| snippet("Key moment", &note.key_moment, words))
+                .or_else(|| snippet("Private process note", &note.process_note, words))
                 .or_else(|| views.iter().find_map(|t| snippet("Tag", &t.label, words)))
                 .or_else(|| {
                     addenda
-                        .get(&row.id)
+                        .get(&meta.id)
                         .and_then(|list| list.iter().find_map(|a| snippet("Addendum", a, words)))
                 })
                 .or_else(|| {
                     client_names
-                        .get(&row.client_id)
+                        .get(&meta.client_id)
                         .and_then(|n| snippet("Client", n, words))
                 });
             match found {
@@ -164,14 +244,13 @@ pub fn run(
                 None => continue,
             }
         };
-        let key_moment = row.open_key_moment(dk).unwrap_or_default();
         hits.push(Hit {
-            note_id: row.id,
-            client_id: row.client_id,
-            session_date: row.session_date.clone(),
-            signed: row.is_signed(),
+            note_id: meta.id,
+            client_id: meta.client_id,
+            session_date: meta.session_date.clone(),
+            signed: meta.status == "signed",
             tags: views,
-            key_moment,
+            key_moment: note.key_moment.clone(),
             snippet,
         });
     }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod form;
 pub mod layout;
 pub mod middleware;
+pub mod session_memory;
 pub mod state;
 
 pub use error::AppError;

@@ -6,6 +6,7 @@ use actix_web::web;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::AppError;
+use super::session_memory::SessionMemories;
 use crate::config::Config;
 use crate::db::{DbConn, DbPool};
 
@@ -17,6 +18,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Permits for Argon2id runs: about one per core.
     kdf_permits: Arc<Semaphore>,
+    /// What signed-in sessions keep opened in memory (see the module).
+    pub memory: SessionMemories,
 }
 
 impl AppState {
@@ -27,6 +30,7 @@ impl AppState {
             pool,
             config,
             kdf_permits: Arc::new(Semaphore::new(permits)),
+            memory: SessionMemories::default(),
         }
     }
 

@@ -1,0 +1,245 @@
+//! Plaintext a signed-in session keeps in this process's memory, so that
+//! search and the caseload chart need not open thousands of sealed notes on
+//! every request.
+//!
+//! The rules (also in docs/ARCHITECTURE.md, "Session memory"):
+//! - It lives only in this process's memory: never written to the database,
+//!   a file or a log, and never shared between sessions, even of one
+//!   therapist.
+//! - Only a request of the session fills it, with what that request opened
+//!   with the session's own data key.
+//! - Every entry carries the stamp (revision, last save) of the row it was
+//!   opened from; a reader passes the stamp it just read from the database
+//!   and gets nothing if they differ, so edits made through another app
+//!   server are never hidden by a stale entry.
+//! - It ends with the session: at sign-out at once; otherwise a sweep every
+//!   minute drops the memory of sessions that no longer exist in the database
+//!   (ended elsewhere, expired) or have been idle past the idle timeout.
+//!   Areas store types that zeroize their text when dropped.
+//! - It is bounded: at most [`MAX_SESSION_BYTES`] of text per session and
+//!   [`MAX_SESSIONS`] sessions, the least recently used forgotten first.
+
+use std::any::Any;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::ids::SessionId;
+
+/// The most text one session may keep, in bytes (about 20,000 notes).
+pub const MAX_SESSION_BYTES: usize = 32 * 1024 * 1024;
+/// The most sessions that keep memory at once.
+pub const MAX_SESSIONS: usize = 6;
+
+/// What an entry was opened from: the row's revision and last save time.
+pub type Stamp = (i64, i64);
+
+struct Entry {
+    stamp: Stamp,
+    bytes: usize,
+    value: Arc<dyn Any + Send + Sync>,
+}
+
+/// One session's memory.
+pub struct SessionMemory {
+    entries: Mutex<HashMap<(&'static str, i64), Entry>>,
+    bytes: Mutex<usize>,
+    last_used: Mutex<Instant>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave a map half-updated in a
+    // way that matters here: entries are whole values.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl SessionMemory {
+    fn new() -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            bytes: Mutex::new(0),
+            last_used: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// The `kind` entry for row `id`, if it was opened from the same stamp.
+    pub fn get<T: Any + Send + Sync>(
+        &self,
+        kind: &'static str,
+        id: i64,
+        stamp: Stamp,
+    ) -> Option<Arc<T>> {
+        let entries = lock(&self.entries);
+        let entry = entries.get(&(kind, id))?;
+        if entry.stamp != stamp {
+            return None;
+        }
+        entry.value.clone().downcast::<T>().ok()
+    }
+
+    /// Keep `value` (about `bytes` of text) for row `id` at `stamp`. Returns
+    /// false, keeping nothing, if the session's memory is full.
+    pub fn put<T: Any + Send + Sync>(
+        &self,
+        kind: &'static str,
+        id: i64,
+        stamp: Stamp,
+        value: Arc<T>,
+        bytes: usize,
+    ) -> bool {
+        let mut entries = lock(&self.entries);
+        let mut total = lock(&self.bytes);
+        let replaced = entries.get(&(kind, id)).map_or(0, |e| e.bytes);
+        if *total - replaced + bytes > MAX_SESSION_BYTES {
+            return false;
+        }
+        *total = *total - replaced + bytes;
+        entries.insert(
+            (kind, id),
+            Entry {
+                stamp,
+                bytes,
+                value,
+            },
+        );
+        true
+    }
+
+    /// Forget every `kind` entry whose row id `keep` rejects (rows deleted).
+    pub fn retain(&self, kind: &'static str, keep: impl Fn(i64) -> bool) {
+        let mut entries = lock(&self.entries);
+        let mut total = lock(&self.bytes);
+        entries.retain(|(k, id), e| {
+            let stays = *k != kind || keep(*id);
+            if !stays {
+                *total -= e.bytes;
+            }
+            stays
+        });
+    }
+
+    /// Bytes of text kept.
+    pub fn bytes(&self) -> usize {
+        *lock(&self.bytes)
+    }
+}
+
+/// Every session's memory in this process.
+#[derive(Default)]
+pub struct SessionMemories {
+    sessions: Mutex<HashMap<SessionId, Arc<SessionMemory>>>,
+}
+
+impl SessionMemories {
+    /// The memory of `session` (a request of which is being served now).
+    pub fn of(&self, session: SessionId) -> Arc<SessionMemory> {
+        let mut sessions = lock(&self.sessions);
+        let memory = sessions
+            .entry(session)
+            .or_insert_with(|| Arc::new(SessionMemory::new()))
+            .clone();
+        *lock(&memory.last_used) = Instant::now();
+        while sessions.len() > MAX_SESSIONS {
+            let oldest = sessions
+                .iter()
+                .filter(|(id, _)| **id != session)
+                .min_by_key(|(_, m)| *lock(&m.last_used))
+                .map(|(id, _)| *id);
+            match oldest {
+                Some(id) => {
+                    sessions.remove(&id);
+                }
+                None => break,
+            }
+        }
+        memory
+    }
+
+    /// Forget a session's memory (at sign-out).
+    pub fn forget(&self, session: SessionId) {
+        lock(&self.sessions).remove(&session);
+    }
+
+    /// Sessions holding memory now.
+    pub fn sessions(&self) -> Vec<SessionId> {
+        lock(&self.sessions).keys().copied().collect()
+    }
+
+    /// Keep only sessions in `alive` that were used within `idle`.
+    pub fn keep_only(&self, alive: &HashSet<SessionId>, idle: Duration) {
+        lock(&self.sessions)
+            .retain(|id, m| alive.contains(id) && lock(&m.last_used).elapsed() < idle);
+    }
+
+    /// Bytes of text held across sessions.
+    pub fn bytes(&self) -> usize {
+        lock(&self.sessions).values().map(|m| m.bytes()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_is_returned_only_for_the_stamp_it_was_opened_from() {
+        let memories = SessionMemories::default();
+        let m = memories.of(SessionId(1));
+        assert!(m.put("note", 7, (1, 100), Arc::new("seven".to_owned()), 5));
+        assert_eq!(
+            m.get::<String>("note", 7, (1, 100))
+                .as_deref()
+                .map(String::as_str),
+            Some("seven")
+        );
+        assert!(
+            m.get::<String>("note", 7, (2, 101)).is_none(),
+            "a newer save"
+        );
+        assert!(m.get::<u32>("note", 7, (1, 100)).is_none(), "another type");
+        assert!(
+            memories
+                .of(SessionId(2))
+                .get::<String>("note", 7, (1, 100))
+                .is_none(),
+            "another session"
+        );
+        m.retain("note", |id| id != 7);
+        assert!(m.get::<String>("note", 7, (1, 100)).is_none());
+        assert_eq!(m.bytes(), 0);
+    }
+
+    #[test]
+    fn memory_is_bounded_per_session_and_in_sessions() {
+        let memories = SessionMemories::default();
+        let m = memories.of(SessionId(1));
+        assert!(m.put("note", 1, (1, 1), Arc::new(()), MAX_SESSION_BYTES));
+        assert!(!m.put("note", 2, (1, 1), Arc::new(()), 1), "full");
+        assert!(
+            m.put("note", 1, (2, 2), Arc::new(()), 10),
+            "replacing frees room"
+        );
+        for id in 2..=(MAX_SESSIONS as i64 + 3) {
+            memories.of(SessionId(id));
+        }
+        assert_eq!(memories.sessions().len(), MAX_SESSIONS);
+        assert!(
+            !memories.sessions().contains(&SessionId(1)),
+            "least recently used went first"
+        );
+    }
+
+    #[test]
+    fn sessions_that_ended_or_idled_are_forgotten() {
+        let memories = SessionMemories::default();
+        memories.of(SessionId(1));
+        memories.of(SessionId(2));
+        memories.of(SessionId(3));
+        memories.forget(SessionId(3));
+        let alive: HashSet<_> = [SessionId(1)].into();
+        memories.keep_only(&alive, Duration::from_secs(60));
+        assert_eq!(memories.sessions(), vec![SessionId(1)]);
+        memories.keep_only(&alive, Duration::ZERO);
+        assert!(memories.sessions().is_empty());
+    }
+}
