@@ -913,18 +913,19 @@ async fn search(
     let need_addenda = !words.is_empty();
     let dk = session.dk.duplicate();
     let memory = state.memory.of(session.id);
-    let held = memory.clone();
-    let (metas, opened_rows, client_rows, addenda) = state
+    let in_memory = memory.clone();
+    let (metas, mut texts, opened_rows, client_rows, addenda) = state
         .db(move |conn| {
             let metas = model::metas(conn, therapist)?;
-            let rows = model::rows_by_ids(conn, therapist, &search::missing(&held, &metas))?;
+            let texts = search::held(&in_memory, &metas);
+            let rows = model::rows_by_ids(conn, therapist, &search::missing(&metas, &texts))?;
             let clients = clients::list(conn, therapist)?;
             let addenda = if need_addenda {
                 model::addenda_for_search(conn, therapist, &dk)?
             } else {
                 HashMap::new()
             };
-            Ok((metas, rows, clients, addenda))
+            Ok((metas, texts, rows, clients, addenda))
         })
         .await?;
     let dk = &session.dk;
@@ -938,24 +939,34 @@ async fn search(
     let run_search = searched && errors.is_empty();
     let (tag_owned, search_dk) = (tag.map(str::to_owned), session.dk.duplicate());
     let (hits, counts, vocabulary, names, client_rows) = web::block(move || {
-        let notes = search::texts(&memory, &metas, opened_rows, &search_dk);
-        let mut counts: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
-        for (meta, text) in &notes {
-            let month = meta.session_date.get(..7).unwrap_or_default().to_owned();
-            let entry = counts.entry(month).or_default();
+        search::fill(&memory, &metas, &mut texts, opened_rows, &search_dk);
+        let mut by_month: BTreeMap<&str, BTreeMap<&str, u32>> = BTreeMap::new();
+        for (meta, text) in metas.iter().zip(&texts) {
+            let Some(text) = text else { continue };
+            let entry = by_month
+                .entry(meta.session_date.get(..7).unwrap_or_default())
+                .or_default();
             for t in &text.content.tags {
-                *entry.entry(t.clone()).or_default() += 1;
+                *entry.entry(t.as_str()).or_default() += 1;
             }
         }
+        let counts: BTreeMap<String, BTreeMap<String, u32>> = by_month
+            .into_iter()
+            .map(|(month, tags)| {
+                let tags = tags.into_iter().map(|(t, n)| (t.to_owned(), n)).collect();
+                (month.to_owned(), tags)
+            })
+            .collect();
         let hits = if run_search {
             let within = |m: &NoteMeta| {
                 client.is_none_or(|c| c.0 == m.client_id)
                     && from.as_deref().is_none_or(|f| m.session_date.as_str() >= f)
                     && to.as_deref().is_none_or(|t| m.session_date.as_str() <= t)
             };
-            let candidates: Vec<_> = notes.into_iter().filter(|(m, _)| within(m)).collect();
             search::run(
-                &candidates,
+                &metas,
+                &texts,
+                within,
                 &vocabulary,
                 &names,
                 &addenda,

@@ -44,24 +44,35 @@ impl Drop for NoteText {
     }
 }
 
-/// Ids of the notes in `metas` whose text this session does not hold yet.
-pub fn missing(memory: &SessionMemory, metas: &[NoteMeta]) -> Vec<i64> {
+/// The opened text of each note in `metas` that this session holds (and
+/// that is current), in order.
+pub fn held(memory: &SessionMemory, metas: &[NoteMeta]) -> Vec<Option<Arc<NoteText>>> {
+    memory.get_many(KIND, metas.iter().map(|m| (m.id, m.stamp())))
+}
+
+/// Ids of the notes `held` lacks.
+pub fn missing(metas: &[NoteMeta], held: &[Option<Arc<NoteText>>]) -> Vec<i64> {
     metas
         .iter()
-        .filter(|m| memory.get::<NoteText>(KIND, m.id, m.stamp()).is_none())
-        .map(|m| m.id)
+        .zip(held)
+        .filter(|(_, text)| text.is_none())
+        .map(|(m, _)| m.id)
         .collect()
 }
 
-/// The opened text of every note in `metas`, in order: from session memory
-/// where current, otherwise opened from `rows` now (and kept). A note that
-/// fails to open is left out. Memory of notes no longer listed is dropped.
-pub fn texts(
+/// Fill the gaps in `held` by opening `rows` (the missing notes), keeping
+/// what was opened in session memory. A note that fails to open stays
+/// `None`. Memory of notes no longer listed is dropped.
+pub fn fill(
     memory: &SessionMemory,
     metas: &[NoteMeta],
+    held: &mut [Option<Arc<NoteText>>],
     rows: Vec<NoteRow>,
     dk: &DataKey,
-) -> Vec<(NoteMeta, Arc<NoteText>)> {
+) {
+    if rows.is_empty() && memory.count(KIND) == metas.len() {
+        return;
+    }
     let mut opened: HashMap<i64, Arc<NoteText>> = HashMap::with_capacity(rows.len());
     for row in rows {
         if let Ok(content) = row.open_text(dk) {
@@ -71,18 +82,13 @@ pub fn texts(
             opened.insert(row.id, text);
         }
     }
+    for (meta, slot) in metas.iter().zip(held.iter_mut()) {
+        if slot.is_none() {
+            *slot = opened.get(&meta.id).cloned();
+        }
+    }
     let listed: HashSet<i64> = metas.iter().map(|m| m.id).collect();
     memory.retain(KIND, |id| listed.contains(&id));
-    metas
-        .iter()
-        .filter_map(|m| {
-            let text = opened
-                .get(&m.id)
-                .cloned()
-                .or_else(|| memory.get::<NoteText>(KIND, m.id, m.stamp()))?;
-            Some((m.clone(), text))
-        })
-        .collect()
 }
 
 /// A piece of text around a match.
@@ -195,10 +201,13 @@ pub struct Filter<'a> {
     pub tag: Option<&'a str>,
 }
 
-/// Run the filter over candidate notes. `client_names` lets a search for a
-/// client's name find their notes; `addenda` are searched too.
+/// Run the filter over the notes `within` accepts (`texts` is in step with
+/// `metas`; notes without text are skipped). `client_names` lets a search
+/// for a client's name find their notes; `addenda` are searched too.
 pub fn run(
-    notes: &[(NoteMeta, Arc<NoteText>)],
+    metas: &[NoteMeta],
+    texts: &[Option<Arc<NoteText>>],
+    within: impl Fn(&NoteMeta) -> bool,
     vocabulary: &Vocabulary,
     client_names: &HashMap<i64, String>,
     addenda: &HashMap<i64, Vec<String>>,
@@ -206,7 +215,13 @@ pub fn run(
 ) -> Vec<Hit> {
     let words = filter.words.trim();
     let mut hits = Vec::new();
-    for (meta, text) in notes {
+    for (meta, text) in metas.iter().zip(texts) {
+        let Some(text) = text else {
+            continue;
+        };
+        if !within(meta) {
+            continue;
+        }
         let note = &text.content;
         if let Some(tag) = filter.tag {
             if !note.tags.iter().any(|t| t == tag) {

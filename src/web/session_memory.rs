@@ -42,7 +42,7 @@ struct Entry {
 
 /// One session's memory.
 pub struct SessionMemory {
-    entries: Mutex<HashMap<(&'static str, i64), Entry>>,
+    entries: Mutex<HashMap<&'static str, HashMap<i64, Entry>>>,
     bytes: Mutex<usize>,
     last_used: Mutex<Instant>,
 }
@@ -69,12 +69,26 @@ impl SessionMemory {
         id: i64,
         stamp: Stamp,
     ) -> Option<Arc<T>> {
+        self.get_many(kind, [(id, stamp)]).pop().flatten()
+    }
+
+    /// [`SessionMemory::get`] for many rows under one lock, in order.
+    pub fn get_many<T: Any + Send + Sync>(
+        &self,
+        kind: &'static str,
+        rows: impl IntoIterator<Item = (i64, Stamp)>,
+    ) -> Vec<Option<Arc<T>>> {
         let entries = lock(&self.entries);
-        let entry = entries.get(&(kind, id))?;
-        if entry.stamp != stamp {
-            return None;
-        }
-        entry.value.clone().downcast::<T>().ok()
+        let of_kind = entries.get(kind);
+        rows.into_iter()
+            .map(|(id, stamp)| {
+                let entry = of_kind?.get(&id)?;
+                if entry.stamp != stamp {
+                    return None;
+                }
+                entry.value.clone().downcast::<T>().ok()
+            })
+            .collect()
     }
 
     /// Keep `value` (about `bytes` of text) for row `id` at `stamp`. Returns
@@ -88,14 +102,15 @@ impl SessionMemory {
         bytes: usize,
     ) -> bool {
         let mut entries = lock(&self.entries);
+        let of_kind = entries.entry(kind).or_default();
         let mut total = lock(&self.bytes);
-        let replaced = entries.get(&(kind, id)).map_or(0, |e| e.bytes);
+        let replaced = of_kind.get(&id).map_or(0, |e| e.bytes);
         if *total - replaced + bytes > MAX_SESSION_BYTES {
             return false;
         }
         *total = *total - replaced + bytes;
-        entries.insert(
-            (kind, id),
+        of_kind.insert(
+            id,
             Entry {
                 stamp,
                 bytes,
@@ -109,13 +124,20 @@ impl SessionMemory {
     pub fn retain(&self, kind: &'static str, keep: impl Fn(i64) -> bool) {
         let mut entries = lock(&self.entries);
         let mut total = lock(&self.bytes);
-        entries.retain(|(k, id), e| {
-            let stays = *k != kind || keep(*id);
-            if !stays {
-                *total -= e.bytes;
-            }
-            stays
-        });
+        if let Some(of_kind) = entries.get_mut(kind) {
+            of_kind.retain(|id, e| {
+                let stays = keep(*id);
+                if !stays {
+                    *total -= e.bytes;
+                }
+                stays
+            });
+        }
+    }
+
+    /// How many `kind` entries are kept.
+    pub fn count(&self, kind: &'static str) -> usize {
+        lock(&self.entries).get(kind).map_or(0, HashMap::len)
     }
 
     /// Bytes of text kept.
