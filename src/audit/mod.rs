@@ -199,9 +199,14 @@ fn row_hash(
     ])
 }
 
+/// The advisory lock key for appends ("tsaudit" in ASCII).
+const APPEND_LOCK: i64 = 0x0074_7361_7564_6974;
+
 /// Append an event. Safe inside or outside a transaction: each attempt runs
-/// in its own write transaction or savepoint, so a lost race (possible on
-/// PostgreSQL) is retried without aborting the caller's work.
+/// in its own write transaction or savepoint and holds the append lock until
+/// the outermost transaction ends, so writers take turns at the chain head.
+/// A collision (an app server of an older version, without the lock) is
+/// still retried without aborting the caller's work.
 pub fn record(
     conn: &mut DbConn,
     therapist: Option<TherapistId>,
@@ -213,6 +218,7 @@ pub fn record(
     loop {
         attempts += 1;
         let result = crate::db::write_transaction(conn, |conn| {
+            crate::db::lock_for_append(conn, APPEND_LOCK)?;
             let prev: Vec<u8> = audit_events::table
                 .select(audit_events::hash)
                 .order(audit_events::id.desc())

@@ -256,6 +256,19 @@ where
     }
 }
 
+/// Take the lock that serialises appends to the audit chain, until the
+/// current transaction ends. SQLite's writers are already one at a time
+/// (`BEGIN IMMEDIATE`), so this is PostgreSQL's advisory transaction lock.
+/// Without it, concurrent writers read the same chain head and all but one
+/// fail on the unique `prev_hash`; under 16 concurrent saves the retries ran
+/// out and a save answered 500.
+pub fn lock_for_append(conn: &mut DbConn, key: i64) -> diesel::QueryResult<()> {
+    match conn {
+        DbConn::Sqlite(_) => Ok(()),
+        DbConn::Pg(c) => c.batch_execute(&format!("SELECT pg_advisory_xact_lock({key})")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
