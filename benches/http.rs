@@ -10,7 +10,8 @@
 //!
 //! Knobs (environment): `BENCH_SECONDS` per scenario (10), `BENCH_CONNECTIONS`
 //! (16), `BENCH_NOTES` (10000), `BENCH_CLIENTS` (60), `BENCH_BACKENDS`
-//! (`sqlite,postgres`). The load generator runs in this process on the same
+//! (`sqlite,postgres`), `BENCH_SCENARIOS` (labels such as
+//! `save draft,word search`, or `flood`; all by default). The load generator runs in this process on the same
 //! machine, so it shares the cores with the server, as a reverse proxy would.
 
 #[allow(dead_code)]
@@ -337,6 +338,23 @@ enum Step {
     },
 }
 
+/// What one connection counted: latencies, statuses, errors.
+type Tally = (Vec<Duration>, BTreeMap<u16, usize>, usize);
+
+/// Merge what each connection counted.
+async fn gather(tasks: Vec<tokio::task::JoinHandle<Tally>>) -> Tally {
+    let mut all: Tally = Default::default();
+    for t in tasks {
+        let (latencies, statuses, errors) = t.await.expect("load task");
+        all.0.extend(latencies);
+        for (k, n) in statuses {
+            *all.1.entry(k).or_insert(0) += n;
+        }
+        all.2 += errors;
+    }
+    all
+}
+
 /// Drive `connections` keep-alive connections at `step` for `seconds`.
 async fn drive(
     visitor: &Visitor,
@@ -392,6 +410,15 @@ async fn drive(
                         *statuses.entry(status).or_insert(0) += 1;
                         if status != expect {
                             errors += 1;
+                            if matches!(step, Step::SaveDraft { .. }) {
+                                // Carry on from what is stored, as a
+                                // therapist would after an error page.
+                                if let Ok((_, form)) = v.get(&format!("{note}/edit")).await {
+                                    revision = hidden(&form, "revision")
+                                        .and_then(|r| r.parse().ok())
+                                        .unwrap_or(revision);
+                                }
+                            }
                         } else if matches!(step, Step::SaveDraft { .. }) {
                             revision += 1;
                         }
@@ -402,17 +429,7 @@ async fn drive(
             (latencies, statuses, errors)
         }));
     }
-    let mut all = Vec::new();
-    let mut statuses = BTreeMap::new();
-    let mut errors = 0;
-    for t in tasks {
-        let (l, s, e) = t.await.expect("load task");
-        all.extend(l);
-        for (k, n) in s {
-            *statuses.entry(k).or_insert(0) += n;
-        }
-        errors += e;
-    }
+    let (all, statuses, errors) = gather(tasks).await;
     summarise(all, statuses, errors, started.elapsed())
 }
 
@@ -501,22 +518,14 @@ async fn flood(base: &str, seconds: f64, label: &'static str, email: EmailChoice
             (latencies, statuses, 0)
         }));
     }
-    let mut all = Vec::new();
-    let mut statuses = BTreeMap::new();
-    let mut errors = 0;
-    for t in tasks {
-        let (l, s, e) = t.await.expect("flood task");
-        all.extend(l);
-        for (k, n) in s {
-            // Anything but "wrong password" (200 with the form again),
-            // "too many tries" (429) or "busy" (503) is an error.
-            if !matches!(k, 200 | 429 | 503) {
-                errors += n;
-            }
-            *statuses.entry(k).or_insert(0) += n;
-        }
-        errors += e;
-    }
+    let (all, statuses, mut errors) = gather(tasks).await;
+    // Anything but "wrong password" (200 with the form again), "too many
+    // tries" (429) or "busy" (503) is an error.
+    errors += statuses
+        .iter()
+        .filter(|(k, _)| !matches!(k, 200 | 429 | 503))
+        .map(|(_, n)| n)
+        .sum::<usize>();
     summarise(all, statuses, errors, started.elapsed())
 }
 
@@ -681,7 +690,11 @@ fn run_backend(name: &str, url: &str, rt: &tokio::runtime::Runtime) -> BackendRe
             ),
             ("save draft", Step::SaveDraft { client, csrf: csrf.clone() }, 303),
         ];
+        let only: String = env_or("BENCH_SCENARIOS", String::new());
         for (label, step, expect) in scenarios {
+            if !only.is_empty() && !only.split(',').any(|o| o.trim() == label) {
+                continue;
+            }
             // The sign-in page is for visitors who are not signed in.
             let anonymous = Visitor::new(&server.base);
             let who = if label == "login page" {
@@ -698,6 +711,9 @@ fn run_backend(name: &str, url: &str, rt: &tokio::runtime::Runtime) -> BackendRe
             report.scenarios.insert(label.to_owned(), stats);
         }
 
+        if !only.is_empty() && !only.split(',').any(|o| o.trim() == "flood") {
+            return;
+        }
         // The login flood: one therapist on their client page, alone and then
         // while 64 visitors send wrong passwords.
         let page = Step::Get(client_page.clone());
