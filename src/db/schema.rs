@@ -196,3 +196,10 @@ diesel::table! {
         used_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    note_list_versions (therapist_id) {
+        therapist_id -> BigInt,
+        version -> BigInt,
+    }
+}

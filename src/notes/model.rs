@@ -321,6 +321,19 @@ pub fn metas(conn: &mut DbConn, therapist: TherapistId) -> QueryResult<Vec<NoteM
         .load(conn)
 }
 
+/// A number that changes whenever any note of this therapist is written
+/// (kept by database triggers, so every writer moves it; 0 before the
+/// first note).
+pub fn list_version(conn: &mut DbConn, therapist: TherapistId) -> QueryResult<i64> {
+    use crate::db::schema::note_list_versions;
+    Ok(note_list_versions::table
+        .find(therapist.0)
+        .select(note_list_versions::version)
+        .first(conn)
+        .optional()?
+        .unwrap_or(0))
+}
+
 /// These notes of this therapist (in no particular order).
 pub fn rows_by_ids(
     conn: &mut DbConn,

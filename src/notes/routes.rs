@@ -1,7 +1,8 @@
 //! Handlers for writing, reading, signing, amending and finding notes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -914,18 +915,37 @@ async fn search(
     let dk = session.dk.duplicate();
     let memory = state.memory.of(session.id);
     let in_memory = memory.clone();
-    let (metas, mut texts, opened_rows, client_rows, addenda) = state
+    // Whole list in memory while no note changed; otherwise the plain
+    // columns, plus the rows of notes whose text this session lacks.
+    enum Fetched {
+        Held(Arc<search::NoteList>),
+        Fresh(
+            i64,
+            Vec<NoteMeta>,
+            Vec<Option<Arc<search::NoteText>>>,
+            Vec<NoteRow>,
+        ),
+    }
+    let (fetched, client_rows, addenda) = state
         .db(move |conn| {
-            let metas = model::metas(conn, therapist)?;
-            let texts = search::held(&in_memory, &metas);
-            let rows = model::rows_by_ids(conn, therapist, &search::missing(&metas, &texts))?;
+            let version = model::list_version(conn, therapist)?;
+            let fetched = match search::cached_list(&in_memory, version) {
+                Some(list) => Fetched::Held(list),
+                None => {
+                    let metas = model::metas(conn, therapist)?;
+                    let texts = search::held(&in_memory, &metas);
+                    let missing = search::missing(&metas, &texts);
+                    let rows = model::rows_by_ids(conn, therapist, &missing)?;
+                    Fetched::Fresh(version, metas, texts, rows)
+                }
+            };
             let clients = clients::list(conn, therapist)?;
             let addenda = if need_addenda {
                 model::addenda_for_search(conn, therapist, &dk)?
             } else {
                 HashMap::new()
             };
-            Ok((metas, texts, rows, clients, addenda))
+            Ok((fetched, clients, addenda))
         })
         .await?;
     let dk = &session.dk;
@@ -938,25 +958,14 @@ async fn search(
     // keeps answering other requests.
     let run_search = searched && errors.is_empty();
     let (tag_owned, search_dk) = (tag.map(str::to_owned), session.dk.duplicate());
-    let (hits, counts, vocabulary, names, client_rows) = web::block(move || {
-        search::fill(&memory, &metas, &mut texts, opened_rows, &search_dk);
-        let mut by_month: BTreeMap<&str, BTreeMap<&str, u32>> = BTreeMap::new();
-        for (meta, text) in metas.iter().zip(&texts) {
-            let Some(text) = text else { continue };
-            let entry = by_month
-                .entry(meta.session_date.get(..7).unwrap_or_default())
-                .or_default();
-            for t in &text.content.tags {
-                *entry.entry(t.as_str()).or_default() += 1;
+    let ((total, hits), counts, vocabulary, names, client_rows) = web::block(move || {
+        let list = match fetched {
+            Fetched::Held(list) => list,
+            Fetched::Fresh(version, metas, texts, rows) => {
+                search::build_list(&memory, version, metas, texts, rows, &search_dk)
             }
-        }
-        let counts: BTreeMap<String, BTreeMap<String, u32>> = by_month
-            .into_iter()
-            .map(|(month, tags)| {
-                let tags = tags.into_iter().map(|(t, n)| (t.to_owned(), n)).collect();
-                (month.to_owned(), tags)
-            })
-            .collect();
+        };
+        let counts = list.months.clone();
         let hits = if run_search {
             let within = |m: &NoteMeta| {
                 client.is_none_or(|c| c.0 == m.client_id)
@@ -964,8 +973,8 @@ async fn search(
                     && to.as_deref().is_none_or(|t| m.session_date.as_str() <= t)
             };
             search::run(
-                &metas,
-                &texts,
+                &list.metas,
+                &list.texts,
                 within,
                 &vocabulary,
                 &names,
@@ -974,17 +983,16 @@ async fn search(
                     words: &words,
                     tag: tag_owned.as_deref(),
                 },
+                MAX_RESULTS,
             )
         } else {
-            vec![]
+            (0, vec![])
         };
         (hits, counts, vocabulary, names, client_rows)
     })
     .await?;
-    let total = hits.len();
     let results = hits
         .into_iter()
-        .take(MAX_RESULTS)
         .map(|h| ResultView {
             href: format!("/notes/{}", h.note_id),
             client_name: names.get(&h.client_id).cloned().unwrap_or_default(),

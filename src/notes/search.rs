@@ -4,7 +4,7 @@
 //! are new or changed since. Plain columns (client, dates) narrow the
 //! candidates before any text is read.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use zeroize::Zeroize;
@@ -44,6 +44,60 @@ impl Drop for NoteText {
     }
 }
 
+/// The session-memory kind of a therapist's whole list of notes.
+const LIST_KIND: &str = "note-list";
+
+/// Everything search and the monthly chart need from a therapist's notes,
+/// built once per version of the list (`model::list_version`) and kept in
+/// session memory until any note changes.
+pub struct NoteList {
+    /// Plain columns, newest session first.
+    pub metas: Vec<NoteMeta>,
+    /// Opened text, in step with `metas` (`None`: would not open).
+    pub texts: Vec<Option<Arc<NoteText>>>,
+    /// Tag counts by month (`YYYY-MM`), for the chart.
+    pub months: BTreeMap<String, BTreeMap<String, u32>>,
+}
+
+/// The list this session built at `version`, if it still holds it.
+pub fn cached_list(memory: &SessionMemory, version: i64) -> Option<Arc<NoteList>> {
+    memory.get(LIST_KIND, 0, (version, 0))
+}
+
+/// Build the list from `metas`, the texts memory `held` and the `rows` it
+/// lacked (opened now), and keep it for `version`. Read `version` before
+/// `metas`: a write in between then labels a newer list with an older
+/// version, which the next request rebuilds, never the other way round.
+pub fn build_list(
+    memory: &SessionMemory,
+    version: i64,
+    metas: Vec<NoteMeta>,
+    mut texts: Vec<Option<Arc<NoteText>>>,
+    rows: Vec<NoteRow>,
+    dk: &DataKey,
+) -> Arc<NoteList> {
+    fill(memory, &metas, &mut texts, rows, dk);
+    let mut months: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
+    for (meta, text) in metas.iter().zip(&texts) {
+        let Some(text) = text else { continue };
+        let month = meta.session_date.get(..7).unwrap_or_default();
+        let counts = months.entry(month.to_owned()).or_default();
+        for tag in &text.content.tags {
+            *counts.entry(tag.clone()).or_default() += 1;
+        }
+    }
+    // The texts are counted once, under their own entries; this is the
+    // plain columns and the pointers.
+    let bytes = metas.len() * (std::mem::size_of::<NoteMeta>() + 32);
+    let list = Arc::new(NoteList {
+        metas,
+        texts,
+        months,
+    });
+    memory.put(LIST_KIND, 0, (version, 0), list.clone(), bytes);
+    list
+}
+
 /// The opened text of each note in `metas` that this session holds (and
 /// that is current), in order.
 pub fn held(memory: &SessionMemory, metas: &[NoteMeta]) -> Vec<Option<Arc<NoteText>>> {
@@ -63,7 +117,7 @@ pub fn missing(metas: &[NoteMeta], held: &[Option<Arc<NoteText>>]) -> Vec<i64> {
 /// Fill the gaps in `held` by opening `rows` (the missing notes), keeping
 /// what was opened in session memory. A note that fails to open stays
 /// `None`. Memory of notes no longer listed is dropped.
-pub fn fill(
+fn fill(
     memory: &SessionMemory,
     metas: &[NoteMeta],
     held: &mut [Option<Arc<NoteText>>],
@@ -204,6 +258,10 @@ pub struct Filter<'a> {
 /// Run the filter over the notes `within` accepts (`texts` is in step with
 /// `metas`; notes without text are skipped). `client_names` lets a search
 /// for a client's name find their notes; `addenda` are searched too.
+/// Returns how many notes match and the first `limit` of them; only those
+/// are given tags, key moment and snippet, so a filter matching thousands
+/// of notes copies no more text than the page shows.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     metas: &[NoteMeta],
     texts: &[Option<Arc<NoteText>>],
@@ -212,8 +270,10 @@ pub fn run(
     client_names: &HashMap<i64, String>,
     addenda: &HashMap<i64, Vec<String>>,
     filter: &Filter<'_>,
-) -> Vec<Hit> {
+    limit: usize,
+) -> (usize, Vec<Hit>) {
     let words = filter.words.trim();
+    let mut total = 0;
     let mut hits = Vec::new();
     for (meta, text) in metas.iter().zip(texts) {
         let Some(text) = text else {
@@ -228,48 +288,55 @@ pub fn run(
                 continue;
             }
         }
-        let views = vocabulary.views(&note.tags);
-        let snippet = if words.is_empty() {
+        // Where the words are: (field label, its text).
+        let place = if words.is_empty() {
             None
         } else {
             let format = NoteFormat::parse(&meta.format).unwrap_or(NoteFormat::Free);
-            let found = format
+            let sections = format
                 .sections()
                 .iter()
-                .find_map(|section| {
-                    note.sections
-                        .get(section.key)
-                        .and_then(|text| snippet(section.label, text, words))
-                })
-                .or_else(|| snippet("Key moment", &note.key_moment, words))
-                .or_else(|| snippet("Private process note", &note.process_note, words))
-                .or_else(|| views.iter().find_map(|t| snippet("Tag", &t.label, words)))
-                .or_else(|| {
-                    addenda
-                        .get(&meta.id)
-                        .and_then(|list| list.iter().find_map(|a| snippet("Addendum", a, words)))
-                })
-                .or_else(|| {
-                    client_names
-                        .get(&meta.client_id)
-                        .and_then(|n| snippet("Client", n, words))
-                });
+                .filter_map(|s| Some((s.label, note.sections.get(s.key)?.as_str())));
+            let tags = note
+                .tags
+                .iter()
+                .filter_map(|k| Some(("Tag", vocabulary.get(k)?.label.as_str())));
+            let addenda = addenda
+                .get(&meta.id)
+                .into_iter()
+                .flatten()
+                .map(|a| ("Addendum", a.as_str()));
+            let client = client_names
+                .get(&meta.client_id)
+                .map(|n| ("Client", n.as_str()));
+            let found = sections
+                .chain([
+                    ("Key moment", note.key_moment.as_str()),
+                    ("Private process note", note.process_note.as_str()),
+                ])
+                .chain(tags)
+                .chain(addenda)
+                .chain(client)
+                .find(|(_, text)| find_ci(text, words).is_some());
             match found {
-                Some(s) => Some(s),
+                Some(place) => Some(place),
                 None => continue,
             }
         };
-        hits.push(Hit {
-            note_id: meta.id,
-            client_id: meta.client_id,
-            session_date: meta.session_date.clone(),
-            signed: meta.status == "signed",
-            tags: views,
-            key_moment: note.key_moment.clone(),
-            snippet,
-        });
+        total += 1;
+        if hits.len() < limit {
+            hits.push(Hit {
+                note_id: meta.id,
+                client_id: meta.client_id,
+                session_date: meta.session_date.clone(),
+                signed: meta.status == "signed",
+                tags: vocabulary.views(&note.tags),
+                key_moment: note.key_moment.clone(),
+                snippet: place.and_then(|(label, text)| snippet(label, text, words)),
+            });
+        }
     }
-    hits
+    (total, hits)
 }
 
 #[cfg(test)]
