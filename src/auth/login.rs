@@ -46,6 +46,19 @@ fn user_agent(req: &HttpRequest) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// How long a refused sign-in (locked, or every Argon2id permit busy) waits
+/// before its answer. Refusals cost the server almost nothing, so a flood
+/// that gets them at once simply sends more: 64 connections made about 7,500
+/// a second and filled both cores, and pages of signed-in therapists waited
+/// for CPU. Waiting costs no CPU (a timer, not a thread), and holds each
+/// flooding connection to about one try a second. A person who is locked out
+/// waits one second longer for the page that says so.
+pub const REFUSAL_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+
+async fn refusal_pause() {
+    tokio::time::sleep(REFUSAL_PAUSE).await;
+}
+
 /// Check a password and, if right, start a new session. Locked accounts and
 /// addresses get `TooManyRequests` without running Argon2id; a server out of
 /// KDF permits answers `Unavailable` at once. Every password checked is
@@ -71,10 +84,17 @@ pub async fn attempt(
         })
         .await?;
     if let Some(secs) = locked {
+        refusal_pause().await;
         return Err(AppError::TooManyRequests(secs));
     }
 
-    let permit = state.kdf_permit()?;
+    let permit = match state.kdf_permit() {
+        Ok(permit) => permit,
+        Err(busy) => {
+            refusal_pause().await;
+            return Err(busy);
+        }
+    };
     let password = password.to_owned();
     let (therapist, unlocked) = web::block(move || {
         let _permit = permit;
