@@ -679,6 +679,9 @@ fn run_backend(name: &str, url: &str, rt: &tokio::runtime::Runtime) -> BackendRe
         let scenarios: Vec<(&str, Step, u16)> = vec![
             ("healthz", Step::Get("/healthz".into()), 200),
             ("login page", Step::Get("/login".into()), 200),
+            // The least a signed-in request does: find the session, open
+            // its key, and redirect a signed-in visitor away from /login.
+            ("signed-in redirect", Step::Get("/login".into()), 303),
             ("clients", Step::Get("/clients".into()), 200),
             ("client page", Step::Get(client_page.clone()), 200),
             ("tag filter", Step::Get("/notes?tag=tearful-breakthrough".into()), 200),
@@ -756,9 +759,15 @@ fn targets(reports: &[BackendReport]) -> Vec<Target> {
         let s = |k: &str| r.scenarios.get(k).cloned().unwrap_or_default();
         let b = &r.backend;
         let ratio = s("clients").requests_per_second / s("login page").requests_per_second.max(1.0);
+        let floor = s("signed-in redirect").requests_per_second
+            / s("login page").requests_per_second.max(1.0);
         out.push(Target {
             what: format!("{b}: /clients throughput ≥ 0.5× /login"),
-            measured: format!("{ratio:.2}×"),
+            measured: format!(
+                "{ratio:.2}× (a bare signed-in redirect: {floor:.2}×; /clients is {:.2}× of that)",
+                s("clients").requests_per_second
+                    / s("signed-in redirect").requests_per_second.max(1.0)
+            ),
             met: ratio >= 0.5,
         });
         for k in ["tag filter", "word search"] {
