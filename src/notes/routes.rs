@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -915,30 +914,9 @@ async fn search(
     let dk = session.dk.duplicate();
     let memory = state.memory.of(session.id);
     let in_memory = memory.clone();
-    // Whole list in memory while no note changed; otherwise the plain
-    // columns, plus the rows of notes whose text this session lacks.
-    enum Fetched {
-        Held(Arc<search::NoteList>),
-        Fresh(
-            i64,
-            Vec<NoteMeta>,
-            Vec<Option<Arc<search::NoteText>>>,
-            Vec<NoteRow>,
-        ),
-    }
     let (fetched, client_rows, addenda) = state
         .db(move |conn| {
-            let version = model::list_version(conn, therapist)?;
-            let fetched = match search::cached_list(&in_memory, version) {
-                Some(list) => Fetched::Held(list),
-                None => {
-                    let metas = model::metas(conn, therapist)?;
-                    let texts = search::held(&in_memory, &metas);
-                    let missing = search::missing(&metas, &texts);
-                    let rows = model::rows_by_ids(conn, therapist, &missing)?;
-                    Fetched::Fresh(version, metas, texts, rows)
-                }
-            };
+            let fetched = search::fetch(conn, &in_memory, therapist)?;
             let clients = clients::list(conn, therapist)?;
             let addenda = if need_addenda {
                 model::addenda_for_search(conn, therapist, &dk)?
@@ -959,12 +937,7 @@ async fn search(
     let run_search = searched && errors.is_empty();
     let (tag_owned, search_dk) = (tag.map(str::to_owned), session.dk.duplicate());
     let ((total, hits), counts, vocabulary, names, client_rows) = web::block(move || {
-        let list = match fetched {
-            Fetched::Held(list) => list,
-            Fetched::Fresh(version, metas, texts, rows) => {
-                search::build_list(&memory, version, metas, texts, rows, &search_dk)
-            }
-        };
+        let list = fetched.into_list(&memory, &search_dk);
         let counts = list.months.clone();
         let hits = if run_search {
             let within = |m: &NoteMeta| {

@@ -10,9 +10,13 @@ use std::sync::Arc;
 use zeroize::Zeroize;
 
 use super::format::NoteFormat;
-use super::model::{NoteContent, NoteMeta, NoteRow};
+use super::model::{self, NoteContent, NoteMeta, NoteRow};
 use super::tags::{TagView, Vocabulary};
+use diesel::QueryResult;
+
 use crate::crypto::DataKey;
+use crate::db::DbConn;
+use crate::ids::TherapistId;
 use crate::web::session_memory::SessionMemory;
 
 /// The session-memory kind of a note's opened text.
@@ -59,16 +63,53 @@ pub struct NoteList {
     pub months: BTreeMap<String, BTreeMap<String, u32>>,
 }
 
-/// The list this session built at `version`, if it still holds it.
-pub fn cached_list(memory: &SessionMemory, version: i64) -> Option<Arc<NoteList>> {
-    memory.get(LIST_KIND, 0, (version, 0))
+/// What [`fetch`] read: the list itself while no note changed, otherwise
+/// what is needed to build it again.
+pub enum Fetched {
+    /// The list this session built at the current version.
+    Held(Arc<NoteList>),
+    /// The version, every note's plain columns, the texts memory holds,
+    /// and the rows of the notes it lacks.
+    Stale(i64, Vec<NoteMeta>, Vec<Option<Arc<NoteText>>>, Vec<NoteRow>),
+}
+
+/// Read what search needs from the database, given what `memory` holds: the
+/// list version, and only if it moved, the plain columns and the rows of
+/// notes whose text this session lacks. Run on a blocking thread.
+pub fn fetch(
+    conn: &mut DbConn,
+    memory: &SessionMemory,
+    therapist: TherapistId,
+) -> QueryResult<Fetched> {
+    // The version first: see `build_list`.
+    let version = model::list_version(conn, therapist)?;
+    if let Some(list) = memory.get(LIST_KIND, 0, (version, 0)) {
+        return Ok(Fetched::Held(list));
+    }
+    let metas = model::metas(conn, therapist)?;
+    let texts = held(memory, &metas);
+    let rows = model::rows_by_ids(conn, therapist, &missing(&metas, &texts))?;
+    Ok(Fetched::Stale(version, metas, texts, rows))
+}
+
+impl Fetched {
+    /// The list: as held, or built now (opening the missing notes) and kept.
+    /// CPU work: run on a blocking thread.
+    pub fn into_list(self, memory: &SessionMemory, dk: &DataKey) -> Arc<NoteList> {
+        match self {
+            Self::Held(list) => list,
+            Self::Stale(version, metas, texts, rows) => {
+                build_list(memory, version, metas, texts, rows, dk)
+            }
+        }
+    }
 }
 
 /// Build the list from `metas`, the texts memory `held` and the `rows` it
 /// lacked (opened now), and keep it for `version`. Read `version` before
 /// `metas`: a write in between then labels a newer list with an older
 /// version, which the next request rebuilds, never the other way round.
-pub fn build_list(
+fn build_list(
     memory: &SessionMemory,
     version: i64,
     metas: Vec<NoteMeta>,
@@ -100,12 +141,12 @@ pub fn build_list(
 
 /// The opened text of each note in `metas` that this session holds (and
 /// that is current), in order.
-pub fn held(memory: &SessionMemory, metas: &[NoteMeta]) -> Vec<Option<Arc<NoteText>>> {
+fn held(memory: &SessionMemory, metas: &[NoteMeta]) -> Vec<Option<Arc<NoteText>>> {
     memory.get_many(KIND, metas.iter().map(|m| (m.id, m.stamp())))
 }
 
 /// Ids of the notes `held` lacks.
-pub fn missing(metas: &[NoteMeta], held: &[Option<Arc<NoteText>>]) -> Vec<i64> {
+fn missing(metas: &[NoteMeta], held: &[Option<Arc<NoteText>>]) -> Vec<i64> {
     metas
         .iter()
         .zip(held)
