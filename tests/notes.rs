@@ -505,6 +505,26 @@ async fn search_sees_every_change_made_after_it_first_read_the_notes(app: TestAp
     app.get("/notes?q=harbour")
         .await
         .assert_contains("No notes match");
+
+    // Deleting a client removes their drafts through the database's
+    // cascade, which must move the list version too.
+    let kit = app.add_client("Kit Lantern", "").await;
+    app.add_note(&kit, &[("section_subjective", "carried a lantern")])
+        .await;
+    app.get("/notes?q=lantern")
+        .await
+        .assert_contains("1 note matches");
+    let gone = app
+        .submit(
+            &format!("{kit}/delete"),
+            &format!("{kit}/delete"),
+            &[("confirm", "delete")],
+        )
+        .await;
+    assert_eq!(gone.location(), Some("/clients?deleted=1"));
+    app.get("/notes?q=lantern")
+        .await
+        .assert_contains("No notes match");
 }
 
 async fn the_timeline_marks_each_tagged_session(app: TestApp) {
