@@ -11,8 +11,9 @@
 //! Knobs (environment): `BENCH_SECONDS` per scenario (10), `BENCH_CONNECTIONS`
 //! (16), `BENCH_NOTES` (10000), `BENCH_CLIENTS` (60), `BENCH_BACKENDS`
 //! (`sqlite,postgres`), `BENCH_SCENARIOS` (labels such as
-//! `save draft,word search`, or `flood`; all by default). The load generator runs in this process on the same
-//! machine, so it shares the cores with the server, as a reverse proxy would.
+//! `save draft,word search`, or `flood`; all by default). The load
+//! generator runs in this process on the same machine, so it shares the
+//! cores with the server, as a reverse proxy would.
 
 #[allow(dead_code)]
 #[path = "../tests/helpers/pg.rs"]
@@ -320,11 +321,11 @@ impl Visitor {
     }
 }
 
+/// The `value` of the first input named `name` in a page.
 fn hidden(body: &str, name: &str) -> Option<String> {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = body.find(&marker)? + marker.len();
-    let end = body[start..].find('"')?;
-    Some(body[start..start + end].to_owned())
+    let rest = &body[body.find(&format!("name=\"{name}\""))?..];
+    let rest = &rest[rest.find("value=\"")? + "value=\"".len()..];
+    Some(rest[..rest.find('"')?].to_owned())
 }
 
 /// What one request of a scenario is.
@@ -438,11 +439,11 @@ fn form_fields(form: &str) -> Vec<(String, String)> {
     let mut out = vec![
         (
             "session_date".to_owned(),
-            hidden_input(form, "session_date"),
+            hidden(form, "session_date").unwrap_or_default(),
         ),
         (
             "duration_minutes".to_owned(),
-            hidden_input(form, "duration_minutes"),
+            hidden(form, "duration_minutes").unwrap_or_default(),
         ),
         ("session_type".to_owned(), "individual".to_owned()),
         ("format".to_owned(), "soap".to_owned()),
@@ -458,19 +459,6 @@ fn form_fields(form: &str) -> Vec<(String, String)> {
         "A quiet, steady session.".to_owned(),
     ));
     out
-}
-
-fn hidden_input(form: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\"");
-    let Some(at) = form.find(&marker) else {
-        return String::new();
-    };
-    let rest = &form[at..];
-    let Some(v) = rest.find("value=\"") else {
-        return String::new();
-    };
-    let rest = &rest[v + 7..];
-    rest[..rest.find('"').unwrap_or(0)].to_owned()
 }
 
 /// The login flood: `FLOOD_CLIENTS` visitors, each from its own address
