@@ -214,8 +214,9 @@ async fn changing_the_password_keeps_every_note_and_ends_other_sessions(app: Tes
     app.get(&note)
         .await
         .assert_contains("words that must survive");
-    assert!(
-        other.get("/clients").await.location().is_some(),
+    assert_eq!(
+        other.get("/clients").await.location(),
+        Some("/login?next=%2Fclients"),
         "the other session ended"
     );
     other
@@ -276,8 +277,9 @@ async fn the_recovery_page_works_once_and_wrong_codes_are_throttled(app: TestApp
         200,
         "the notes open with the recovered key"
     );
-    assert!(
-        app.get("/clients").await.location().is_some(),
+    assert_eq!(
+        app.get("/clients").await.location(),
+        Some("/login?next=%2Fclients"),
         "every other session ended"
     );
 
@@ -469,7 +471,10 @@ async fn sessions_can_be_ended_from_settings(app: TestApp) {
         )
         .await;
     assert_eq!(done.location(), Some("/settings?ended=1"));
-    assert!(laptop.get("/clients").await.location().is_some());
+    assert_eq!(
+        laptop.get("/clients").await.location(),
+        Some("/login?next=%2Fclients")
+    );
     assert_eq!(app.get("/clients").await.status, 200);
     let page = app.get("/settings").await;
     let own = page
@@ -486,7 +491,10 @@ async fn sessions_can_be_ended_from_settings(app: TestApp) {
         )
         .await;
     assert_eq!(end.location(), Some("/login?signed_out=1"));
-    assert!(app.get("/clients").await.location().is_some());
+    assert_eq!(
+        app.get("/clients").await.location(),
+        Some("/login?next=%2Fclients")
+    );
 }
 
 async fn the_audit_trail_is_shown_and_verified(app: TestApp) {

@@ -56,8 +56,9 @@ async fn two_app_servers_on_one_postgresql_share_sessions_and_keep_every_note() 
 
     // Signing out on one server ends the session on both.
     on_two.log_out().await;
-    assert!(
-        one.get("/clients").await.location().is_some(),
+    assert_eq!(
+        one.get("/clients").await.location(),
+        Some("/login?next=%2Fclients"),
         "signed out everywhere"
     );
 }
