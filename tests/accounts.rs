@@ -11,6 +11,7 @@ both_backends!(
     changing_the_password_keeps_every_note_and_ends_other_sessions,
     the_recovery_page_works_once_and_wrong_codes_are_throttled,
     two_factor_codes_work_once_and_backup_codes_once,
+    two_factor_guesses_count_across_every_waiting_sign_in,
     sessions_can_be_ended_from_settings,
     the_audit_trail_is_shown_and_verified,
 );
@@ -245,18 +246,7 @@ async fn the_recovery_page_works_once_and_wrong_codes_are_throttled(app: TestApp
         "  {} ",
         account.recovery_code.to_lowercase().replace('-', " - ")
     );
-    let page = visitor
-        .submit(
-            "/recover",
-            "/recover",
-            &[
-                ("email", &account.email),
-                ("recovery_code", &typed),
-                ("password", "recovered long password"),
-                ("password_confirm", "recovered long password"),
-            ],
-        )
-        .await;
+    let page = recover(&visitor, &account.email, &typed, "recovered long password").await;
     assert_eq!(
         page.location(),
         Some("/account/recovery-code"),
@@ -283,35 +273,24 @@ async fn the_recovery_page_works_once_and_wrong_codes_are_throttled(app: TestApp
         "every other session ended"
     );
 
-    let used = app
-        .new_agent()
-        .submit(
-            "/recover",
-            "/recover",
-            &[
-                ("email", &account.email),
-                ("recovery_code", &account.recovery_code),
-                ("password", "yet another password"),
-                ("password_confirm", "yet another password"),
-            ],
-        )
-        .await;
+    let used = recover(
+        &app.new_agent(),
+        &account.email,
+        &account.recovery_code,
+        "yet another password",
+    )
+    .await;
     used.assert_contains("do not match");
     let thief = app.new_agent();
     let mut statuses = Vec::new();
     for _ in 0..6 {
-        let page = thief
-            .submit(
-                "/recover",
-                "/recover",
-                &[
-                    ("email", &account.email),
-                    ("recovery_code", "AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA"),
-                    ("password", "yet another password"),
-                    ("password_confirm", "yet another password"),
-                ],
-            )
-            .await;
+        let page = recover(
+            &thief,
+            &account.email,
+            "AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA",
+            "yet another password",
+        )
+        .await;
         statuses.push(page.status);
     }
     assert!(
@@ -547,4 +526,154 @@ async fn the_audit_trail_is_shown_and_verified(app: TestApp) {
     let broken = verify();
     assert!(!broken.status.success());
     assert!(String::from_utf8_lossy(&broken.stdout).contains("BROKEN"));
+}
+
+/// Turn on two-factor sign-in for the signed-in therapist; returns the
+/// authenticator secret and the backup codes shown.
+async fn enable_two_factor(app: &TestApp) -> (Vec<u8>, Vec<String>) {
+    let enrol = app.get("/settings/two-factor").await;
+    let secret = hidden_value(&enrol.body, "secret").expect("secret");
+    let raw = tearsheet::auth::totp::decode_secret(&secret).expect("base32 secret");
+    let done = app
+        .post_form(
+            "/settings/two-factor",
+            &[
+                ("csrf_token", &enrol.csrf_token()),
+                ("secret", &secret),
+                ("code", &tearsheet::auth::totp::code_at(&raw, unix_now())),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    let backups = done
+        .body
+        .split("<li><code>")
+        .skip(1)
+        .filter_map(|s| s.split("</code>").next())
+        .map(str::to_owned)
+        .collect();
+    (raw.to_vec(), backups)
+}
+
+/// Send the recovery form: a new password with a recovery code.
+async fn recover(
+    agent: &Agent,
+    email: &str,
+    code: &str,
+    password: &str,
+) -> crate::helpers::app::Page {
+    agent
+        .submit(
+            "/recover",
+            "/recover",
+            &[
+                ("email", email),
+                ("recovery_code", code),
+                ("password", password),
+                ("password_confirm", password),
+            ],
+        )
+        .await
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs()
+}
+
+fn waiting_sign_ins(app: &TestApp) -> i64 {
+    use diesel::prelude::*;
+    use tearsheet::db::schema::sessions;
+    sessions::table
+        .filter(sessions::needs_second_factor.eq(true))
+        .count()
+        .get_result(&mut *app.pool().get().expect("conn"))
+        .expect("count")
+}
+
+async fn post_code(agent: &Agent, code: &str) -> crate::helpers::app::Page {
+    let form = agent.get("/login/code").await;
+    assert_eq!(form.status, 200, "still waiting for a code: {}", form.body);
+    agent
+        .post_form(
+            "/login/code",
+            &[("csrf_token", &form.csrf_token()), ("code", code)],
+        )
+        .await
+}
+
+async fn two_factor_guesses_count_across_every_waiting_sign_in(app: TestApp) {
+    let account = app.set_up().await;
+    let (secret, _) = enable_two_factor(&app).await;
+    // Someone who knows the password starts eight sign-ins; only the newest
+    // three keep waiting for a code.
+    let mut agents = Vec::new();
+    for _ in 0..8 {
+        let agent = app.new_agent();
+        let page = agent.log_in(&account.email, &account.password).await;
+        assert_eq!(page.location(), Some("/login/code"));
+        agents.push(agent);
+    }
+    assert_eq!(waiting_sign_ins(&app), 3);
+    let mut live = Vec::new();
+    for agent in &agents {
+        match agent.get("/login/code").await.status {
+            200 => live.push(agent),
+            _ => assert_eq!(
+                agent.get("/clients").await.location(),
+                Some("/login?next=%2Fclients"),
+                "an ended waiting sign-in leads back to sign-in"
+            ),
+        }
+    }
+    assert_eq!(live.len(), 3);
+    assert!(
+        std::ptr::eq(live[2], &agents[7]),
+        "the newest sign-in is always kept"
+    );
+    // Five wrong codes, spread over the waiting sign-ins, lock the account.
+    for (i, agent) in live.iter().cycle().take(4).enumerate() {
+        let page = post_code(agent, "000000").await;
+        assert_eq!(page.status, 200, "guess {i}");
+        page.assert_contains("does not match");
+    }
+    let fifth = post_code(live[1], "000000").await;
+    assert_eq!(fifth.status, 429, "{}", fifth.body);
+    assert_eq!(
+        waiting_sign_ins(&app),
+        0,
+        "a lock ends every waiting sign-in"
+    );
+    // The right code on another waiting sign-in no longer gets in.
+    let right = tearsheet::auth::totp::code_at(&secret, unix_now());
+    let page = live[2]
+        .post_form(
+            "/login/code",
+            &[("csrf_token", "whatever"), ("code", &right)],
+        )
+        .await;
+    assert_eq!(page.location(), Some("/login"), "{}", page.body);
+    assert_eq!(
+        live[2].get("/clients").await.location(),
+        Some("/login?next=%2Fclients")
+    );
+    // Nor does a new sign-in with the right password while the lock lasts.
+    let page = app
+        .new_agent()
+        .log_in(&account.email, &account.password)
+        .await;
+    assert_eq!(page.status, 429);
+    // Nor the right recovery code: the lock is checked before any code.
+    let page = recover(
+        &app.new_agent(),
+        &account.email,
+        &account.recovery_code,
+        "a brand new long password",
+    )
+    .await;
+    assert_eq!(page.status, 429);
+    assert_eq!(app.audit_count("recovery.use"), 0);
+    assert_eq!(app.audit_count("login.locked"), 1);
 }

@@ -380,27 +380,20 @@ async fn resume<T: DeserializeOwned>(
                 return Err(reauth(Some(super::login::FAILED)));
             };
             let code = pairs.get(REAUTH_CODE).unwrap_or_default().to_owned();
-            let (id, dk, email_for) = (session.therapist, session.dk.duplicate(), email.clone());
+            let (id, dk, waiting) = (session.therapist, session.dk.duplicate(), session.id);
             let address = crate::web::client::throttle_address(req, &state.config);
-            let waiting = session.id;
             let s = Rc::new(session);
-            let ok = state
+            let outcome = state
                 .db(move |conn| {
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_secs());
-                    match super::totp::check(conn, id, &dk, &code, now)? {
-                        super::totp::Check::Refused => {
-                            super::login::second_factor_failed(conn, id, &email_for, &address)?;
-                            Ok(false)
-                        }
-                        _ => {
-                            super::login::complete(conn, waiting, id, &email_for)?;
-                            Ok(true)
-                        }
-                    }
+                    Ok(super::login::second_factor(
+                        conn, waiting, id, &dk, &code, &address,
+                    )?)
                 })
                 .await?;
+            if let super::login::SecondFactor::Locked(secs) = outcome {
+                return Err(AppError::TooManyRequests(secs));
+            }
+            let ok = outcome == super::login::SecondFactor::Accepted;
             if !ok {
                 return Err(reauth(Some(
                     "Enter the current code from your authenticator app (or a backup code) as well as your password.",

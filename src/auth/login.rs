@@ -119,14 +119,9 @@ pub async fn attempt(
             let id = t.id();
             let token = state
                 .db(move |conn| {
-                    Ok(session::create_with(
-                        conn,
-                        id,
-                        &dk,
-                        None,
-                        ua.as_deref(),
-                        true,
-                    )?)
+                    let token = session::create_with(conn, id, &dk, None, ua.as_deref(), true)?;
+                    session::cap_waiting(conn, id, &token, MAX_WAITING_SIGN_INS)?;
+                    Ok(token)
                 })
                 .await?;
             Ok(Attempt::SecondFactor { token })
@@ -160,19 +155,7 @@ pub async fn attempt(
         (therapist, _) => {
             let id = therapist.as_ref().map(|t| t.id());
             let locked = state
-                .db(move |conn| {
-                    let at = now();
-                    let by_account =
-                        throttle::record_failure(conn, &account_key, throttle::ACCOUNT, at)?;
-                    let by_address =
-                        throttle::record_failure(conn, &address_key, throttle::ADDRESS, at)?;
-                    audit::record(conn, id, Action::LoginFailed, None)?;
-                    let locked = by_account.max(by_address);
-                    if locked.is_some() {
-                        audit::record(conn, id, Action::LoginLocked, None)?;
-                    }
-                    Ok(locked)
-                })
+                .db(move |conn| Ok(failed(conn, id, &account_key, &address_key)?))
                 .await?;
             match locked {
                 Some(secs) => Err(AppError::TooManyRequests(secs)),
@@ -182,36 +165,85 @@ pub async fn attempt(
     }
 }
 
-/// The second factor was given: finish the sign-in the password began.
-pub fn complete(
-    conn: &mut crate::db::DbConn,
-    session: crate::ids::SessionId,
-    therapist: TherapistId,
-    email: &str,
-) -> diesel::QueryResult<()> {
-    session::second_factor_done(conn, session)?;
-    account::mark_login(conn, therapist, now())?;
-    throttle::clear(conn, &throttle::account_key(email))?;
-    audit::record(conn, Some(therapist), Action::LoginOk, None)
-}
+/// How many sign-ins of one account may wait for their two-factor code at
+/// once. A new one past this ends the oldest: each waiting sign-in is a
+/// place to guess codes, and nobody needs more than a few.
+pub const MAX_WAITING_SIGN_INS: i64 = 3;
 
-/// A wrong second factor: counted like a wrong password. Returns the lock's
-/// length when this failure locks the account.
-pub fn second_factor_failed(
+/// Count a failed sign-in step (a wrong password, code, backup code or
+/// recovery code) against the account and the client address, and audit it.
+/// When this failure locks the account, every sign-in of it that still waits
+/// for a code ends too, so no waiting session is left to guess on. Returns
+/// the lock's length when it locks.
+pub fn failed(
     conn: &mut crate::db::DbConn,
-    therapist: TherapistId,
-    email: &str,
-    address: &str,
+    therapist: Option<TherapistId>,
+    account_key: &[u8],
+    address_key: &[u8],
 ) -> diesel::QueryResult<Option<i64>> {
     let at = now();
-    let by_account =
-        throttle::record_failure(conn, &throttle::account_key(email), throttle::ACCOUNT, at)?;
-    let by_address =
-        throttle::record_failure(conn, &throttle::address_key(address), throttle::ADDRESS, at)?;
-    audit::record(conn, Some(therapist), Action::LoginFailed, None)?;
+    let by_account = throttle::record_failure(conn, account_key, throttle::ACCOUNT, at)?;
+    let by_address = throttle::record_failure(conn, address_key, throttle::ADDRESS, at)?;
+    audit::record(conn, therapist, Action::LoginFailed, None)?;
     let locked = by_account.max(by_address);
     if locked.is_some() {
-        audit::record(conn, Some(therapist), Action::LoginLocked, None)?;
+        audit::record(conn, therapist, Action::LoginLocked, None)?;
+        if let Some(id) = therapist {
+            session::end_waiting(conn, id)?;
+        }
     }
     Ok(locked)
+}
+
+/// What a two-factor code did to a waiting sign-in.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SecondFactor {
+    /// Right: the sign-in is complete.
+    Accepted,
+    /// Wrong, used before, or not a code; counted as a failure.
+    Refused,
+    /// The account or address is locked (now or already): every waiting
+    /// sign-in of the account has ended and no code was tried.
+    Locked(i64),
+}
+
+/// Try a code (or a backup code) for a sign-in waiting for its second
+/// factor. The account's lock is checked before any code is tried, and
+/// failures count per account across every waiting sign-in, exactly like
+/// wrong passwords.
+pub fn second_factor(
+    conn: &mut crate::db::DbConn,
+    waiting: crate::ids::SessionId,
+    therapist: TherapistId,
+    dk: &crate::crypto::DataKey,
+    code: &str,
+    address: &str,
+) -> diesel::QueryResult<SecondFactor> {
+    let email = account::find(conn, therapist)?
+        .map(|t| t.email)
+        .unwrap_or_default();
+    let (account_key, address_key) = (
+        throttle::account_key(&email),
+        throttle::address_key(address),
+    );
+    if let Some(secs) = throttle::locked_for(conn, &[&account_key, &address_key], now())? {
+        session::end_waiting(conn, therapist)?;
+        return Ok(SecondFactor::Locked(secs));
+    }
+    let unix = u64::try_from(now()).unwrap_or(0);
+    match super::totp::check(conn, therapist, dk, code, unix)? {
+        super::totp::Check::Refused => Ok(
+            match failed(conn, Some(therapist), &account_key, &address_key)? {
+                Some(secs) => SecondFactor::Locked(secs),
+                None => SecondFactor::Refused,
+            },
+        ),
+        super::totp::Check::Accepted | super::totp::Check::BackupUsed => {
+            session::second_factor_done(conn, waiting)?;
+            account::mark_login(conn, therapist, now())?;
+            throttle::clear(conn, &account_key)?;
+            audit::record(conn, Some(therapist), Action::LoginOk, None)?;
+            Ok(SecondFactor::Accepted)
+        }
+    }
 }

@@ -102,13 +102,7 @@ async fn submit(
     let (Some(t), Some(dk)) = (therapist.as_ref(), dk) else {
         let id = therapist.as_ref().map(|t| t.id());
         let locked = state
-            .db(move |conn| {
-                let at = now();
-                let a = throttle::record_failure(conn, &account_key, throttle::ACCOUNT, at)?;
-                let b = throttle::record_failure(conn, &address_key, throttle::ADDRESS, at)?;
-                audit::record(conn, id, Action::LoginFailed, None)?;
-                Ok(a.max(b))
-            })
+            .db(move |conn| Ok(super::login::failed(conn, id, &account_key, &address_key)?))
             .await?;
         if let Some(secs) = locked {
             return Err(AppError::TooManyRequests(secs));

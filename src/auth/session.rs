@@ -326,6 +326,46 @@ pub fn second_factor_done(conn: &mut DbConn, id: SessionId) -> QueryResult<()> {
         .map(|_| ())
 }
 
+/// End every sign-in of a therapist that still waits for its two-factor code.
+pub fn end_waiting(conn: &mut DbConn, therapist: TherapistId) -> QueryResult<usize> {
+    diesel::delete(
+        sessions::table
+            .filter(sessions::therapist_id.eq(therapist.0))
+            .filter(sessions::needs_second_factor.eq(true)),
+    )
+    .execute(conn)
+}
+
+/// Keep the sign-in `token` just started and at most `keep - 1` other
+/// sign-ins of the therapist that wait for their two-factor code, the
+/// newest; end the rest.
+pub fn cap_waiting(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    token: &SessionToken,
+    keep: i64,
+) -> QueryResult<usize> {
+    let waiting = || {
+        sessions::table
+            .filter(sessions::therapist_id.eq(therapist.0))
+            .filter(sessions::needs_second_factor.eq(true))
+    };
+    let hash = token.id_hash();
+    let mut kept: Vec<i64> = waiting()
+        .filter(sessions::token_hash.ne(hash.as_slice()))
+        .order((sessions::created_at.desc(), sessions::id.desc()))
+        .limit((keep - 1).max(0))
+        .select(sessions::id)
+        .load(conn)?;
+    kept.extend(
+        waiting()
+            .filter(sessions::token_hash.eq(hash.as_slice()))
+            .select(sessions::id)
+            .load::<i64>(conn)?,
+    );
+    diesel::delete(waiting().filter(sessions::id.ne_all(kept))).execute(conn)
+}
+
 /// A live session as listed on the settings page.
 pub struct Listed {
     /// Row id.

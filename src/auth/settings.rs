@@ -77,17 +77,9 @@ async fn check_password(
     if right {
         return Ok(Some(therapist));
     }
-    let address = throttle_address(req, &state.config);
-    let email = therapist.email.clone();
+    let address = throttle::address_key(&throttle_address(req, &state.config));
     let locked = state
-        .db(move |conn| {
-            Ok(login::second_factor_failed(
-                conn,
-                therapist_id,
-                &email,
-                &address,
-            )?)
-        })
+        .db(move |conn| Ok(login::failed(conn, Some(therapist_id), &key, &address)?))
         .await?;
     if let Some(secs) = locked {
         return Err(AppError::TooManyRequests(secs));
@@ -629,32 +621,19 @@ async fn code_submit(
     let address = throttle_address(&req, &state.config);
     let outcome = state
         .db(move |conn| {
-            let email = account::find(conn, therapist)?
-                .map(|t| t.email)
-                .unwrap_or_default();
-            match totp::check(conn, therapist, &dk, &code, unix_now())? {
-                totp::Check::Refused => {
-                    let locked = login::second_factor_failed(conn, therapist, &email, &address)?;
-                    if locked.is_some() {
-                        session::end(conn, sid)?;
-                    }
-                    Ok(Err(locked))
-                }
-                check => {
-                    login::complete(conn, sid, therapist, &email)?;
-                    Ok(Ok(check))
-                }
-            }
+            Ok(login::second_factor(
+                conn, sid, therapist, &dk, &code, &address,
+            )?)
         })
         .await?;
     match outcome {
-        Ok(_) => Ok(see_other(
+        login::SecondFactor::Accepted => Ok(see_other(
             super::routes::safe_next(Some(&form.form.next))
                 .as_deref()
                 .unwrap_or("/clients"),
         )),
-        Err(Some(secs)) => Err(AppError::TooManyRequests(secs)),
-        Err(None) => {
+        login::SecondFactor::Locked(secs) => Err(AppError::TooManyRequests(secs)),
+        login::SecondFactor::Refused => {
             let page = CodePage {
                 layout: Layout::anonymous(),
                 csrf_token: session.csrf_token.clone(),
