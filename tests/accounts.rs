@@ -12,6 +12,7 @@ both_backends!(
     the_recovery_page_works_once_and_wrong_codes_are_throttled,
     two_factor_codes_work_once_and_backup_codes_once,
     two_factor_guesses_count_across_every_waiting_sign_in,
+    two_factor_is_replaced_only_with_the_password_and_a_current_code,
     sessions_can_be_ended_from_settings,
     the_audit_trail_is_shown_and_verified,
 );
@@ -676,4 +677,70 @@ async fn two_factor_guesses_count_across_every_waiting_sign_in(app: TestApp) {
     assert_eq!(page.status, 429);
     assert_eq!(app.audit_count("recovery.use"), 0);
     assert_eq!(app.audit_count("login.locked"), 1);
+}
+
+async fn two_factor_is_replaced_only_with_the_password_and_a_current_code(app: TestApp) {
+    let account = app.set_up().await;
+    let (_, backups) = enable_two_factor(&app).await;
+    let page = app.get("/settings/two-factor").await;
+    page.assert_contains("Move to a new phone");
+    let replace = app.get("/settings/two-factor?replace=1").await;
+    replace.assert_contains("Code from the app you use now");
+    let secret = hidden_value(&replace.body, "secret").expect("secret");
+    let raw = tearsheet::auth::totp::decode_secret(&secret).expect("base32");
+    let new_code = tearsheet::auth::totp::code_at(&raw, unix_now());
+    let token = replace.csrf_token();
+    let attempt = |password: &'static str, current: String| {
+        let fields = [
+            ("csrf_token".to_owned(), token.clone()),
+            ("secret".to_owned(), secret.clone()),
+            ("code".to_owned(), new_code.clone()),
+            ("password".to_owned(), password.to_owned()),
+            ("current_code".to_owned(), current),
+        ];
+        let app = &app;
+        async move {
+            let fields: Vec<(&str, &str)> = fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            app.post_form("/settings/two-factor", &fields).await
+        }
+    };
+    // The session alone (no password, no current code) changes nothing.
+    let alone = app
+        .post_form(
+            "/settings/two-factor",
+            &[
+                ("csrf_token", &replace.csrf_token()),
+                ("secret", &secret),
+                ("code", &new_code),
+            ],
+        )
+        .await;
+    assert_eq!(alone.status, 400, "{}", alone.body);
+    alone.assert_contains("That is not your password");
+    let wrong_password = attempt("not my password", backups[0].clone()).await;
+    assert_eq!(wrong_password.status, 400);
+    let wrong_code = attempt("correct horse battery staple", "000000".into()).await;
+    assert_eq!(wrong_code.status, 400);
+    wrong_code.assert_contains("does not match your current app");
+    assert_eq!(app.audit_count("totp.replace"), 0);
+
+    let done = attempt("correct horse battery staple", backups[1].clone()).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    done.assert_contains("Your backup codes");
+    assert_eq!(app.audit_count("totp.replace"), 1);
+    // The old backup codes stopped working; the new app's codes work.
+    let phone = app.new_agent();
+    phone.log_in(&account.email, &account.password).await;
+    post_code(&phone, &backups[2])
+        .await
+        .assert_contains("does not match");
+    let ok = post_code(
+        &phone,
+        &tearsheet::auth::totp::code_at(&raw, unix_now() + 30),
+    )
+    .await;
+    assert_eq!(ok.location(), Some("/clients"));
 }

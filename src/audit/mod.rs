@@ -79,6 +79,8 @@ pub enum Action {
     TotpEnable,
     /// Two-factor sign-in was turned off.
     TotpDisable,
+    /// Two-factor sign-in moved to a new authenticator.
+    TotpReplace,
     /// The administrator invited a colleague (subject: the invite).
     InviteCreate,
     /// An invitation was accepted (subject: the invite).
@@ -129,6 +131,7 @@ impl Action {
             Self::SessionEnd => "session.end",
             Self::TotpEnable => "totp.enable",
             Self::TotpDisable => "totp.disable",
+            Self::TotpReplace => "totp.replace",
             Self::InviteCreate => "invite.create",
             Self::InviteAccept => "invite.accept",
             Self::AccountDisable => "account.disable",

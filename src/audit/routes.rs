@@ -172,7 +172,7 @@ async fn trail(
     render(StatusCode::OK, &page)
 }
 
-const ALL_ACTIONS: [&str; 37] = [
+const ALL_ACTIONS: [&str; 38] = [
     "setup",
     "login.ok",
     "login.failed",
@@ -203,6 +203,7 @@ const ALL_ACTIONS: [&str; 37] = [
     "session.end",
     "totp.enable",
     "totp.disable",
+    "totp.replace",
     "invite.create",
     "invite.accept",
     "account.disable",

@@ -403,6 +403,9 @@ struct TwoFactorPage {
     layout: Layout,
     csrf_token: String,
     enabled: bool,
+    /// Enrolling a new authenticator while two-factor is on: the form also
+    /// asks for the password and a code from the current one.
+    replacing: bool,
     secret: String,
     qr_size: usize,
     qr_dark: Vec<(usize, usize)>,
@@ -421,6 +424,7 @@ fn status_page(
         layout: layout_for(session, "settings"),
         csrf_token: session.csrf_token.clone(),
         enabled: true,
+        replacing: false,
         secret: String::new(),
         qr_size: 0,
         qr_dark: vec![],
@@ -431,15 +435,17 @@ fn status_page(
 
 fn enrol_page(
     session: &CurrentSession,
-    email: &str,
+    account: &Therapist,
     secret: &[u8],
     errors: FieldErrors,
 ) -> TwoFactorPage {
-    let (qr_size, qr_dark) = totp::qr(&totp::uri(secret, email));
+    let (qr_size, qr_dark) = totp::qr(&totp::uri(secret, &account.email));
+    let replacing = account.totp_secret.is_some();
     TwoFactorPage {
         layout: layout_for(session, "settings"),
         csrf_token: session.csrf_token.clone(),
-        enabled: false,
+        enabled: replacing,
+        replacing,
         secret: totp::encode_secret(secret),
         qr_size,
         qr_dark,
@@ -448,18 +454,26 @@ fn enrol_page(
     }
 }
 
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TwoFactorQuery {
+    replace: Option<String>,
+}
+
 /// `GET /settings/two-factor`: enrol (a QR code drawn by the server, or the
-/// secret to type), or turn it off.
+/// secret to type); when it is on, turn it off, or (`?replace=1`) move it
+/// to a new authenticator.
 async fn two_factor(
     state: web::Data<AppState>,
     Signed(session): Signed,
+    query: web::Query<TwoFactorQuery>,
 ) -> Result<HttpResponse, AppError> {
     let therapist = session.therapist;
     let account = state
         .db(move |conn| Ok(account::find(conn, therapist)?))
         .await?
         .ok_or_else(AppError::not_found)?;
-    if account.totp_secret.is_some() {
+    if account.totp_secret.is_some() && query.replace.is_none() {
         let page = status_page(&session, vec![], FieldErrors::default());
         return render(StatusCode::OK, &page);
     }
@@ -467,11 +481,46 @@ async fn two_factor(
         StatusCode::OK,
         &enrol_page(
             &session,
-            &account.email,
+            &account,
             &totp::new_secret(),
             FieldErrors::default(),
         ),
     )
+}
+
+/// Check the password and then a code from the current authenticator (or a
+/// backup code), as changing two-factor sign-in requires. Each problem is
+/// reported against its field, followed by `unchanged`.
+async fn confirm_second_factor(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &CurrentSession,
+    (password, password_field): (&str, &'static str),
+    (code, code_field): (&str, &'static str),
+    unchanged: &str,
+) -> Result<FieldErrors, AppError> {
+    let mut errors = FieldErrors::default();
+    if check_password(req, state, session, password)
+        .await?
+        .is_none()
+    {
+        errors.add(
+            password_field,
+            format!("That is not your password. {unchanged}"),
+        );
+        return Ok(errors);
+    }
+    let (therapist, dk, code) = (session.therapist, session.dk.duplicate(), code.to_owned());
+    let check = state
+        .db(move |conn| Ok(totp::check(conn, therapist, &dk, &code, unix_now())?))
+        .await?;
+    if check == totp::Check::Refused {
+        errors.add(
+            code_field,
+            format!("That code does not match your current app. {unchanged}"),
+        );
+    }
+    Ok(errors)
 }
 
 #[derive(Deserialize, Default)]
@@ -479,11 +528,18 @@ async fn two_factor(
 struct EnrolForm {
     secret: String,
     code: String,
+    /// When replacing: the account's password.
+    password: String,
+    /// When replacing: a code from the current authenticator, or a backup code.
+    current_code: String,
 }
 
 /// `POST /settings/two-factor`: confirm with a current code, then show the
-/// ten backup codes once.
+/// ten backup codes once. While two-factor is already on, this replaces it,
+/// which takes the password and a code from the current authenticator too:
+/// a signed-in session alone must not be able to swap the second factor.
 async fn enable_two_factor(
+    req: HttpRequest,
     state: web::Data<AppState>,
     form: SignedForm<EnrolForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -498,23 +554,42 @@ async fn enable_two_factor(
             "The enrolment form was damaged. Open two-factor settings again to start over.",
         ));
     };
+    let mut errors = FieldErrors::default();
     if totp::matching_step(&secret, &form.form.code, unix_now()).is_none() {
-        let mut errors = FieldErrors::default();
         errors.add(
             "code",
-            "That code does not match. Enter the six digits your app shows now.",
+            "That code does not match. Enter the six digits your new app shows now.",
         );
+    }
+    let replacing = account.totp_secret.is_some();
+    if replacing && errors.is_empty() {
+        errors = confirm_second_factor(
+            &req,
+            &state,
+            &session,
+            (&form.form.password, "password"),
+            (&form.form.current_code, "current_code"),
+            "Two-factor sign-in was not changed.",
+        )
+        .await?;
+    }
+    if !errors.is_empty() {
         return render(
             StatusCode::BAD_REQUEST,
-            &enrol_page(&session, &account.email, &secret, errors),
+            &enrol_page(&session, &account, &secret, errors),
         );
     }
     let backup = totp::new_backup_codes();
     let (dk, codes) = (session.dk.duplicate(), backup.clone());
+    let action = if replacing {
+        Action::TotpReplace
+    } else {
+        Action::TotpEnable
+    };
     state
         .db(move |conn| {
             totp::enable(conn, therapist, &dk, &secret, &codes)?;
-            audit::record(conn, Some(therapist), Action::TotpEnable, None)?;
+            audit::record(conn, Some(therapist), action, None)?;
             Ok(())
         })
         .await?;
@@ -529,31 +604,15 @@ async fn disable_two_factor(
     form: SignedForm<ConfirmPassword>,
 ) -> Result<HttpResponse, AppError> {
     let session = form.session.clone();
-    let mut errors = FieldErrors::default();
-    if check_password(&req, &state, &session, &form.form.password)
-        .await?
-        .is_none()
-    {
-        errors.add(
-            "password",
-            "That is not your password. Two-factor sign-in is still on.",
-        );
-    } else {
-        let (therapist, dk, code) = (
-            session.therapist,
-            session.dk.duplicate(),
-            form.form.code.clone(),
-        );
-        let check = state
-            .db(move |conn| Ok(totp::check(conn, therapist, &dk, &code, unix_now())?))
-            .await?;
-        if check == totp::Check::Refused {
-            errors.add(
-                "code",
-                "That code does not match. Two-factor sign-in is still on.",
-            );
-        }
-    }
+    let errors = confirm_second_factor(
+        &req,
+        &state,
+        &session,
+        (&form.form.password, "password"),
+        (&form.form.code, "code"),
+        "Two-factor sign-in is still on.",
+    )
+    .await?;
     if !errors.is_empty() {
         let page = status_page(&session, vec![], errors);
         return render(StatusCode::BAD_REQUEST, &page);
