@@ -17,4 +17,5 @@ pub mod ids;
 pub mod notes;
 pub mod startup;
 pub mod telemetry;
+pub mod upgrade;
 pub mod web;

@@ -8,6 +8,7 @@ mod auth;
 mod browser;
 mod clients;
 mod handouts;
+mod integrity;
 mod notes;
 mod operations;
 mod privacy;

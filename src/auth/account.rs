@@ -78,6 +78,8 @@ pub struct Therapist {
     pub totp_last_step: Option<i64>,
     /// Unused backup codes, sealed under DK.
     pub backup_codes: Option<Vec<u8>>,
+    /// Which form the therapist's sealed data is in (see `crate::upgrade`).
+    pub data_format: i32,
 }
 
 #[derive(Insertable)]
@@ -97,26 +99,17 @@ struct NewTherapist<'a> {
     dk_sealed_recovery: &'a [u8],
     recovery_salt: &'a [u8],
     created_at: i64,
+    data_format: i32,
 }
 
 /// Where a therapist's password-sealed DK lives.
 pub fn password_place(id: TherapistId) -> Place<'static> {
-    Place {
-        therapist: id.0,
-        table: "therapists",
-        column: "dk_sealed_password",
-        row: id.0,
-    }
+    Place::new(id.0, "therapists", "dk_sealed_password", id.0)
 }
 
 /// Where a therapist's recovery-sealed DK lives.
 pub fn recovery_place(id: TherapistId) -> Place<'static> {
-    Place {
-        therapist: id.0,
-        table: "therapists",
-        column: "dk_sealed_recovery",
-        row: id.0,
-    }
+    Place::new(id.0, "therapists", "dk_sealed_recovery", id.0)
 }
 
 impl Therapist {
@@ -259,6 +252,7 @@ impl Enrolment {
                 dk_sealed_recovery: &self.dk_sealed_recovery,
                 recovery_salt: &self.recovery_salt,
                 created_at: at,
+                data_format: crate::upgrade::CURRENT,
             })
             .execute(conn)
             .map(|_| ())

@@ -394,6 +394,9 @@ async fn resume<T: DeserializeOwned>(
                 return Err(AppError::TooManyRequests(secs));
             }
             let ok = outcome == super::login::SecondFactor::Accepted;
+            if ok {
+                crate::upgrade::start(&state.pool, s.therapist, &s.dk);
+            }
             if !ok {
                 return Err(reauth(Some(
                     "Enter the current code from your authenticator app (or a backup code) as well as your password.",

@@ -130,6 +130,7 @@ pub async fn attempt(
             let ua = user_agent(req);
             let config = state.config.clone();
             let id = t.id();
+            crate::upgrade::start(&state.pool, id, &dk);
             let token = state
                 .db(move |conn| {
                     let token = session::create(conn, id, &dk, None, ua.as_deref())?;

@@ -126,6 +126,7 @@ async fn submit(
         .get(actix_web::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    crate::upgrade::start(&state.pool, id, &dk);
     let token = state
         .db(move |conn| {
             rekey.apply(conn)?;

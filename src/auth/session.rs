@@ -80,12 +80,7 @@ struct SessionRow {
 pub const SECOND_FACTOR_WINDOW: i64 = 5 * 60;
 
 fn place(therapist: TherapistId, session: SessionId, column: &'static str) -> Place<'static> {
-    Place {
-        therapist: therapist.0,
-        table: "sessions",
-        column,
-        row: session.0,
-    }
+    Place::new(therapist.0, "sessions", column, session.0)
 }
 
 /// Start a new session (at every sign-in: no fixation). Returns the token for the cookie.

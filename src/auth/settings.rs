@@ -686,11 +686,14 @@ async fn code_submit(
         })
         .await?;
     match outcome {
-        login::SecondFactor::Accepted => Ok(see_other(
-            super::routes::safe_next(Some(&form.form.next))
-                .as_deref()
-                .unwrap_or("/clients"),
-        )),
+        login::SecondFactor::Accepted => {
+            crate::upgrade::start(&state.pool, therapist, &session.dk);
+            Ok(see_other(
+                super::routes::safe_next(Some(&form.form.next))
+                    .as_deref()
+                    .unwrap_or("/clients"),
+            ))
+        }
         login::SecondFactor::Locked(secs) => Err(AppError::TooManyRequests(secs)),
         login::SecondFactor::Refused => {
             let page = CodePage {

@@ -48,6 +48,7 @@ pub struct ClientFields {
 }
 
 /// A client, opened.
+#[derive(Clone)]
 pub struct Client {
     /// Row id.
     pub id: ClientId,
@@ -60,6 +61,15 @@ pub struct Client {
 }
 
 impl Client {
+    /// Every name the client goes by (full, and preferred when set).
+    pub fn names(&self) -> Vec<&str> {
+        let mut names = vec![self.fields.full_name.as_str()];
+        if !self.fields.preferred_name.trim().is_empty() {
+            names.push(self.fields.preferred_name.as_str());
+        }
+        names
+    }
+
     /// The name to address the client by: preferred name, else full name.
     pub fn called(&self) -> &str {
         if self.fields.preferred_name.trim().is_empty() {

@@ -231,12 +231,12 @@ async fn show(
     let row = load(&state, &session, &path).await?;
     let client = row.open(&session.dk);
     let (therapist, id) = (session.therapist, client.id);
-    let dk = session.dk.duplicate();
+    let (dk, opened) = (session.dk.duplicate(), client.clone());
     let (notes, given) = state
         .db(move |conn| {
             Ok((
                 crate::notes::model::for_client(conn, therapist, id)?,
-                crate::handouts::model::given_to(conn, therapist, &dk, id)?,
+                crate::handouts::model::given_to(conn, therapist, &dk, &opened)?,
             ))
         })
         .await?;
@@ -275,7 +275,11 @@ async fn show(
         handouts: given
             .into_iter()
             .map(|g| GivenHandout {
-                title: g.text.title,
+                title: if g.damaged {
+                    "⚠ A handout record that failed an integrity check".to_owned()
+                } else {
+                    g.text.title
+                },
                 when: crate::web::layout::local_time(g.given_at),
                 href: format!("/handouts/given/{}/print", g.id),
             })
@@ -469,6 +473,7 @@ async fn load_record(
     let row = load(state, session, raw_id).await?;
     let client = row.open(&session.dk);
     let (therapist, id, dk) = (session.therapist, client.id, session.dk.duplicate());
+    let opened = client.clone();
     let (notes, given) = state
         .db(move |conn| {
             let rows = crate::notes::model::for_client(conn, therapist, id)?;
@@ -480,11 +485,11 @@ async fn load_record(
             }
             Ok((
                 notes,
-                crate::handouts::model::given_to(conn, therapist, &dk, id)?,
+                crate::handouts::model::given_to(conn, therapist, &dk, &opened)?,
             ))
         })
         .await?;
-    if client.damaged || notes.iter().any(|(n, _)| n.damaged) {
+    if client.damaged || notes.iter().any(|(n, _)| n.damaged) || given.iter().any(|g| g.damaged) {
         return Err(AppError::conflict(
             "Part of this record failed an integrity check, so it cannot be exported whole. Nothing was exported.",
         ));

@@ -16,18 +16,23 @@
 //! - **Session secret** ([`session::SessionToken`]): lives only in the cookie;
 //!   HKDF turns it into a [`SessionKey`] that seals the session's copy of DK.
 //!
-//! # Sealed blob format (version 1)
+//! # Sealed blob format (version 2)
 //! ```text
-//! version (1 byte = 0x01) | key id (4 bytes, big-endian) | nonce (24 bytes) | ciphertext + tag (16)
+//! version (1 byte = 0x02) | key id (4 bytes, big-endian) | nonce (24 bytes) | ciphertext + tag (16)
 //! ```
 //! The cipher is XChaCha20-Poly1305 with a fresh random nonce per seal. The key
 //! id names the kind of key in its top byte ([`KeyKind`]) and the key's
 //! generation in the lower three (always 1 today; room for DK rotation).
 //! The associated data binds a blob to its place:
 //! ```text
-//! header (version | key id) | therapist id (8, BE) | len | table | len | column | row id (8, BE)
+//! header (version | key id) | therapist id (8, BE) | len | table | len | column | row id (8, BE) | parent id (8, BE)
 //! ```
-//! so a blob copied to another row, column or therapist fails to open. An
+//! so a blob copied to another row, column or therapist fails to open, and
+//! so does a row moved under another owning record (a note to another
+//! client, an addendum to another note): the parent is that record's id, or
+//! 0 for rows that belong to none. Version 1 blobs, written before the
+//! parent was bound, have no parent id in their associated data; they are
+//! still read, and sealed again as version 2 when their owner signs in. An
 //! unknown version is an error, never a guess.
 
 pub mod password;
@@ -192,6 +197,7 @@ pub struct Record<'a> {
     therapist: i64,
     table: &'static str,
     row: i64,
+    parent: i64,
 }
 
 impl<'a> Record<'a> {
@@ -202,16 +208,19 @@ impl<'a> Record<'a> {
             therapist,
             table,
             row,
+            parent: 0,
         }
     }
 
+    /// The same row, which belongs to record `parent` (a note to its
+    /// client, an addendum to its note): moving the row to another parent
+    /// makes its fields fail to open.
+    pub fn under(self, parent: i64) -> Self {
+        Self { parent, ..self }
+    }
+
     fn place(&self, column: &'static str) -> Place<'static> {
-        Place {
-            therapist: self.therapist,
-            table: self.table,
-            column,
-            row: self.row,
-        }
+        Place::new(self.therapist, self.table, column, self.row).under(self.parent)
     }
 
     /// Seal text for `column`.

@@ -152,12 +152,7 @@ mod tests {
     use crate::crypto::{DataKey, Place};
 
     fn place() -> Place<'static> {
-        Place {
-            therapist: 1,
-            table: "therapists",
-            column: "dk_sealed_password",
-            row: 1,
-        }
+        Place::new(1, "therapists", "dk_sealed_password", 1)
     }
 
     #[test]

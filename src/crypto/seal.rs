@@ -6,8 +6,13 @@ use zeroize::Zeroizing;
 
 use super::{SealingKey, random_bytes};
 
-/// The only blob version this build writes and reads.
-pub const VERSION: u8 = 1;
+/// The blob version this build writes: its associated data also binds the
+/// record that owns the value's row ([`Place::parent`]).
+pub const VERSION: u8 = 2;
+/// The first version, still read: its associated data binds therapist,
+/// table, column and row, but no owning record. Rows holding it are sealed
+/// again as [`VERSION`] when their owner signs in.
+pub const LEGACY_VERSION: u8 = 1;
 const HEADER_LEN: usize = 1 + 4;
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
@@ -25,6 +30,29 @@ pub struct Place<'a> {
     pub column: &'a str,
     /// The row id holding the value.
     pub row: i64,
+    /// The record the row belongs to (a note's client, an addendum's note),
+    /// or 0 for rows that belong to no other record. Bound from version 2
+    /// on, so a row moved to another owner fails to open.
+    pub parent: i64,
+}
+
+impl<'a> Place<'a> {
+    /// Column `column` of row `row` in `table`, owned by `therapist` and
+    /// belonging to no other record.
+    pub const fn new(therapist: i64, table: &'a str, column: &'a str, row: i64) -> Self {
+        Self {
+            therapist,
+            table,
+            column,
+            row,
+            parent: 0,
+        }
+    }
+
+    /// The same place, in a row that belongs to record `parent`.
+    pub const fn under(self, parent: i64) -> Self {
+        Self { parent, ..self }
+    }
 }
 
 /// Why a blob did not open. None of these carry any plaintext.
@@ -51,7 +79,7 @@ pub enum OpenError {
 
 fn associated_data(header: &[u8], place: &Place<'_>) -> Vec<u8> {
     let mut ad =
-        Vec::with_capacity(header.len() + 8 + 2 + place.table.len() + place.column.len() + 8);
+        Vec::with_capacity(header.len() + 8 + 2 + place.table.len() + place.column.len() + 16);
     ad.extend_from_slice(header);
     ad.extend_from_slice(&place.therapist.to_be_bytes());
     for name in [place.table, place.column] {
@@ -61,13 +89,26 @@ fn associated_data(header: &[u8], place: &Place<'_>) -> Vec<u8> {
         ad.extend_from_slice(&name.as_bytes()[..usize::from(len)]);
     }
     ad.extend_from_slice(&place.row.to_be_bytes());
+    // Version 1 bound no owning record; everything later does.
+    if header[0] != LEGACY_VERSION {
+        ad.extend_from_slice(&place.parent.to_be_bytes());
+    }
     ad
 }
 
 /// Seal `plaintext` under `key` for `place`, with a fresh random nonce.
 pub fn seal(key: &impl SealingKey, place: &Place<'_>, plaintext: &[u8]) -> Vec<u8> {
+    seal_as(VERSION, key, place, plaintext)
+}
+
+/// The format version of a sealed blob (its first byte), if it has one.
+pub fn version_of(blob: &[u8]) -> Option<u8> {
+    blob.first().copied()
+}
+
+fn seal_as(version: u8, key: &impl SealingKey, place: &Place<'_>, plaintext: &[u8]) -> Vec<u8> {
     let mut header = [0u8; HEADER_LEN];
-    header[0] = VERSION;
+    header[0] = version;
     header[1..].copy_from_slice(&key.key_id().to_be_bytes());
     let nonce: [u8; NONCE_LEN] = random_bytes();
     let ad = associated_data(&header, place);
@@ -98,7 +139,7 @@ pub fn open(
     let Some(&version) = blob.first() else {
         return Err(OpenError::Truncated);
     };
-    if version != VERSION {
+    if version != VERSION && version != LEGACY_VERSION {
         return Err(OpenError::UnknownVersion(version));
     }
     if blob.len() < MIN_BLOB_LEN {
@@ -148,12 +189,7 @@ mod tests {
     use crate::crypto::{DataKey, SessionKey};
 
     fn place() -> Place<'static> {
-        Place {
-            therapist: 7,
-            table: "clients",
-            column: "full_name",
-            row: 42,
-        }
+        Place::new(7, "notes", "sections", 42).under(9)
     }
 
     /// A fixed key for tests only.
@@ -234,17 +270,19 @@ mod tests {
         let moved = [
             Place { row: 43, ..place() },
             Place {
-                column: "about",
+                column: "key_moment",
                 ..place()
             },
             Place {
-                table: "notes",
+                table: "note_versions",
                 ..place()
             },
             Place {
                 therapist: 8,
                 ..place()
             },
+            place().under(10),
+            place().under(0),
         ];
         for other in moved {
             assert_eq!(
@@ -270,12 +308,33 @@ mod tests {
     #[test]
     fn an_unknown_version_is_an_error_not_a_guess() {
         let key = test_key();
-        let mut blob = seal(&key, &place(), b"x");
-        blob[0] = 2;
+        for version in [0, 3, 255] {
+            let mut blob = seal(&key, &place(), b"x");
+            blob[0] = version;
+            assert_eq!(
+                open(&key, &place(), &blob),
+                Err(OpenError::UnknownVersion(version))
+            );
+        }
+    }
+
+    #[test]
+    fn new_blobs_are_version_2_and_legacy_version_1_blobs_still_open() {
+        let key = test_key();
+        assert_eq!(version_of(&seal(&key, &place(), b"x")), Some(VERSION));
+        let legacy = seal_as(LEGACY_VERSION, &key, &place(), b"written by 0.1");
         assert_eq!(
-            open(&key, &place(), &blob),
-            Err(OpenError::UnknownVersion(2))
+            open(&key, &place(), &legacy).expect("opens").as_slice(),
+            b"written by 0.1"
         );
+        // Version 1 never bound the owning record: that is why such rows are
+        // sealed again at sign-in.
+        assert!(open(&key, &place().under(10), &legacy).is_ok());
+        assert!(open(&key, &Place { row: 43, ..place() }, &legacy).is_err());
+        // A version 2 blob relabelled as version 1 fails: the header is bound.
+        let mut relabelled = seal(&key, &place(), b"x");
+        relabelled[0] = LEGACY_VERSION;
+        assert_eq!(open(&key, &place(), &relabelled), Err(OpenError::Integrity));
     }
 
     #[test]
@@ -302,7 +361,7 @@ mod properties {
         #[test]
         fn opening_any_bytes_never_panics(blob in proptest::collection::vec(any::<u8>(), 0..256)) {
             let key = DataKey::from_bytes([7; 32]);
-            let place = Place { therapist: 1, table: "t", column: "c", row: 1 };
+            let place = Place::new(1, "t", "c", 1);
             let _ = open(&key, &place, &blob);
         }
 
@@ -311,15 +370,18 @@ mod properties {
             plain in proptest::collection::vec(any::<u8>(), 0..4096),
             therapist in any::<i64>(),
             row in any::<i64>(),
+            parent in any::<i64>(),
             column in "[a-z_]{1,40}",
         ) {
             let key = DataKey::from_bytes([9; 32]);
-            let place = Place { therapist, table: "notes", column: &column, row };
+            let place = Place::new(therapist, "notes", &column, row).under(parent);
             let blob = seal(&key, &place, &plain);
             let opened = open(&key, &place, &blob).expect("opens");
             prop_assert_eq!(opened.as_slice(), &plain[..]);
             let elsewhere = Place { row: row.wrapping_add(1), ..place };
             prop_assert!(open(&key, &elsewhere, &blob).is_err());
+            let moved = place.under(parent.wrapping_add(1));
+            prop_assert!(open(&key, &moved, &blob).is_err());
         }
     }
 }

@@ -29,6 +29,7 @@ diesel::table! {
         totp_secret -> Nullable<Binary>,
         totp_last_step -> Nullable<BigInt>,
         backup_codes -> Nullable<Binary>,
+        data_format -> Integer,
     }
 }
 

@@ -3,11 +3,11 @@
 use diesel::prelude::*;
 
 use super::content::{Handout, Origin};
+use crate::clients::model::{self as clients, Client};
 use crate::crypto::{DataKey, Record, hash_parts};
 use crate::db::schema::{handouts_given, practice, practice_handouts};
 use crate::db::{DbConn, new_row_id, now};
 use crate::ids::{ClientId, TherapistId};
-use crate::web::layout::shown;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = practice_handouts)]
@@ -112,10 +112,29 @@ pub struct GivenText {
     pub body: String,
     /// The therapist's personal note.
     pub personal_note: String,
+    /// The name it was printed for ("For Sam"), as printed.
+    pub for_name: String,
 }
 
-/// The hash of exactly what was printed.
-pub fn text_hash(slug: &str, version: i32, text: &GivenText, client_name: &str) -> [u8; 32] {
+/// The hash of exactly what was given, and to whom: sealed with the record
+/// and compared whenever it is opened, so text or an owner changed in the
+/// database shows the integrity notice.
+pub fn text_hash(client: ClientId, slug: &str, version: i32, text: &GivenText) -> [u8; 32] {
+    hash_parts(&[
+        b"tearsheet/v2/handout-given",
+        &client.0.to_be_bytes(),
+        slug.as_bytes(),
+        &version.to_be_bytes(),
+        text.title.as_bytes(),
+        text.body.as_bytes(),
+        text.personal_note.as_bytes(),
+        text.for_name.as_bytes(),
+    ])
+}
+
+/// The hash records made before version 2 carry: the name printed was not
+/// stored, only hashed, so it is checked against the client's names.
+fn legacy_text_hash(slug: &str, version: i32, text: &GivenText, name: &str) -> [u8; 32] {
     hash_parts(&[
         b"tearsheet/v1/handout-given",
         slug.as_bytes(),
@@ -123,12 +142,38 @@ pub fn text_hash(slug: &str, version: i32, text: &GivenText, client_name: &str) 
         text.title.as_bytes(),
         text.body.as_bytes(),
         text.personal_note.as_bytes(),
-        client_name.as_bytes(),
+        name.as_bytes(),
     ])
 }
 
+/// A given-handout record's sealed fields: bound to its row and its client.
+fn given_record(dk: &DataKey, therapist: TherapistId, id: i64, client: ClientId) -> Record<'_> {
+    Record::new(dk, therapist.0, "handouts_given", id).under(client.0)
+}
+
+/// A given record's sealed columns: the text hash, the body (title, text
+/// and the name printed), the personal note.
+fn seal_given(
+    r: &Record<'_>,
+    client: ClientId,
+    slug: &str,
+    version: i32,
+    text: &GivenText,
+) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let body = serde_json::json!({
+        "title": text.title,
+        "body": text.body,
+        "for_name": text.for_name,
+    })
+    .to_string();
+    (
+        r.seal_bytes("text_hash", &text_hash(client, slug, version, text)),
+        r.seal("body", &body),
+        r.seal("personal_note", &text.personal_note),
+    )
+}
+
 /// Record that a handout was given to a client; returns the record's id.
-#[allow(clippy::too_many_arguments)]
 pub fn record_given(
     conn: &mut DbConn,
     therapist: TherapistId,
@@ -136,12 +181,11 @@ pub fn record_given(
     client: ClientId,
     handout: &Handout,
     text: &GivenText,
-    client_name: &str,
     options: &PrintOptions,
 ) -> QueryResult<i64> {
     let id = new_row_id();
-    let r = Record::new(dk, therapist.0, "handouts_given", id);
-    let body = serde_json::json!({ "title": text.title, "body": text.body }).to_string();
+    let r = given_record(dk, therapist, id, client);
+    let (hash, body, note) = seal_given(&r, client, &handout.slug, handout.version, text);
     diesel::insert_into(handouts_given::table)
         .values((
             handouts_given::id.eq(id),
@@ -149,12 +193,9 @@ pub fn record_given(
             handouts_given::client_id.eq(client.0),
             handouts_given::slug.eq(&handout.slug),
             handouts_given::version.eq(handout.version),
-            handouts_given::text_hash.eq(r.seal_bytes(
-                "text_hash",
-                &text_hash(&handout.slug, handout.version, text, client_name),
-            )),
-            handouts_given::body.eq(r.seal("body", &body)),
-            handouts_given::personal_note.eq(r.seal("personal_note", &text.personal_note)),
+            handouts_given::text_hash.eq(hash),
+            handouts_given::body.eq(body),
+            handouts_given::personal_note.eq(note),
             handouts_given::paper.eq(options.paper),
             handouts_given::large_print.eq(options.large_print),
             handouts_given::discreet.eq(options.discreet),
@@ -180,8 +221,8 @@ pub struct Given {
     pub text: GivenText,
     /// How it was printed.
     pub options: PrintOptions,
-    /// Whether the sealed text still matches its sealed hash (for the name
-    /// it was printed for).
+    /// Whether a sealed field failed to open, or the text no longer matches
+    /// the hash sealed when it was given (for this client).
     pub damaged: bool,
 }
 
@@ -201,24 +242,56 @@ struct GivenRow {
     given_at: i64,
 }
 
-fn open_given(dk: &DataKey, therapist: TherapistId, row: GivenRow) -> Given {
-    let r = Record::new(dk, therapist.0, "handouts_given", row.id);
-    let mut damaged = false;
-    let body = shown(r.open("body", &row.body), &mut damaged);
-    let parsed: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-    let text = GivenText {
-        title: parsed["title"].as_str().unwrap_or_default().to_owned(),
-        body: parsed["body"].as_str().unwrap_or_default().to_owned(),
-        personal_note: shown(r.open("personal_note", &row.personal_note), &mut damaged),
-    };
-    damaged |= r.open_bytes("text_hash", &row.text_hash).is_err();
+/// Open a record. `client_names` are the client's full and preferred names:
+/// records made before version 2 did not store the name printed, so their
+/// hash is checked against those.
+fn open_given(dk: &DataKey, therapist: TherapistId, row: GivenRow, client_names: &[&str]) -> Given {
+    let client = ClientId(row.client_id);
+    let r = given_record(dk, therapist, row.id, client);
+    let opened = (|| {
+        let body = r.open("body", &row.body).ok()?;
+        let parsed: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let field = |name: &str| parsed[name].as_str().map(str::to_owned);
+        let text = GivenText {
+            title: field("title")?,
+            body: field("body")?,
+            personal_note: r.open("personal_note", &row.personal_note).ok()?,
+            for_name: field("for_name").unwrap_or_default(),
+        };
+        let stored = r.open_bytes("text_hash", &row.text_hash).ok()?;
+        let matches = |hash: [u8; 32]| crate::crypto::constant_time_eq(&hash, &stored);
+        if parsed.get("for_name").is_some() {
+            return matches(text_hash(client, &row.slug, row.version, &text)).then_some(text);
+        }
+        // A record from before version 2: the name it was printed for is
+        // whichever of the client's names its hash was made with.
+        let name = client_names
+            .iter()
+            .find(|name| matches(legacy_text_hash(&row.slug, row.version, &text, name)))?;
+        Some(GivenText {
+            for_name: (*name).to_owned(),
+            ..text
+        })
+    })();
+    if opened.is_none() {
+        tracing::warn!(
+            record = row.id,
+            "a given-handout record failed its integrity check"
+        );
+    }
+    let damaged = opened.is_none();
     Given {
         id: row.id,
-        client_id: ClientId(row.client_id),
+        client_id: client,
         slug: row.slug,
         version: row.version,
         given_at: row.given_at,
-        text,
+        text: opened.unwrap_or(GivenText {
+            title: String::new(),
+            body: String::new(),
+            personal_note: String::new(),
+            for_name: String::new(),
+        }),
         options: PrintOptions {
             paper: if row.paper == "a4" { "a4" } else { "letter" },
             large_print: row.large_print,
@@ -228,20 +301,26 @@ fn open_given(dk: &DataKey, therapist: TherapistId, row: GivenRow) -> Given {
     }
 }
 
-/// One of this therapist's given-handout records.
+/// One of this therapist's given-handout records, with its client.
 pub fn find_given(
     conn: &mut DbConn,
     therapist: TherapistId,
     dk: &DataKey,
     id: i64,
-) -> QueryResult<Option<Given>> {
+) -> QueryResult<Option<(Given, Client)>> {
     let row: Option<GivenRow> = handouts_given::table
         .filter(handouts_given::id.eq(id))
         .filter(handouts_given::therapist_id.eq(therapist.0))
         .select(GivenRow::as_select())
         .first(conn)
         .optional()?;
-    Ok(row.map(|r| open_given(dk, therapist, r)))
+    let Some(row) = row else { return Ok(None) };
+    let Some(client) = clients::find(conn, therapist, ClientId(row.client_id))? else {
+        return Ok(None);
+    };
+    let client = client.open(dk);
+    let given = open_given(dk, therapist, row, &client.names());
+    Ok(Some((given, client)))
 }
 
 /// Handouts given to a client, newest first.
@@ -249,16 +328,131 @@ pub fn given_to(
     conn: &mut DbConn,
     therapist: TherapistId,
     dk: &DataKey,
-    client: ClientId,
+    client: &Client,
 ) -> QueryResult<Vec<Given>> {
     let rows: Vec<GivenRow> = handouts_given::table
         .filter(handouts_given::therapist_id.eq(therapist.0))
-        .filter(handouts_given::client_id.eq(client.0))
+        .filter(handouts_given::client_id.eq(client.id.0))
         .order(handouts_given::given_at.desc())
         .select(GivenRow::as_select())
         .load(conn)?;
+    let names = client.names();
     Ok(rows
         .into_iter()
-        .map(|r| open_given(dk, therapist, r))
+        .map(|r| open_given(dk, therapist, r, &names))
         .collect())
+}
+
+/// Bring up to `limit` of this therapist's given-handout records after id
+/// `after` to the current sealed format: blob version 2 bound to the
+/// client, with the name printed stored and a version 2 hash. A record
+/// whose old hash matches none of its client's names is left as it is (it
+/// shows the integrity notice). Returns the last id looked at, or `None`
+/// past the end.
+pub fn upgrade_given_batch(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    dk: &DataKey,
+    after: i64,
+    limit: i64,
+) -> QueryResult<Option<i64>> {
+    crate::db::write_transaction(conn, |conn| {
+        let rows: Vec<GivenRow> = handouts_given::table
+            .filter(handouts_given::therapist_id.eq(therapist.0))
+            .filter(handouts_given::id.gt(after))
+            .order(handouts_given::id.asc())
+            .limit(limit)
+            .select(GivenRow::as_select())
+            .load(conn)?;
+        let last = rows.last().map(|r| r.id);
+        for row in rows {
+            let legacy = crate::crypto::seal::version_of(&row.body)
+                == Some(crate::crypto::seal::LEGACY_VERSION);
+            if !legacy {
+                continue;
+            }
+            let client = ClientId(row.client_id);
+            let Some(owner) = clients::find(conn, therapist, client)? else {
+                continue;
+            };
+            let owner = owner.open(dk);
+            let (id, slug, version) = (row.id, row.slug.clone(), row.version);
+            let given = open_given(dk, therapist, row, &owner.names());
+            if given.damaged {
+                continue;
+            }
+            let r = given_record(dk, therapist, id, client);
+            let (hash, body, note) = seal_given(&r, client, &slug, version, &given.text);
+            diesel::update(handouts_given::table.find(id))
+                .set((
+                    handouts_given::text_hash.eq(hash),
+                    handouts_given::body.eq(body),
+                    handouts_given::personal_note.eq(note),
+                ))
+                .execute(conn)?;
+        }
+        Ok(last)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(dk: &DataKey, hashed: &GivenText, stored: &GivenText) -> GivenRow {
+        let (therapist, id, client) = (TherapistId(1), 5, ClientId(9));
+        let r = given_record(dk, therapist, id, client);
+        let body = serde_json::json!({
+            "title": stored.title, "body": stored.body, "for_name": stored.for_name,
+        });
+        GivenRow {
+            id,
+            client_id: client.0,
+            slug: "crying-in-therapy".into(),
+            version: 1,
+            text_hash: r.seal_bytes(
+                "text_hash",
+                &text_hash(client, "crying-in-therapy", 1, hashed),
+            ),
+            body: r.seal("body", &body.to_string()),
+            personal_note: r.seal("personal_note", &stored.personal_note),
+            paper: "letter".into(),
+            large_print: false,
+            discreet: false,
+            given_at: 0,
+        }
+    }
+
+    fn text(note: &str) -> GivenText {
+        GivenText {
+            title: "It's okay to cry".into(),
+            body: "Tears are welcome here.".into(),
+            personal_note: note.into(),
+            for_name: "Sam".into(),
+        }
+    }
+
+    #[test]
+    fn a_record_opens_only_when_its_text_matches_the_sealed_hash() {
+        let dk = DataKey::from_bytes([3; 32]);
+        let whole = open_given(
+            &dk,
+            TherapistId(1),
+            row(&dk, &text("brave"), &text("brave")),
+            &[],
+        );
+        assert!(!whole.damaged);
+        assert_eq!(whole.text.personal_note, "brave");
+        let changed = open_given(
+            &dk,
+            TherapistId(1),
+            row(&dk, &text("brave"), &text("other")),
+            &[],
+        );
+        assert!(
+            changed.damaged,
+            "text that does not match its hash is flagged"
+        );
+        assert!(changed.text.personal_note.is_empty(), "and not shown");
+    }
 }

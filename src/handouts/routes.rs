@@ -361,16 +361,12 @@ async fn give(
         title: h.title.clone(),
         body: h.body.clone(),
         personal_note: form.form.note.trim_end().to_owned(),
+        for_name: client.called().to_owned(),
     };
-    let (therapist, dk, name) = (
-        session.therapist,
-        session.dk.duplicate(),
-        client.called().to_owned(),
-    );
+    let (therapist, dk) = (session.therapist, session.dk.duplicate());
     let id = state
         .db(move |conn| {
-            let id =
-                model::record_given(conn, therapist, &dk, client.id, &h, &text, &name, &options)?;
+            let id = model::record_given(conn, therapist, &dk, client.id, &h, &text, &options)?;
             audit::record(conn, Some(therapist), Action::HandoutGiven, Some(id))?;
             Ok(id)
         })
@@ -397,15 +393,9 @@ async fn reprint(
     };
     let (therapist, dk) = (session.therapist, session.dk.duplicate());
     let found = state
-        .db(move |conn| {
-            let Some(given) = model::find_given(conn, therapist, &dk, id)? else {
-                return Ok(None);
-            };
-            let client = clients::find(conn, therapist, given.client_id)?;
-            Ok(client.map(|c| (given, c)))
-        })
+        .db(move |conn| Ok(model::find_given(conn, therapist, &dk, id)?))
         .await?;
-    let Some((given, client_row)) = found else {
+    let Some((given, client)) = found else {
         return Err(audit::denied(&state, therapist, Some(id)).await);
     };
     if given.damaged {
@@ -413,12 +403,18 @@ async fn reprint(
             "This record failed an integrity check, so the handout cannot be reprinted from it.",
         ));
     }
-    let client = client_row.open(&session.dk);
+    // Records made before the name printed was stored reprint with the
+    // client's name as it is now.
+    let for_name = if given.text.for_name.is_empty() {
+        client.called().to_owned()
+    } else {
+        given.text.for_name.clone()
+    };
     let printing = Printing {
         title: &given.text.title,
         body: &given.text.body,
         sources: &[],
-        for_name: Some(client.called().to_owned()),
+        for_name: Some(for_name),
         note: &given.text.personal_note,
         options: &given.options,
         show_names: true,

@@ -130,8 +130,9 @@ pub struct Note {
     pub intact: Option<bool>,
 }
 
-fn record<'a>(dk: &'a DataKey, therapist: i64, id: i64) -> Record<'a> {
-    Record::new(dk, therapist, "notes", id)
+/// A note's sealed fields: bound to its therapist, its row and its client.
+fn record(dk: &DataKey, therapist: i64, id: i64, client: i64) -> Record<'_> {
+    Record::new(dk, therapist, "notes", id).under(client)
 }
 
 fn parse_json<T: serde::de::DeserializeOwned + Default>(
@@ -169,19 +170,20 @@ impl NoteRow {
 
     /// Open just the tags (for filters and timelines).
     pub fn open_tags(&self, dk: &DataKey) -> Result<Vec<String>, OpenError> {
-        let text = record(dk, self.therapist_id, self.id).open("tags", &self.tags)?;
+        let text =
+            record(dk, self.therapist_id, self.id, self.client_id).open("tags", &self.tags)?;
         serde_json::from_str(&text).map_err(|_| OpenError::Integrity)
     }
 
     /// Open just the key moment.
     pub fn open_key_moment(&self, dk: &DataKey) -> Result<String, OpenError> {
-        record(dk, self.therapist_id, self.id).open("key_moment", &self.key_moment)
+        record(dk, self.therapist_id, self.id, self.client_id).open("key_moment", &self.key_moment)
     }
 
     /// Open every sealed text of the note, without checking a signed note
     /// against its hash: what search reads. Fails if any part fails to open.
     pub fn open_text(&self, dk: &DataKey) -> Result<NoteContent, OpenError> {
-        let r = record(dk, self.therapist_id, self.id);
+        let r = record(dk, self.therapist_id, self.id, self.client_id);
         fn json<T: serde::de::DeserializeOwned>(text: String) -> Result<T, OpenError> {
             serde_json::from_str(&text).map_err(|_| OpenError::Integrity)
         }
@@ -195,7 +197,7 @@ impl NoteRow {
 
     /// Open everything, and check a signed note against its sealed hash.
     pub fn open(&self, dk: &DataKey) -> Note {
-        let r = record(dk, self.therapist_id, self.id);
+        let r = record(dk, self.therapist_id, self.id, self.client_id);
         let mut damaged = false;
         let content = NoteContent {
             sections: parse_json(r.open("sections", &self.sections), &mut damaged),
@@ -364,7 +366,7 @@ pub fn create(
     content: &NoteContent,
 ) -> QueryResult<NoteId> {
     let id = NoteId::generate();
-    let sealed = seal_content(&record(dk, therapist.0, id.0), content);
+    let sealed = seal_content(&record(dk, therapist.0, id.0, client.0), content);
     let at = now();
     diesel::insert_into(notes::table)
         .values((
@@ -421,7 +423,7 @@ pub fn save_draft(
             return Ok(SaveOutcome::Stale(Box::new(current)));
         }
         keep_version(conn, therapist, dk, &current)?;
-        let sealed = seal_content(&record(dk, therapist.0, id.0), content);
+        let sealed = seal_content(&record(dk, therapist.0, id.0, current.client_id), content);
         let next = current.revision + 1;
         let n = diesel::update(
             notes::table
@@ -474,7 +476,7 @@ fn keep_version(
     }
     let version_id = new_row_id();
     let sealed = seal_content(
-        &Record::new(dk, therapist.0, "note_versions", version_id),
+        &Record::new(dk, therapist.0, "note_versions", version_id).under(current.id),
         &opened.content,
     );
     diesel::insert_into(note_versions::table)
@@ -535,7 +537,7 @@ pub fn versions(
         .into_iter()
         .map(
             |(vid, revision, saved_at, format, sections, key_moment, process_note, tags)| {
-                let r = Record::new(dk, therapist.0, "note_versions", vid);
+                let r = Record::new(dk, therapist.0, "note_versions", vid).under(id.0);
                 let mut damaged = false;
                 let content = NoteContent {
                     sections: parse_json(r.open("sections", &sections), &mut damaged),
@@ -593,7 +595,7 @@ pub fn sign(
             ));
         }
         let hash = content_hash(&note.facts, &note.content);
-        let sealed = record(dk, therapist.0, id.0).seal_bytes("content_hash", &hash);
+        let sealed = record(dk, therapist.0, id.0, row.client_id).seal_bytes("content_hash", &hash);
         let n = diesel::update(
             notes::table
                 .filter(notes::id.eq(id.0))
@@ -659,7 +661,9 @@ pub fn add_addendum(
             _ => return Ok(false),
         }
         let addendum_id = new_row_id();
-        let sealed = Record::new(dk, therapist.0, "addenda", addendum_id).seal("body", body);
+        let sealed = Record::new(dk, therapist.0, "addenda", addendum_id)
+            .under(id.0)
+            .seal("body", body);
         diesel::insert_into(addenda::table)
             .values((
                 addenda::id.eq(addendum_id),
@@ -692,7 +696,9 @@ pub fn addenda(
         .map(|(aid, blob, created_at)| Addendum {
             created_at,
             body: shown(
-                Record::new(dk, therapist.0, "addenda", aid).open("body", &blob),
+                Record::new(dk, therapist.0, "addenda", aid)
+                    .under(id.0)
+                    .open("body", &blob),
                 &mut damaged,
             ),
         })
@@ -712,9 +718,163 @@ pub fn addenda_for_search(
         .load(conn)?;
     let mut map: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
     for (aid, note, blob) in rows {
-        if let Ok(body) = Record::new(dk, therapist.0, "addenda", aid).open("body", &blob) {
+        let opened = Record::new(dk, therapist.0, "addenda", aid)
+            .under(note)
+            .open("body", &blob);
+        if let Ok(body) = opened {
             map.entry(note).or_default().push(body);
         }
     }
     Ok(map)
+}
+
+/// Whether a sealed value is still blob version 1 (bound to no owner).
+fn is_legacy(blob: &[u8]) -> bool {
+    crate::crypto::seal::version_of(blob) == Some(crate::crypto::seal::LEGACY_VERSION)
+}
+
+/// Open a sealed value and seal it again as the current blob version, at
+/// the same place. `None` if it does not open: a damaged value is left as
+/// it is, never re-sealed as if it were whole.
+fn reseal(r: &Record<'_>, column: &'static str, blob: &[u8]) -> Option<Vec<u8>> {
+    let plain = r.open_bytes(column, blob).ok()?;
+    Some(r.seal_bytes(column, &plain))
+}
+
+/// Bring up to `limit` of this therapist's notes after id `after` (with
+/// their earlier versions and addenda) to the current sealed format: every
+/// field sealed as blob version 2, bound to the note's client (versions and
+/// addenda to their note). One transaction; a note changed meanwhile is
+/// left for the next run. Returns the last note id looked at, or `None`
+/// past the end.
+pub fn upgrade_batch(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    dk: &DataKey,
+    after: i64,
+    limit: i64,
+) -> QueryResult<Option<i64>> {
+    write_transaction(conn, |conn| {
+        let rows: Vec<NoteRow> = notes::table
+            .filter(notes::therapist_id.eq(therapist.0))
+            .filter(notes::id.gt(after))
+            .order(notes::id.asc())
+            .limit(limit)
+            .select(NoteRow::as_select())
+            .load(conn)?;
+        for row in &rows {
+            upgrade_note(conn, therapist, dk, row)?;
+            upgrade_children(conn, therapist, dk, NoteId(row.id))?;
+        }
+        Ok(rows.last().map(|r| r.id))
+    })
+}
+
+fn upgrade_note(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    dk: &DataKey,
+    row: &NoteRow,
+) -> QueryResult<()> {
+    let legacy = [&row.sections, &row.key_moment, &row.process_note, &row.tags]
+        .into_iter()
+        .chain(&row.content_hash)
+        .any(|b| is_legacy(b));
+    if !legacy {
+        return Ok(());
+    }
+    let r = record(dk, therapist.0, row.id, row.client_id);
+    let (Some(sections), Some(key_moment), Some(process_note), Some(tags)) = (
+        reseal(&r, "sections", &row.sections),
+        reseal(&r, "key_moment", &row.key_moment),
+        reseal(&r, "process_note", &row.process_note),
+        reseal(&r, "tags", &row.tags),
+    ) else {
+        return Ok(());
+    };
+    let content_hash = match &row.content_hash {
+        Some(blob) => match reseal(&r, "content_hash", blob) {
+            Some(sealed) => Some(sealed),
+            None => return Ok(()),
+        },
+        None => None,
+    };
+    diesel::update(
+        notes::table
+            .filter(notes::id.eq(row.id))
+            .filter(notes::therapist_id.eq(therapist.0))
+            .filter(notes::revision.eq(row.revision))
+            .filter(notes::updated_at.eq(row.updated_at))
+            .filter(notes::status.eq(&row.status)),
+    )
+    .set((
+        notes::sections.eq(sections),
+        notes::key_moment.eq(key_moment),
+        notes::process_note.eq(process_note),
+        notes::tags.eq(tags),
+        notes::content_hash.eq(content_hash),
+    ))
+    .execute(conn)
+    .map(|_| ())
+}
+
+fn upgrade_children(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    dk: &DataKey,
+    note: NoteId,
+) -> QueryResult<()> {
+    type VersionBlobs = (i64, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>);
+    let versions: Vec<VersionBlobs> = note_versions::table
+        .filter(note_versions::note_id.eq(note.0))
+        .filter(note_versions::therapist_id.eq(therapist.0))
+        .select((
+            note_versions::id,
+            note_versions::sections,
+            note_versions::key_moment,
+            note_versions::process_note,
+            note_versions::tags,
+        ))
+        .load(conn)?;
+    for (id, sections, key_moment, process_note, tags) in versions {
+        if ![&sections, &key_moment, &process_note, &tags]
+            .into_iter()
+            .any(|b| is_legacy(b))
+        {
+            continue;
+        }
+        let r = Record::new(dk, therapist.0, "note_versions", id).under(note.0);
+        if let (Some(sections), Some(key_moment), Some(process_note), Some(tags)) = (
+            reseal(&r, "sections", &sections),
+            reseal(&r, "key_moment", &key_moment),
+            reseal(&r, "process_note", &process_note),
+            reseal(&r, "tags", &tags),
+        ) {
+            diesel::update(note_versions::table.find(id))
+                .set((
+                    note_versions::sections.eq(sections),
+                    note_versions::key_moment.eq(key_moment),
+                    note_versions::process_note.eq(process_note),
+                    note_versions::tags.eq(tags),
+                ))
+                .execute(conn)?;
+        }
+    }
+    let bodies: Vec<(i64, Vec<u8>)> = addenda::table
+        .filter(addenda::note_id.eq(note.0))
+        .filter(addenda::therapist_id.eq(therapist.0))
+        .select((addenda::id, addenda::body))
+        .load(conn)?;
+    for (id, body) in bodies {
+        let r = Record::new(dk, therapist.0, "addenda", id).under(note.0);
+        if let Some(body) = is_legacy(&body)
+            .then(|| reseal(&r, "body", &body))
+            .flatten()
+        {
+            diesel::update(addenda::table.find(id))
+                .set(addenda::body.eq(body))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
 }

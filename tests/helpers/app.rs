@@ -256,6 +256,50 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_prepared(backend, adjust, |_| {}).await
+    }
+
+    /// The app on a database that first holds `tests/fixtures/<name>`
+    /// (`.sqlite.sql` or `.pg.sql`): data written by an older Tearsheet.
+    pub async fn spawn_from_fixture(backend: Backend, name: &str) -> Self {
+        let file = match backend {
+            Backend::Sqlite => format!("{name}.sqlite.sql"),
+            Backend::Postgres => format!("{name}.pg.sql"),
+        };
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(file);
+        let sql = std::fs::read_to_string(&path).expect("fixture");
+        Self::spawn_prepared(
+            backend,
+            |_| {},
+            move |database| {
+                use diesel::Connection as _;
+                use diesel::connection::SimpleConnection as _;
+                match database {
+                    DatabaseUrl::Sqlite(path) => {
+                        std::fs::create_dir_all(path.parent().expect("dir")).expect("data dir");
+                        let mut conn =
+                            diesel::SqliteConnection::establish(path.to_str().expect("utf-8 path"))
+                                .expect("open the fixture database");
+                        conn.batch_execute(&sql).expect("load the fixture");
+                    }
+                    DatabaseUrl::Postgres(url) => {
+                        let mut conn =
+                            diesel::PgConnection::establish(url).expect("connect to the database");
+                        conn.batch_execute(&sql).expect("load the fixture");
+                    }
+                }
+            },
+        )
+        .await
+    }
+
+    async fn spawn_prepared(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Config),
+        prepare: impl FnOnce(&DatabaseUrl),
+    ) -> Self {
         // The app's log lines appear with a failing test's output.
         let _ = tracing_subscriber::fmt()
             .with_env_filter("warn")
@@ -266,6 +310,7 @@ impl TestApp {
             Backend::Sqlite => DatabaseUrl::Sqlite(dir.path().join("data").join("tearsheet.db")),
             Backend::Postgres => DatabaseUrl::Postgres(pg::cluster().fresh_database()),
         };
+        prepare(&database);
         let mut config = Config::new(database.clone());
         config.bind = "127.0.0.1:0".into();
         config.workers = 2;
@@ -470,4 +515,31 @@ pub fn hidden_textarea(body: &str, name: &str) -> String {
         .replace("&#34;", "\"")
         .replace("&#39;", "'")
         .replace("&#38;", "&")
+}
+
+/// The `href` of the link whose text starts with `text`.
+pub fn link_to(body: &str, text: &str) -> String {
+    let at = body
+        .find(&format!(">{text}"))
+        .unwrap_or_else(|| panic!("no link to {text:?}"));
+    let start = body[..at]
+        .rfind("href=\"")
+        .expect("an href before the text")
+        + 6;
+    let end = body[start..].find('"').expect("href ends") + start;
+    body[start..end].to_owned()
+}
+
+/// Every distinct `href` starting with `prefix`, in page order, without a
+/// query or fragment.
+pub fn links_starting(body: &str, prefix: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for part in body.split("href=\"").skip(1) {
+        let href = part.split('"').next().unwrap_or_default();
+        let href = href.split(['?', '#']).next().unwrap_or_default();
+        if href.starts_with(prefix) && !out.iter().any(|h| h == href) {
+            out.push(href.to_owned());
+        }
+    }
+    out
 }

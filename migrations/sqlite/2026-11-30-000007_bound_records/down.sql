@@ -1,0 +1,1 @@
+ALTER TABLE therapists DROP COLUMN data_format;
