@@ -190,6 +190,104 @@ async fn a_backup_taken_while_writing_restores_and_every_note_reads() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_is_owner_only_from_its_first_byte_and_audited() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("data").join("tearsheet.db");
+    let db_arg = db.display().to_string();
+    // Enough notes that writing the copy takes a while to watch.
+    let made = tearsheet(&[
+        "demo",
+        "--database-url",
+        &db_arg,
+        "--clients",
+        "20",
+        "--notes",
+        "3000",
+    ]);
+    assert!(made.status.success(), "{}", text(&made));
+    let backups = dir.path().join("backups");
+    std::fs::create_dir(&backups).expect("backups dir");
+    let out = backups.join("nightly.db");
+
+    // Watch the folder while a backup runs with a umask that hides nothing.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (stop, backups) = (stop.clone(), backups.clone());
+        std::thread::spawn(move || {
+            use std::os::unix::fs::PermissionsExt;
+            let mut seen = std::collections::BTreeMap::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for entry in std::fs::read_dir(&backups).into_iter().flatten().flatten() {
+                    if let Ok(meta) = entry.metadata() {
+                        let mode = meta.permissions().mode() & 0o777;
+                        seen.entry(entry.file_name()).or_insert(mode);
+                        if mode & 0o077 != 0 {
+                            seen.insert(entry.file_name(), mode);
+                        }
+                    }
+                }
+            }
+            seen
+        })
+    };
+    let backup = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "umask 000; exec '{}' backup --database-url '{db_arg}' --out '{}'",
+            env!("CARGO_BIN_EXE_tearsheet"),
+            out.display()
+        ))
+        .output()
+        .expect("run the backup");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = watcher.join().expect("watcher");
+    assert!(backup.status.success(), "{}", text(&backup));
+    assert!(!seen.is_empty(), "the watcher saw the backup being written");
+    for (name, mode) in &seen {
+        assert_eq!(mode & 0o077, 0, "{name:?} was {mode:o} at some point");
+    }
+    let left: Vec<_> = std::fs::read_dir(&backups)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        left,
+        vec![std::ffi::OsString::from("nightly.db")],
+        "no partial file is left"
+    );
+    let copy = tearsheet::db::DatabaseUrl::Sqlite(out.clone());
+    let pool = tearsheet::db::connect(
+        &copy,
+        tearsheet::db::PoolOptions {
+            max_size: 1,
+            timeout: std::time::Duration::from_secs(5),
+        },
+    )
+    .expect("the backup opens");
+    drop(pool);
+    // The backup is in the live database's audit trail.
+    let live = tearsheet::db::connect(
+        &tearsheet::db::DatabaseUrl::Sqlite(db),
+        tearsheet::db::PoolOptions {
+            max_size: 1,
+            timeout: std::time::Duration::from_secs(5),
+        },
+    )
+    .expect("live");
+    let mut conn = live.get().expect("conn");
+    use diesel::prelude::*;
+    let backups_audited: i64 = tearsheet::db::schema::audit_events::table
+        .filter(tearsheet::db::schema::audit_events::action.eq("backup"))
+        .count()
+        .get_result(&mut *conn)
+        .expect("count");
+    assert_eq!(backups_audited, 1);
+    let (checked, broken) = tearsheet::audit::verify(&mut conn).expect("verify");
+    assert!(broken.is_none() && checked > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_backups_are_refused_clearly_and_nothing_is_half_restored() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     app.set_up().await;

@@ -95,6 +95,8 @@ pub enum Action {
     CaseloadExport,
     /// A caseload export was imported into this account.
     CaseloadImport,
+    /// `tearsheet backup` copied the database (no therapist: the operator).
+    Backup,
 }
 
 impl Action {
@@ -139,6 +141,7 @@ impl Action {
             Self::ClientExport => "client.export",
             Self::CaseloadExport => "caseload.export",
             Self::CaseloadImport => "caseload.import",
+            Self::Backup => "backup",
         }
     }
 }

@@ -21,7 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Security events the administrator sees for the whole practice.
-pub const PRACTICE_SECURITY: [&str; 9] = [
+pub const PRACTICE_SECURITY: [&str; 10] = [
     "login.ok",
     "login.failed",
     "login.locked",
@@ -31,6 +31,7 @@ pub const PRACTICE_SECURITY: [&str; 9] = [
     "account.enable",
     "password.change",
     "recovery.use",
+    "backup",
 ];
 
 const PAGE: i64 = 50;
@@ -151,7 +152,11 @@ async fn trail(
         .take(PAGE as usize)
         .map(|e| Row {
             when: local_time(e.at),
-            who: name_of(e.therapist_id),
+            who: if e.therapist_id.is_none() && e.action == "backup" {
+                "The server's operator".to_owned()
+            } else {
+                name_of(e.therapist_id)
+            },
             action: e.action,
             subject: e.subject_id.map(|s| s.to_string()).unwrap_or_default(),
         })
@@ -172,7 +177,7 @@ async fn trail(
     render(StatusCode::OK, &page)
 }
 
-const ALL_ACTIONS: [&str; 38] = [
+const ALL_ACTIONS: [&str; 39] = [
     "setup",
     "login.ok",
     "login.failed",
@@ -211,4 +216,5 @@ const ALL_ACTIONS: [&str; 38] = [
     "client.export",
     "caseload.export",
     "caseload.import",
+    "backup",
 ];

@@ -105,6 +105,13 @@ struct IntegrityRow {
 }
 
 /// Take a consistent snapshot of a live SQLite database into `out`.
+///
+/// The copy is written to a temporary file beside `out`, created empty and
+/// owner-only (0600) before SQLite writes a byte (SQLite gives its journal
+/// the database file's mode), checked, and only then linked to `out`, which
+/// must not exist: a backup is never world-readable for a moment, never
+/// half-written under its final name, and never overwrites another. The
+/// backup is recorded in the database's audit trail.
 pub fn backup(url: &DatabaseUrl, out: &Path) -> anyhow::Result<Summary> {
     let DatabaseUrl::Sqlite(path) = url else {
         bail!("{POSTGRES_HELP}")
@@ -115,19 +122,58 @@ pub fn backup(url: &DatabaseUrl, out: &Path) -> anyhow::Result<Summary> {
         "{} already exists; choose a new file name so no backup is overwritten",
         out.display()
     );
-    let target = out.to_str().context("the backup path is not UTF-8")?;
+    let partial = partial_path(out)?;
+    let result = write_checked(path, &partial).and_then(|summary| {
+        // A hard link fails if `out` appeared meanwhile, unlike a rename.
+        std::fs::hard_link(&partial, out).with_context(|| {
+            format!(
+                "could not put the backup at {} (does it exist now?)",
+                out.display()
+            )
+        })?;
+        Ok(summary)
+    });
+    let _ = std::fs::remove_file(&partial);
+    let _ = std::fs::remove_file(PathBuf::from(format!("{}-journal", partial.display())));
+    let summary = result?;
+    let mut live = super::DbConn::Sqlite(open(path)?);
+    crate::audit::record(&mut live, None, crate::audit::Action::Backup, None)
+        .context("the backup is written, but recording it in the audit trail failed")?;
+    Ok(Summary {
+        bytes: std::fs::metadata(out).map(|m| m.len()).unwrap_or(0),
+        ..summary
+    })
+}
+
+/// A temporary name beside `out`, hidden and unique.
+fn partial_path(out: &Path) -> anyhow::Result<PathBuf> {
+    let name = out
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("the backup path has no file name")?;
+    let tag = data_encoding::HEXLOWER.encode(&crate::crypto::random_bytes::<6>());
+    Ok(out.with_file_name(format!(".{name}.partial-{tag}")))
+}
+
+/// `VACUUM INTO` a new owner-only file at `partial`, then check it.
+fn write_checked(path: &Path, partial: &Path) -> anyhow::Result<Summary> {
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        file.mode(0o600);
+    }
+    file.open(partial)
+        .with_context(|| format!("could not create {}", partial.display()))?;
+    let target = partial.to_str().context("the backup path is not UTF-8")?;
     let mut conn = open(path)?;
     diesel::sql_query(format!("VACUUM INTO '{}'", target.replace('\'', "''")))
         .execute(&mut conn)
-        .with_context(|| format!("could not write the backup to {}", out.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(out, std::fs::Permissions::from_mode(0o600))?;
-    }
-    let mut copy = open(out)?;
+        .with_context(|| format!("could not write the backup to {}", partial.display()))?;
+    let mut copy = open(partial)?;
     integrity_ok(&mut copy)?;
-    summarise(&mut copy, out)
+    summarise(&mut copy, partial)
 }
 
 fn known_versions() -> anyhow::Result<Vec<String>> {
