@@ -418,6 +418,22 @@ async fn a_pack_loads_its_good_files_and_names_the_bad_ones() {
         "+++\ntitle = \"Clash\"\nslug = \"crying-in-therapy\"\n+++\nSame slug.\n",
     )
     .expect("write");
+    // A file outside the pack, reached by a link, and files whose broken
+    // front matter holds words that must never reach a page.
+    let outside = tempfile::tempdir().expect("outside");
+    let secret = outside.path().join("secret.md");
+    std::fs::write(
+        &secret,
+        "+++\ntitle = \"OUTSIDECANARY\"\nslug = \"outside\"\n+++\nOUTSIDECANARY body\n",
+    )
+    .expect("write");
+    std::os::unix::fs::symlink(&secret, dir.path().join("linked.md")).expect("symlink");
+    std::os::unix::fs::symlink("/etc/passwd", dir.path().join("passwd.md")).expect("symlink");
+    std::fs::write(
+        dir.path().join("leaky.md"),
+        "+++\ntitle = \"Leaky\"\nslug = \"leaky\"\nPARSECANARY = \"x\"\n+++\nbody\n",
+    )
+    .expect("write");
     let pack = dir.path().to_owned();
     let app = TestApp::spawn_with(crate::helpers::Backend::Sqlite, move |c| {
         c.handouts_dir = Some(pack)
@@ -427,10 +443,20 @@ async fn a_pack_loads_its_good_files_and_names_the_bad_ones() {
     let page = app.get("/handouts").await;
     page.assert_contains("Grief comes in waves");
     page.assert_contains("Some handouts in the pack did not load");
-    page.assert_contains("<strong>broken.md</strong>: its front matter is not valid");
+    page.assert_contains("<strong>broken.md</strong>: its front matter is not valid TOML (line 2)");
+    page.assert_contains("<strong>clash.md</strong>: its slug is already used");
     page.assert_contains(
-        "<strong>clash.md</strong>: its slug &#34;crying-in-therapy&#34; is already used",
+        "<strong>linked.md</strong>: it is a symbolic link; a pack may hold only plain files",
     );
+    page.assert_contains("<strong>passwd.md</strong>: it is a symbolic link");
+    page.assert_contains(
+        "<strong>leaky.md</strong>: its front matter has a key Tearsheet does not know",
+    );
+    page.assert_contains("(line 4)");
+    for word in ["OUTSIDECANARY", "PARSECANARY", "root:"] {
+        assert!(!page.body.contains(word), "{word} reached the page");
+    }
+    assert_eq!(app.get("/handouts/outside").await.status, 404);
     app.get("/handouts/grief-waves")
         .await
         .assert_contains("Grief can come and go like waves.");

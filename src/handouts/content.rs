@@ -91,7 +91,46 @@ pub fn valid_slug(slug: &str) -> bool {
         && !slug.ends_with('-')
 }
 
-/// Parse a handout file. The error says what is wrong, for a person.
+/// The keys front matter may hold, so an error can name a missing one
+/// without echoing anything from the file.
+const KEYS: [&str; 7] = [
+    "title", "slug", "version", "summary", "fits", "sources", "card_of",
+];
+
+/// Why front matter did not parse, in words of our own: a file's content is
+/// never echoed (a pack is not trusted, and its errors are shown to every
+/// therapist), only the line where the problem is.
+fn front_matter_error(err: &toml::de::Error, text: &str, front_start: usize) -> String {
+    let line = err.span().map(|span| {
+        1 + text[..(front_start + span.start).min(text.len())]
+            .matches('\n')
+            .count()
+    });
+    let message = err.message();
+    let what = if message.starts_with("missing field") {
+        match KEYS.iter().find(|k| message.contains(&format!("`{k}`"))) {
+            Some(key) => format!("its front matter has no {key}"),
+            None => "its front matter lacks a required key".to_owned(),
+        }
+    } else if message.starts_with("unknown field") {
+        format!(
+            "its front matter has a key Tearsheet does not know (the keys are {})",
+            KEYS.join(", ")
+        )
+    } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
+        "a value in its front matter has the wrong type (text needs quotes, lists need [ ])"
+            .to_owned()
+    } else {
+        "its front matter is not valid TOML".to_owned()
+    };
+    match line {
+        Some(line) => format!("{what} (line {line})"),
+        None => what,
+    }
+}
+
+/// Parse a handout file. The error says what is wrong, for a person, and
+/// never repeats the file's content.
 pub fn parse(text: &str, origin: Origin) -> Result<Handout, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let rest = text
@@ -101,16 +140,16 @@ pub fn parse(text: &str, origin: Origin) -> Result<Handout, String> {
     let (front, body) = rest
         .split_once("\n+++")
         .ok_or("its front matter has no closing +++ line")?;
-    let meta: FrontMatter = toml::from_str(front)
-        .map_err(|e| format!("its front matter is not valid: {}", e.message()))?;
+    let front_start = text.len() - rest.len();
+    let meta: FrontMatter =
+        toml::from_str(front).map_err(|e| front_matter_error(&e, text, front_start))?;
     if meta.title.trim().is_empty() {
         return Err("its title is empty".into());
     }
     if !valid_slug(&meta.slug) {
-        return Err(format!(
-            "its slug {:?} must be lower-case letters, digits and dashes",
-            meta.slug
-        ));
+        return Err(
+            "its slug must be lower-case letters, digits and dashes, like my-handout".into(),
+        );
     }
     if meta.version < 1 {
         return Err("its version must be 1 or more".into());
@@ -161,7 +200,50 @@ pub struct PackProblem {
     pub problem: String,
 }
 
-/// Load every `*.md` in a directory; bad files are reported, the rest load.
+/// The largest handout file a pack may hold.
+const MAX_PACK_FILE: u64 = 2 * 1024 * 1024;
+
+/// Read a pack file that is a plain file inside the pack folder: never a
+/// symbolic link (which could point anywhere), never something swapped in
+/// between the check and the read, never larger than [`MAX_PACK_FILE`].
+fn read_pack_file(path: &std::path::Path) -> Result<String, String> {
+    use std::io::Read as _;
+    let before = std::fs::symlink_metadata(path).map_err(|_| "it could not be read".to_owned())?;
+    if before.file_type().is_symlink() {
+        return Err("it is a symbolic link; a pack may hold only plain files".into());
+    }
+    if !before.is_file() {
+        return Err("it is not a plain file".into());
+    }
+    if before.len() > MAX_PACK_FILE {
+        return Err(format!(
+            "it is larger than {} MB",
+            MAX_PACK_FILE / (1024 * 1024)
+        ));
+    }
+    let file = std::fs::File::open(path).map_err(|_| "it could not be read".to_owned())?;
+    let opened = file
+        .metadata()
+        .map_err(|_| "it could not be read".to_owned())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if (opened.dev(), opened.ino()) != (before.dev(), before.ino()) {
+            return Err("it changed while it was being read".into());
+        }
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_PACK_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|_| "it could not be read".to_owned())?;
+    if bytes.len() as u64 > MAX_PACK_FILE || !opened.is_file() {
+        return Err("it changed while it was being read".into());
+    }
+    String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())
+}
+
+/// Load every `*.md` in a directory; bad files are reported (by name and
+/// reason, never their content), the rest load.
 pub fn load_pack(dir: &std::path::Path, taken: &[String]) -> (Vec<Handout>, Vec<PackProblem>) {
     let mut handouts: Vec<Handout> = Vec::new();
     let mut problems = Vec::new();
@@ -186,18 +268,11 @@ pub fn load_pack(dir: &std::path::Path, taken: &[String]) -> (Vec<Handout>, Vec<
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let loaded = std::fs::read(&path)
-            .map_err(|e| format!("it could not be read: {e}"))
-            .and_then(|bytes| {
-                String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())
-            })
+        let loaded = read_pack_file(&path)
             .and_then(|text| parse(&text, Origin::Pack(file.clone())))
             .and_then(|h| {
                 if taken.contains(&h.slug) || handouts.iter().any(|o| o.slug == h.slug) {
-                    Err(format!(
-                        "its slug {:?} is already used by another handout",
-                        h.slug
-                    ))
+                    Err("its slug is already used by another handout".to_owned())
                 } else {
                     Ok(h)
                 }
@@ -227,7 +302,10 @@ mod tests {
         let cases = [
             ("no front matter", "it does not start with front matter"),
             ("+++\ntitle = \"x\"\n", "no closing +++"),
-            ("+++\ntitle = \nslug = \"x\"\n+++\nbody", "not valid"),
+            (
+                "+++\ntitle = \nslug = \"x\"\n+++\nbody",
+                "not valid TOML (line 2)",
+            ),
             (
                 "+++\ntitle = \"x\"\nslug = \"Bad Slug\"\n+++\nbody",
                 "lower-case letters",
@@ -235,12 +313,32 @@ mod tests {
             ("+++\ntitle = \"x\"\nslug = \"ok\"\n+++\n  \n", "no text"),
             (
                 "+++\ntitle = \"x\"\nslug = \"ok\"\nunknown = 1\n+++\nbody",
-                "not valid",
+                "a key Tearsheet does not know",
             ),
+            ("+++\nslug = \"ok\"\n+++\nbody", "has no title"),
         ];
         for (text, wanted) in cases {
             let err = parse(text, Origin::Builtin).expect_err(text);
             assert!(err.contains(wanted), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn errors_never_repeat_the_files_content() {
+        let secret = "root:x:0:0 SECRETWORD";
+        for text in [
+            format!("+++\ntitle = \"x\"\nslug = \"ok\"\n\"{secret}\" = 1\n+++\nbody"),
+            format!("+++\ntitle = \"x\"\nslug = \"{secret}\"\n+++\nbody"),
+            format!("+++\ntitle = \"x\"\nslug = \"ok\"\nversion = \"{secret}\"\n+++\nbody"),
+            format!("+++\ntitle = \"x\"\nslug = \"ok\"\nfits = [{secret}]\n+++\nbody"),
+            format!("+++\n{secret}\n+++\nbody"),
+            format!("{secret}\n"),
+        ] {
+            let err = parse(&text, Origin::Builtin).expect_err(&text);
+            assert!(
+                !err.contains("SECRETWORD") && !err.contains("root"),
+                "{err}"
+            );
         }
     }
 }
