@@ -115,6 +115,9 @@ async fn another_therapists_ids_get_404_on_every_route_and_are_audited(app: Test
 }
 
 const CANARY: &str = "Quillfeather";
+/// Words in content that is not about a client (the practice's own
+/// handouts may be stored as written) but must still never reach a log.
+const LOG_CANARY: &str = "Bramblewick";
 
 /// Start the real binary with debug logging to a file, on `database_url`.
 fn start_binary(database_url: &str, log: &std::path::Path) -> (std::process::Child, String) {
@@ -129,7 +132,8 @@ fn start_binary(database_url: &str, log: &std::path::Path) -> (std::process::Chi
             "--bind",
             &format!("127.0.0.1:{port}"),
         ])
-        .env("RUST_LOG", "debug")
+        // The most a server can say: every crate at its most verbose.
+        .env("RUST_LOG", "trace")
         .stdout(Stdio::from(
             std::fs::File::create(log.with_extension("out")).expect("log"),
         ))
@@ -147,7 +151,8 @@ async fn write_canaries(base: &str) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let agent = Agent::new(base);
-    let password = "correct horse battery staple";
+    // The password itself must never be logged either.
+    let password = format!("correct horse {CANARY} staple");
     let page = agent
         .submit(
             "/setup",
@@ -155,8 +160,8 @@ async fn write_canaries(base: &str) {
             &[
                 ("display_name", "Dr Canary Test"),
                 ("email", "t@example.org"),
-                ("password", password),
-                ("password_confirm", password),
+                ("password", &password),
+                ("password_confirm", &password),
             ],
         )
         .await;
@@ -168,7 +173,27 @@ async fn write_canaries(base: &str) {
             &[("stored", "yes"), ("csrf_token", &code.csrf_token())],
         )
         .await;
-    let client = agent.add_client(&format!("Robin {CANARY}"), CANARY).await;
+    // A wrong password with the canary, and signing in again.
+    let visitor = Agent::new(base);
+    visitor
+        .log_in("t@example.org", &format!("wrong {CANARY}"))
+        .await;
+    assert_eq!(visitor.log_in("t@example.org", &password).await.status, 303);
+    let page = agent
+        .submit(
+            "/clients/new",
+            "/clients",
+            &[
+                ("full_name", &format!("Robin {CANARY}")),
+                ("preferred_name", CANARY),
+                ("pronouns", &format!("{CANARY}/they")),
+                ("date_of_birth", "1984-07-21"),
+                ("about", &format!("Referred after the {CANARY} incident.")),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let client = page.location().expect("client").to_owned();
     let note = agent
         .add_note(
             &client,
@@ -177,6 +202,9 @@ async fn write_canaries(base: &str) {
                     "section_subjective",
                     &format!("She spoke of the {CANARY} letters."),
                 ),
+                ("section_objective", &format!("{CANARY} affect")),
+                ("section_assessment", &format!("{CANARY} grief")),
+                ("section_plan", &format!("{CANARY} journal")),
                 ("key_moment", &format!("{CANARY} moment")),
                 ("process_note", &format!("my {CANARY} thoughts")),
                 ("new_tags", &format!("{CANARY} tag")),
@@ -234,6 +262,58 @@ async fn write_canaries(base: &str) {
             .body
             .contains(CANARY)
     );
+    // A print with a personal note that is not recorded.
+    let print = agent
+        .post_form(
+            "/handouts/crying-in-therapy/print",
+            &[
+                ("csrf_token", &token),
+                ("client", id),
+                ("note", &format!("{CANARY} printed only")),
+            ],
+        )
+        .await;
+    assert!(print.body.contains(CANARY));
+    // An article imported (pasted as HTML, then uploaded as a file), whose
+    // text goes through the HTML sanitiser, and a practice handout saved
+    // from it: not about a client, so it may be stored, but never logged.
+    let article = format!(
+        "<h1>{LOG_CANARY} on tears</h1><p>Crying is {LOG_CANARY} and human.</p><script>{LOG_CANARY}()</script>"
+    );
+    let preview = agent
+        .submit(
+            "/handouts/import",
+            "/handouts/import",
+            &[("source", &article), ("kind", "html")],
+        )
+        .await;
+    assert!(preview.body.contains(LOG_CANARY), "{}", preview.body);
+    let saved = agent
+        .post_form(
+            "/handouts",
+            &[
+                ("csrf_token", &token),
+                ("title", &format!("{LOG_CANARY} handout")),
+                ("slug", "log-canary"),
+                ("summary", &format!("{LOG_CANARY} summary")),
+                ("body", &format!("{LOG_CANARY} body")),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let boundary = "canary-boundary";
+    let upload = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.html\"\r\nContent-Type: text/html\r\n\r\n{article}\r\n--{boundary}--\r\n"
+    );
+    let uploaded = agent
+        .post_raw(
+            "/handouts/import/file",
+            &format!("multipart/form-data; boundary={boundary}"),
+            upload.into_bytes(),
+            &[],
+        )
+        .await;
+    assert!(uploaded.body.contains(LOG_CANARY), "{}", uploaded.body);
     // Errors too: a bad form.
     agent
         .submit(
@@ -242,6 +322,18 @@ async fn write_canaries(base: &str) {
             &[("full_name", ""), ("about", CANARY)],
         )
         .await;
+}
+
+/// Neither canary in a log.
+fn assert_not_logged(what: &str, bytes: &[u8]) {
+    assert_absent(what, bytes);
+    let needle = LOG_CANARY.to_lowercase();
+    assert!(
+        !bytes
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes())),
+        "{LOG_CANARY} is in {what}"
+    );
 }
 
 fn assert_absent(what: &str, bytes: &[u8]) {
@@ -308,11 +400,28 @@ async fn a_canary_written_through_the_app_is_in_no_sqlite_file_and_no_log() {
         .read_to_string(&mut logged)
         .expect("read log");
     assert!(logged.contains("request"), "the log was written: {logged}");
-    assert_absent("the server log", logged.as_bytes());
-    assert_absent(
+    assert_not_logged("the server log", logged.as_bytes());
+    assert_not_logged(
         "the server's stdout",
         &std::fs::read(log.with_extension("out")).expect("stdout"),
     );
+    // A backup holds what the database holds: no canary either.
+    let backup = dir.path().join("backup.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_tearsheet"))
+        .args(["backup", "--database-url"])
+        .arg(&db)
+        .arg("--out")
+        .arg(&backup)
+        .env("RUST_LOG", "trace")
+        .output()
+        .expect("backup");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_absent("the backup", &std::fs::read(&backup).expect("backup"));
+    assert_not_logged("the backup's output", &[out.stdout, out.stderr].concat());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -330,7 +439,7 @@ async fn a_canary_written_through_the_app_is_nowhere_in_pg_dump_or_the_log() {
     );
     assert_absent("pg_dump", &dump);
     stop(child);
-    assert_absent("the server log", &std::fs::read(&log).expect("log"));
+    assert_not_logged("the server log", &std::fs::read(&log).expect("log"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
