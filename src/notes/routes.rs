@@ -901,12 +901,23 @@ async fn search(
             errors.add("tag", "That tag is not one of yours.");
         }
     }
+    let therapist = session.therapist;
+    // A client id in the query is an id like any other: not this
+    // therapist's (or not an id at all) is a 404, audited.
     let client = if query.client.is_empty() {
         None
     } else {
-        parse::<ClientId>(&query.client)
+        let Some(id) = parse::<ClientId>(&query.client) else {
+            return Err(audit::denied(&state, therapist, None).await);
+        };
+        let theirs = state
+            .db(move |conn| Ok(clients::find(conn, therapist, id)?.is_some()))
+            .await?;
+        if !theirs {
+            return Err(audit::denied(&state, therapist, Some(id.0)).await);
+        }
+        Some(id)
     };
-    let therapist = session.therapist;
     let words = query.q.trim().to_owned();
     let searched =
         !words.is_empty() || tag.is_some() || client.is_some() || from.is_some() || to.is_some();
