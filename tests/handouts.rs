@@ -365,6 +365,55 @@ async fn built_ins_are_read_only_and_my_version_can_be_edited(app: TestApp) {
             .contains("555-0100"),
         "the built-in is unchanged"
     );
+    mine.assert_contains("version 2: last changed by Dr Ada Lovelace");
+    let earlier = app.get(&format!("/handouts/{slug}/versions")).await;
+    earlier.assert_contains("Version 1: “It&#39;s okay to cry in therapy (our version)”");
+    assert!(
+        !earlier.body.contains("555-0100"),
+        "version 1 is the copy as made"
+    );
+
+    // A colleague may use it and copy it, but not change it.
+    app.add_therapist("bea@example.org", "another long password")
+        .await;
+    let bea = app.new_agent();
+    bea.log_in("bea@example.org", "another long password").await;
+    let theirs = bea.get(&format!("/handouts/{slug}")).await;
+    theirs.assert_contains("Call us on 555-0100");
+    theirs.assert_contains("Make my version");
+    assert!(!theirs.body.contains(&edit_path));
+    assert_eq!(bea.get(&edit_path).await.status, 403);
+    let refused = bea
+        .post_form(
+            &edit_path,
+            &[
+                ("csrf_token", &theirs.csrf_token()),
+                ("title", "Bea's rewrite"),
+                ("body", "Rewritten."),
+                ("intent", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    assert!(
+        !app.get(&format!("/handouts/{slug}"))
+            .await
+            .body
+            .contains("Rewritten."),
+        "nothing changed"
+    );
+    // Her own copy is hers to change, and the administrator's too.
+    let copy = bea
+        .post_form(
+            "/handouts/crying-in-therapy/copy",
+            &[("csrf_token", &theirs.csrf_token())],
+        )
+        .await;
+    let bea_edit = copy.location().expect("location").to_owned();
+    assert_eq!(bea.get(&bea_edit).await.status, 200);
+    assert_eq!(app.get(&bea_edit).await.status, 200);
+    // Every save is audited.
+    assert_eq!(app.audit_count("handout.save"), 3);
 }
 
 async fn another_therapists_given_handouts_are_404(app: TestApp) {

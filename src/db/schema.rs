@@ -165,6 +165,21 @@ diesel::table! {
         created_by -> BigInt,
         created_at -> BigInt,
         updated_at -> BigInt,
+        updated_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    practice_handout_versions (id) {
+        id -> BigInt,
+        handout_id -> BigInt,
+        version -> Integer,
+        title -> Text,
+        summary -> Text,
+        body -> Text,
+        fits -> Text,
+        written_by -> Nullable<BigInt>,
+        written_at -> BigInt,
     }
 }
 

@@ -25,8 +25,22 @@ pub enum Origin {
     Builtin,
     /// Loaded from this file of the `--handouts-dir` pack; read-only.
     Pack(String),
-    /// The practice's own (imported or copied), editable; its row id.
-    Practice(i64),
+    /// The practice's own (imported or copied), editable by whoever added
+    /// it and by administrators.
+    Practice(PracticeMeta),
+}
+
+/// Who added and last changed a practice handout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PracticeMeta {
+    /// Its row id.
+    pub id: i64,
+    /// The therapist who added it.
+    pub author: crate::ids::TherapistId,
+    /// The therapist who wrote the current version.
+    pub last_editor: crate::ids::TherapistId,
+    /// When the current version was written.
+    pub changed_at: i64,
 }
 
 /// A handout.
@@ -53,9 +67,18 @@ pub struct Handout {
 }
 
 impl Handout {
-    /// Whether it may be edited in the app.
+    /// Whether it is the practice's own (editable in the app).
     pub fn editable(&self) -> bool {
         matches!(self.origin, Origin::Practice(_))
+    }
+
+    /// Whether this therapist may change it: the practice's own, added by
+    /// them, or they are an administrator.
+    pub fn editable_by(&self, therapist: crate::ids::TherapistId, admin: bool) -> bool {
+        match &self.origin {
+            Origin::Practice(meta) => admin || meta.author == therapist,
+            _ => false,
+        }
     }
 }
 

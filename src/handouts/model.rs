@@ -2,10 +2,10 @@
 
 use diesel::prelude::*;
 
-use super::content::{Handout, Origin};
+use super::content::{Handout, Origin, PracticeMeta};
 use crate::clients::model::{self as clients, Client};
 use crate::crypto::{DataKey, Record, hash_parts};
-use crate::db::schema::{handouts_given, practice, practice_handouts};
+use crate::db::schema::{handouts_given, practice, practice_handout_versions, practice_handouts};
 use crate::db::{DbConn, new_row_id, now};
 use crate::ids::{ClientId, TherapistId};
 
@@ -20,6 +20,9 @@ struct PracticeRow {
     fits: String,
     sources: String,
     version: i32,
+    created_by: i64,
+    updated_by: Option<i64>,
+    updated_at: i64,
 }
 
 impl From<PracticeRow> for Handout {
@@ -33,7 +36,12 @@ impl From<PracticeRow> for Handout {
             sources: serde_json::from_str(&r.sources).unwrap_or_default(),
             card_of: None,
             body: r.body,
-            origin: Origin::Practice(r.id),
+            origin: Origin::Practice(PracticeMeta {
+                id: r.id,
+                author: TherapistId(r.created_by),
+                last_editor: TherapistId(r.updated_by.unwrap_or(r.created_by)),
+                changed_at: r.updated_at,
+            }),
         }
     }
 }
@@ -64,24 +72,80 @@ pub fn insert(conn: &mut DbConn, author: TherapistId, h: &Handout) -> QueryResul
             practice_handouts::created_by.eq(author.0),
             practice_handouts::created_at.eq(at),
             practice_handouts::updated_at.eq(at),
+            practice_handouts::updated_by.eq(author.0),
         ))
         .execute(conn)?;
     Ok(id)
 }
 
-/// Replace a practice handout's text; its version goes up by one.
-pub fn update(conn: &mut DbConn, id: i64, h: &Handout) -> QueryResult<bool> {
-    let n = diesel::update(practice_handouts::table.find(id))
+/// Replace a practice handout's text, keeping the text it replaces (with
+/// who wrote it and when) as an earlier version; its version goes up by one.
+pub fn update(conn: &mut DbConn, id: i64, editor: TherapistId, h: &Handout) -> QueryResult<bool> {
+    crate::db::write_transaction(conn, |conn| {
+        let Some(current) = practice_handouts::table
+            .find(id)
+            .select(PracticeRow::as_select())
+            .first(conn)
+            .optional()?
+        else {
+            return Ok(false);
+        };
+        diesel::insert_into(practice_handout_versions::table)
+            .values((
+                practice_handout_versions::id.eq(new_row_id()),
+                practice_handout_versions::handout_id.eq(id),
+                practice_handout_versions::version.eq(current.version),
+                practice_handout_versions::title.eq(&current.title),
+                practice_handout_versions::summary.eq(&current.summary),
+                practice_handout_versions::body.eq(&current.body),
+                practice_handout_versions::fits.eq(&current.fits),
+                practice_handout_versions::written_by
+                    .eq(current.updated_by.unwrap_or(current.created_by)),
+                practice_handout_versions::written_at.eq(current.updated_at),
+            ))
+            .execute(conn)?;
+        let n = diesel::update(
+            practice_handouts::table
+                .find(id)
+                .filter(practice_handouts::version.eq(current.version)),
+        )
         .set((
             practice_handouts::title.eq(&h.title),
             practice_handouts::summary.eq(&h.summary),
             practice_handouts::body.eq(&h.body),
             practice_handouts::fits.eq(serde_json::to_string(&h.fits).unwrap_or_default()),
-            practice_handouts::version.eq(practice_handouts::version + 1),
+            practice_handouts::version.eq(current.version + 1),
             practice_handouts::updated_at.eq(now()),
+            practice_handouts::updated_by.eq(editor.0),
         ))
         .execute(conn)?;
-    Ok(n == 1)
+        Ok(n == 1)
+    })
+}
+
+/// An earlier version of a practice handout.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = practice_handout_versions)]
+pub struct PracticeVersion {
+    /// Its version number.
+    pub version: i32,
+    /// Its title then.
+    pub title: String,
+    /// Its Markdown then.
+    pub body: String,
+    /// Who wrote it (none for versions from before this was recorded).
+    pub written_by: Option<i64>,
+    /// When it was written.
+    pub written_at: i64,
+}
+
+/// A practice handout's earlier versions, newest first.
+pub fn earlier_versions(conn: &mut DbConn, id: i64) -> QueryResult<Vec<PracticeVersion>> {
+    practice_handout_versions::table
+        .filter(practice_handout_versions::handout_id.eq(id))
+        .order(practice_handout_versions::version.desc())
+        .select(PracticeVersion::as_select())
+        .load(conn)
 }
 
 /// The practice's name, if set.

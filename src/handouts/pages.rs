@@ -50,7 +50,29 @@ pub struct HandoutPage {
     pub fits: Vec<TagView>,
     pub sources: Vec<String>,
     pub editable: bool,
+    /// For the practice's own: its version, who changed it last, when.
+    pub changed: Option<String>,
+    pub has_versions: bool,
     pub clients: Vec<ClientOption>,
+}
+
+/// An earlier version of a practice handout.
+pub struct VersionView {
+    pub version: i32,
+    pub title: String,
+    pub written: String,
+    pub body_html: String,
+}
+
+/// `/handouts/{slug}/versions`.
+#[derive(Template)]
+#[template(path = "handouts/versions.html")]
+pub struct VersionsPage {
+    pub layout: Layout,
+    pub slug: String,
+    pub title: String,
+    pub current: i32,
+    pub versions: Vec<VersionView>,
 }
 
 /// The screen-only tools above a print page.

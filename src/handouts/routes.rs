@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::content::{Handout, Origin, valid_slug};
+use super::content::{Handout, Origin, PracticeMeta, valid_slug};
 use super::import::{self, SourceKind};
 use super::library::{Library, card_facts};
 use super::model::{self, GivenText, PrintOptions};
@@ -21,7 +21,7 @@ use crate::db::is_unique_violation;
 use crate::ids::ClientId;
 use crate::notes::tags::{BUILTIN, TagView};
 use crate::web::form::{FieldErrors, FormLimit};
-use crate::web::layout::{long_date, thousands, today};
+use crate::web::layout::{local_time, long_date, thousands, today};
 use crate::web::{AppError, AppState, render, see_other};
 
 /// Imports and edits carry up to two million characters of text.
@@ -49,6 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/handouts/{slug}/print", web::post().to(print_post))
         .route("/handouts/{slug}/give", web::post().to(give))
         .route("/handouts/{slug}/copy", web::post().to(copy))
+        .route("/handouts/{slug}/versions", web::get().to(versions))
         .service(
             web::resource("/handouts/{slug}/edit")
                 .app_data(FormLimit(IMPORT_FORM_LIMIT))
@@ -161,6 +162,16 @@ async fn show(
 ) -> Result<HttpResponse, AppError> {
     let h = find(&state, &library, &path).await?;
     let facts = card_facts(&h);
+    let admin = session.role == crate::auth::account::Role::Admin;
+    let changed = match &h.origin {
+        Origin::Practice(meta) => Some(format!(
+            "Your practice's own, version {}: last changed by {} on {}.",
+            h.version,
+            therapist_name(&state, meta.last_editor).await?,
+            local_time(meta.changed_at)
+        )),
+        _ => None,
+    };
     let page = HandoutPage {
         layout: layout_for(&session, "handouts"),
         csrf_token: session.csrf_token.clone(),
@@ -169,10 +180,66 @@ async fn show(
         length: facts.length,
         fits: tag_views(&h.fits),
         sources: h.sources.clone(),
-        editable: h.editable(),
+        editable: h.editable_by(session.therapist, admin),
+        changed,
+        has_versions: h.editable() && h.version > 1,
         clients: client_options(&state, &session, None).await?,
         slug: h.slug,
         title: h.title,
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// A colleague's display name (not PHI: it is theirs).
+async fn therapist_name(state: &AppState, id: crate::ids::TherapistId) -> Result<String, AppError> {
+    Ok(state
+        .db(move |conn| Ok(crate::auth::account::find(conn, id)?))
+        .await?
+        .map_or_else(|| "a former colleague".to_owned(), |t| t.display_name))
+}
+
+/// `GET /handouts/{slug}/versions`: a practice handout's earlier versions,
+/// who wrote each and when.
+async fn versions(
+    state: web::Data<AppState>,
+    library: web::Data<Library>,
+    Signed(session): Signed,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let h = find(&state, &library, &path).await?;
+    let Origin::Practice(meta) = &h.origin else {
+        return Err(AppError::not_found());
+    };
+    let id = meta.id;
+    let (earlier, names) = state
+        .db(move |conn| {
+            Ok((
+                model::earlier_versions(conn, id)?,
+                crate::auth::account::all(conn)?,
+            ))
+        })
+        .await?;
+    let name_of = |id: Option<i64>| {
+        id.and_then(|id| names.iter().find(|t| t.id == id))
+            .map_or_else(
+                || "a former colleague".to_owned(),
+                |t| t.display_name.clone(),
+            )
+    };
+    let page = VersionsPage {
+        layout: layout_for(&session, "handouts"),
+        slug: h.slug.clone(),
+        title: h.title.clone(),
+        current: h.version,
+        versions: earlier
+            .iter()
+            .map(|v| VersionView {
+                version: v.version,
+                title: v.title.clone(),
+                written: format!("{} on {}", name_of(v.written_by), local_time(v.written_at)),
+                body_html: to_html(&v.body),
+            })
+            .collect(),
     };
     render(StatusCode::OK, &page)
 }
@@ -699,7 +766,8 @@ fn check(draft: &Draft) -> FieldErrors {
     errors
 }
 
-fn handout_of(draft: &Draft) -> Handout {
+/// The handout a draft describes, as written by `author` now.
+fn handout_of(draft: &Draft, author: crate::ids::TherapistId) -> Handout {
     Handout {
         slug: draft.slug.trim().to_owned(),
         title: draft.title.trim().to_owned(),
@@ -709,7 +777,12 @@ fn handout_of(draft: &Draft) -> Handout {
         sources: vec![],
         card_of: None,
         body: draft.body.clone(),
-        origin: Origin::Practice(0),
+        origin: Origin::Practice(PracticeMeta {
+            id: 0,
+            author,
+            last_editor: author,
+            changed_at: crate::db::now(),
+        }),
     }
 }
 
@@ -741,7 +814,7 @@ async fn create(
             &edit_page(&session, heading, "/handouts".into(), &draft, true, errors),
         );
     }
-    let (therapist, handout) = (session.therapist, handout_of(&draft));
+    let (therapist, handout) = (session.therapist, handout_of(&draft, session.therapist));
     let saved = state
         .db(move |conn| match model::insert(conn, therapist, &handout) {
             Ok(id) => {
@@ -793,14 +866,24 @@ async fn copy(
     Ok(see_other(&format!("/handouts/{slug}/edit")))
 }
 
+/// A practice handout this therapist may change (they added it, or they
+/// are an administrator), with its row id.
 async fn editable(
     state: &AppState,
     library: &Library,
+    session: &CurrentSession,
     slug: &str,
 ) -> Result<(Handout, i64), AppError> {
     let h = find(state, library, slug).await?;
-    match h.origin {
-        Origin::Practice(id) => Ok((h, id)),
+    let admin = session.role == crate::auth::account::Role::Admin;
+    match &h.origin {
+        Origin::Practice(meta) if h.editable_by(session.therapist, admin) => {
+            let id = meta.id;
+            Ok((h, id))
+        }
+        Origin::Practice(_) => Err(AppError::forbidden(
+            "Only the colleague who added this handout, or the practice's administrator, can change it. Use “Make my version” to get a copy you can edit.",
+        )),
         _ => Err(AppError::conflict(
             "Built-in handouts are read-only. Use “Make my version” to get a copy you can edit.",
         )),
@@ -814,7 +897,7 @@ async fn edit_form(
     Signed(session): Signed,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (h, _) = editable(&state, &library, &path).await?;
+    let (h, _) = editable(&state, &library, &session, &path).await?;
     let draft = Draft {
         title: h.title,
         slug: h.slug.clone(),
@@ -844,7 +927,7 @@ async fn update(
     form: SignedForm<Draft>,
 ) -> Result<HttpResponse, AppError> {
     let session = form.session.clone();
-    let (h, id) = editable(&state, &library, &path).await?;
+    let (h, id) = editable(&state, &library, &session, &path).await?;
     let mut draft = form.form;
     let intent = draft.intent.clone();
     draft.slug = h.slug.clone();
@@ -867,10 +950,10 @@ async fn update(
             ),
         );
     }
-    let (therapist, handout) = (session.therapist, handout_of(&draft));
+    let (therapist, handout) = (session.therapist, handout_of(&draft, session.therapist));
     state
         .db(move |conn| {
-            model::update(conn, id, &handout)?;
+            model::update(conn, id, therapist, &handout)?;
             audit::record(conn, Some(therapist), Action::HandoutSave, Some(id))?;
             Ok(())
         })
