@@ -600,19 +600,26 @@ async fn import_upload(
     state: web::Data<AppState>,
     library: web::Data<Library>,
     Signed(session): Signed,
-    mut payload: actix_multipart::Multipart,
+    payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     use futures_util::StreamExt as _;
-    let declared = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > IMPORT_FORM_LIMIT) {
-        return Err(AppError::PayloadTooLarge(IMPORT_FORM_LIMIT));
+    if crate::web::form::media_type(&req) != "multipart/form-data" {
+        return Err(AppError::bad_request(
+            "This page expects a file sent from Tearsheet's own import page.",
+        ));
     }
+    // The whole body first, bounded: an oversized upload is read to its end
+    // (and thrown away) so the browser sees the 413 page.
+    let body =
+        crate::web::form::read_limited(&req, payload.into_inner(), IMPORT_FORM_LIMIT).await?;
+    let mut parts = actix_multipart::Multipart::new(
+        req.headers(),
+        futures_util::stream::once(async move {
+            Ok::<_, actix_web::error::PayloadError>(web::Bytes::from(body))
+        }),
+    );
     let (mut csrf, mut kind, mut file) = (None, String::new(), Vec::new());
-    while let Some(field) = payload.next().await {
+    while let Some(field) = parts.next().await {
         let mut field = field.map_err(|_| {
             AppError::bad_request(
                 "The upload arrived incomplete. Please choose the file and send it again.",
@@ -624,9 +631,6 @@ async fn import_upload(
             let chunk = chunk.map_err(|_| {
                 AppError::bad_request("The upload arrived incomplete. Please send it again.")
             })?;
-            if bytes.len() + chunk.len() > IMPORT_FORM_LIMIT {
-                return Err(AppError::PayloadTooLarge(IMPORT_FORM_LIMIT));
-            }
             bytes.extend_from_slice(&chunk);
         }
         match name.as_str() {

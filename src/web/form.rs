@@ -22,23 +22,42 @@ pub const SMALL_FORM_LIMIT: usize = 64 * 1024;
 /// Beyond this the connection is simply closed.
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
+/// The request's media type, lower-cased, without parameters.
+pub fn media_type(req: &HttpRequest) -> String {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
 /// Read the body of a form request, refusing more than `limit` bytes.
 pub async fn read_body(
     req: &HttpRequest,
-    mut payload: Payload,
+    payload: Payload,
     limit: usize,
 ) -> Result<Vec<u8>, AppError> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let mime = content_type.split(';').next().unwrap_or("").trim();
-    if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+    if media_type(req) != "application/x-www-form-urlencoded" {
         return Err(AppError::bad_request(
             "This page expects a form sent from Tearsheet's own pages.",
         ));
     }
+    read_limited(req, payload, limit).await
+}
+
+/// Read a whole request body of any kind, refusing more than `limit`
+/// bytes. Past the limit the rest is read and thrown away (up to a much
+/// larger bound) so that a browser still sending gets the 413 page, not a
+/// reset connection.
+pub async fn read_limited(
+    req: &HttpRequest,
+    mut payload: Payload,
+    limit: usize,
+) -> Result<Vec<u8>, AppError> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
