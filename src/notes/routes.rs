@@ -945,10 +945,24 @@ async fn search(
     // Opening notes not yet in this session's memory is CPU work, and so is
     // reading 10,000 notes: do it on a blocking thread so the async worker
     // keeps answering other requests.
+    let list = search::current_list(
+        &memory,
+        fetched,
+        async || {
+            let memory = memory.clone();
+            state
+                .db(move |conn| Ok(search::fetch(conn, &memory, therapist)?))
+                .await
+        },
+        async |stale| {
+            let (memory, dk) = (memory.clone(), session.dk.duplicate());
+            Ok::<_, AppError>(web::block(move || stale.into_list(&memory, &dk)).await?)
+        },
+    )
+    .await?;
     let run_search = searched && errors.is_empty();
-    let (tag_owned, search_dk) = (tag.map(str::to_owned), session.dk.duplicate());
+    let tag_owned = tag.map(str::to_owned);
     let ((total, hits), counts, vocabulary, names, client_rows) = web::block(move || {
-        let list = fetched.into_list(&memory, &search_dk);
         let counts = list.months.clone();
         let hits = if run_search {
             let within = |m: &NoteMeta| {

@@ -105,6 +105,29 @@ impl Fetched {
     }
 }
 
+/// The note list at the current version, given what a first read found:
+/// the list held in memory, or else one build per session and version.
+/// Requests of the same session that find no list wait for the first one
+/// to build it and then read it (`again` reads the database again), so a
+/// burst of first searches opens the caseload once, not once each. `build`
+/// turns what was read into the list (CPU work: a blocking thread).
+pub async fn current_list<E>(
+    memory: &SessionMemory,
+    first: Fetched,
+    again: impl AsyncFnOnce() -> Result<Fetched, E>,
+    build: impl AsyncFnOnce(Fetched) -> Result<Arc<NoteList>, E>,
+) -> Result<Arc<NoteList>, E> {
+    if let Fetched::Held(list) = first {
+        return Ok(list);
+    }
+    let turn = memory.turn().await;
+    let fetched = if turn.waited { again().await? } else { first };
+    match fetched {
+        Fetched::Held(list) => Ok(list),
+        stale => build(stale).await,
+    }
+}
+
 /// Build the list from `metas`, the texts memory `held` and the `rows` it
 /// lacked (opened now), and keep it for `version`. Read `version` before
 /// `metas`: a write in between then labels a newer list with an older
@@ -403,5 +426,57 @@ mod tests {
         let long = format!("{}needle{}", "a".repeat(200), "b".repeat(200));
         let s = snippet("Data", &long, "needle").expect("found");
         assert!(s.before.starts_with('…') && s.after.ends_with('…'));
+    }
+}
+
+#[cfg(test)]
+mod single_build {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::web::session_memory::SessionMemories;
+
+    fn empty_list() -> Arc<NoteList> {
+        Arc::new(NoteList {
+            metas: vec![],
+            texts: vec![],
+            months: BTreeMap::new(),
+        })
+    }
+
+    /// What a read finds: the list if memory holds it at version 1.
+    fn read(memory: &SessionMemory) -> Fetched {
+        match memory.get(LIST_KIND, 0, (1, 0)) {
+            Some(list) => Fetched::Held(list),
+            None => Fetched::Stale(1, vec![], vec![], vec![]),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_of_first_searches_builds_the_list_once() {
+        let memories = SessionMemories::default();
+        let memory = memories.of(crate::ids::SessionId(1));
+        let builds = Arc::new(AtomicUsize::new(0));
+        let mut requests = Vec::new();
+        for _ in 0..8 {
+            let (memory, builds) = (memory.clone(), builds.clone());
+            requests.push(tokio::spawn(async move {
+                // Every request reads first, before any list exists.
+                let first = read(&memory);
+                let again = async || Ok::<_, ()>(read(&memory));
+                let build = async |_| {
+                    builds.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    let list = empty_list();
+                    memory.put(LIST_KIND, 0, (1, 0), list.clone(), 1);
+                    Ok(list)
+                };
+                current_list(&memory, first, again, build).await
+            }));
+        }
+        for request in requests {
+            assert!(request.await.expect("task").is_ok());
+        }
+        assert_eq!(builds.load(Ordering::SeqCst), 1);
     }
 }

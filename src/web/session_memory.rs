@@ -45,6 +45,18 @@ pub struct SessionMemory {
     entries: Mutex<HashMap<&'static str, HashMap<i64, Entry>>>,
     bytes: Mutex<usize>,
     last_used: Mutex<Instant>,
+    /// Taken while something costly is built for this session (the note
+    /// list), so concurrent requests wait for one build instead of each
+    /// doing it.
+    building: tokio::sync::Mutex<()>,
+}
+
+/// A turn at building something for a session (see [`SessionMemory::turn`]).
+pub struct Turn<'a> {
+    _guard: tokio::sync::MutexGuard<'a, ()>,
+    /// Whether another request held the turn first (and may have built
+    /// what this one came to build).
+    pub waited: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -59,6 +71,23 @@ impl SessionMemory {
             entries: Mutex::new(HashMap::new()),
             bytes: Mutex::new(0),
             last_used: Mutex::new(Instant::now()),
+            building: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Wait for this session's turn to build something costly. A request
+    /// that had to wait should look again before building: the one before
+    /// it has probably built it.
+    pub async fn turn(&self) -> Turn<'_> {
+        match self.building.try_lock() {
+            Ok(guard) => Turn {
+                _guard: guard,
+                waited: false,
+            },
+            Err(_) => Turn {
+                _guard: self.building.lock().await,
+                waited: true,
+            },
         }
     }
 
