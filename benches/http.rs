@@ -565,10 +565,15 @@ fn caseload(url: &DatabaseUrl, email: &str, password: &str) -> Caseload {
         .unlock(password)
         .expect("kdf")
         .expect("right password");
-    let rows = model::matching(&mut conn, therapist.id(), None, None, None).expect("notes");
+    let ids: Vec<_> = model::metas(&mut conn, therapist.id)
+        .expect("notes")
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    let rows = model::rows_by_ids(&mut conn, therapist.id, &ids).expect("notes");
     let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
     for row in &rows {
-        *counts.entry(row.client_id).or_insert(0) += 1;
+        *counts.entry(row.client_id.0).or_insert(0) += 1;
     }
     let (client, client_notes) = counts
         .into_iter()

@@ -274,7 +274,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
 fn import(config: &Config, file: &std::path::Path, email: &str) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("could not read {}", file.display()))?;
-    let caseload = crate::notes::caseload::check(&text)
+    let caseload = crate::clients::caseload::check(&text)
         .map_err(|problem| anyhow::anyhow!("nothing was imported: {problem}"))?;
     let password = match std::env::var("TEARSHEET_PASSWORD") {
         Ok(p) => p,
@@ -301,10 +301,10 @@ fn import(config: &Config, file: &std::path::Path, email: &str) -> anyhow::Resul
         .unlock(&password)
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .context("the password does not match that account; nothing was imported")?;
-    let done = crate::notes::caseload::import(&mut conn, therapist.id(), &dk, &caseload)?;
+    let done = crate::clients::caseload::import(&mut conn, therapist.id, &dk, &caseload)?;
     crate::audit::record(
         &mut conn,
-        Some(therapist.id()),
+        Some(therapist.id),
         crate::audit::Action::CaseloadImport,
         None,
     )?;

@@ -1,13 +1,24 @@
 //! Newtype ids, so a client id can never be passed where a therapist id is
-//! expected. A path parameter that does not parse is a 404, not a 400.
+//! expected. They are diesel-aware (stored as `BIGINT`), so row structs
+//! carry them from the database to the page without re-wrapping. A path
+//! parameter that does not parse is a 404, not a 400.
 
 use std::fmt;
 use std::str::FromStr;
 
+use diesel::backend::Backend;
+use diesel::deserialize::{self, FromSql};
+use diesel::serialize::{self, Output, ToSql};
+use diesel::sql_types::BigInt;
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
+            diesel::AsExpression, diesel::FromSqlRow,
+        )]
+        #[diesel(sql_type = BigInt)]
         pub struct $name(pub i64);
 
         impl $name {
@@ -27,6 +38,26 @@ macro_rules! id_type {
             type Err = ();
             fn from_str(s: &str) -> Result<Self, ()> {
                 s.parse::<i64>().ok().filter(|n| *n > 0).map(Self).ok_or(())
+            }
+        }
+
+        impl<DB> ToSql<BigInt, DB> for $name
+        where
+            DB: Backend,
+            i64: ToSql<BigInt, DB>,
+        {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
+                self.0.to_sql(out)
+            }
+        }
+
+        impl<DB> FromSql<BigInt, DB> for $name
+        where
+            DB: Backend,
+            i64: FromSql<BigInt, DB>,
+        {
+            fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+                i64::from_sql(bytes).map(Self)
             }
         }
     };
@@ -49,6 +80,34 @@ id_type!(
     NoteId
 );
 id_type!(
+    /// An earlier version of a note, kept at each save.
+    NoteVersionId
+);
+id_type!(
+    /// An addendum to a signed note.
+    AddendumId
+);
+id_type!(
     /// A therapist's own tag.
     CustomTagId
+);
+id_type!(
+    /// The record of a handout given to a client.
+    GivenHandoutId
+);
+id_type!(
+    /// One of the practice's own handouts.
+    PracticeHandoutId
+);
+id_type!(
+    /// An earlier version of one of the practice's own handouts.
+    PracticeHandoutVersionId
+);
+id_type!(
+    /// An invitation to join the practice.
+    InviteId
+);
+id_type!(
+    /// An event in the audit trail (its place in the chain).
+    AuditEventId
 );

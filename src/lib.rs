@@ -16,6 +16,7 @@ pub mod handouts;
 pub mod ids;
 pub mod notes;
 pub mod startup;
+pub mod tags;
 pub mod telemetry;
 pub mod upgrade;
 pub mod web;

@@ -60,7 +60,9 @@ impl Application {
             listener.local_addr()?
         );
 
-        let state = web::Data::new(AppState::new(pool, config.clone()));
+        let state = web::Data::new(
+            AppState::new(pool, config.clone()).with_sign_in_hook(Arc::new(crate::upgrade::start)),
+        );
         tokio::spawn(crate::auth::session::forget_ended_sessions(state.clone()));
         let library = web::Data::new(crate::handouts::Library::load(
             config.handouts_dir.as_deref(),
@@ -103,7 +105,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(crate::clients::configure)
         .configure(crate::notes::configure)
         .configure(crate::handouts::configure)
-        .configure(crate::audit::routes::configure);
+        .configure(crate::audit::trail::configure);
 }
 
 /// `GET /healthz`: the process is up and serving.

@@ -17,7 +17,7 @@ use diesel::prelude::*;
 use crate::crypto::DataKey;
 use crate::db::schema::therapists;
 use crate::db::{DbConn, DbPool};
-use crate::ids::TherapistId;
+use crate::ids::{GivenHandoutId, NoteId, TherapistId};
 
 /// The data format this build writes.
 pub const CURRENT: i32 = 2;
@@ -28,24 +28,24 @@ const BATCH: i64 = 200;
 /// whether anything was to do.
 pub fn run(conn: &mut DbConn, therapist: TherapistId, dk: &DataKey) -> QueryResult<bool> {
     let format: Option<i32> = therapists::table
-        .find(therapist.0)
+        .find(therapist)
         .select(therapists::data_format)
         .first(conn)
         .optional()?;
     if format.is_none_or(|f| f >= CURRENT) {
         return Ok(false);
     }
-    let mut after = 0;
-    while let Some(last) = crate::notes::model::upgrade_batch(conn, therapist, dk, after, BATCH)? {
-        after = last;
-    }
-    let mut after = 0;
-    while let Some(last) =
-        crate::handouts::model::upgrade_given_batch(conn, therapist, dk, after, BATCH)?
+    let mut after = NoteId(0);
+    while let Some(last) = crate::notes::upgrade::upgrade_batch(conn, therapist, dk, after, BATCH)?
     {
         after = last;
     }
-    diesel::update(therapists::table.find(therapist.0))
+    let mut after = GivenHandoutId(0);
+    while let Some(last) = crate::handouts::given::upgrade_batch(conn, therapist, dk, after, BATCH)?
+    {
+        after = last;
+    }
+    diesel::update(therapists::table.find(therapist))
         .set(therapists::data_format.eq(CURRENT))
         .execute(conn)?;
     Ok(true)

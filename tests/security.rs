@@ -294,7 +294,7 @@ async fn the_recovery_code_opens_the_notes_key_once_and_a_wrong_code_fails(app: 
             .unlock_with_recovery(&RecoveryCode::parse(&typed).expect("parses"))
             .expect("right code opens DK");
         let rekey = Rekey::new(
-            t.id(),
+            t.id,
             &dk,
             "a brand new long password",
             KdfParams::DEFAULT,
@@ -433,7 +433,7 @@ async fn the_audit_trail_is_hash_chained_and_an_edited_row_is_found(app: TestApp
             .execute(&mut *conn)
             .expect("tamper");
         let (_, broken) = tearsheet::audit::verify(&mut conn).expect("verify");
-        assert_eq!(broken.expect("tampering found").row_id, failed);
+        assert_eq!(broken.expect("tampering found").row_id.0, failed);
     })
     .await
     .expect("blocking");

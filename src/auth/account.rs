@@ -43,7 +43,7 @@ impl Role {
 #[diesel(table_name = therapists)]
 pub struct Therapist {
     /// Row id.
-    pub id: i64,
+    pub id: TherapistId,
     /// Sign-in email, lower-cased.
     pub email: String,
     /// Name shown in the app.
@@ -85,19 +85,15 @@ pub struct Therapist {
 #[derive(Insertable)]
 #[diesel(table_name = therapists)]
 struct NewTherapist<'a> {
-    id: i64,
+    id: TherapistId,
     email: &'a str,
     display_name: &'a str,
     role: &'a str,
     status: &'a str,
-    kdf_salt: &'a [u8],
-    kdf_m_cost: i32,
-    kdf_t_cost: i32,
-    kdf_p_cost: i32,
-    auth_verifier: &'a [u8],
-    dk_sealed_password: &'a [u8],
-    dk_sealed_recovery: &'a [u8],
-    recovery_salt: &'a [u8],
+    #[diesel(embed)]
+    password: PasswordChanges<'a>,
+    #[diesel(embed)]
+    recovery: RecoveryChanges<'a>,
     created_at: i64,
     data_format: i32,
 }
@@ -113,11 +109,6 @@ pub fn recovery_place(id: TherapistId) -> Place<'static> {
 }
 
 impl Therapist {
-    /// The typed id.
-    pub fn id(&self) -> TherapistId {
-        TherapistId(self.id)
-    }
-
     /// Whether the account may sign in.
     pub fn is_active(&self) -> bool {
         self.status == "active"
@@ -143,7 +134,7 @@ impl Therapist {
         // The verifier matched, so the sealed DK opens unless it was tampered with.
         Ok(DataKey::open_from(
             &keys.kek,
-            &password_place(self.id()),
+            &password_place(self.id),
             &self.dk_sealed_password,
         )
         .ok())
@@ -174,7 +165,7 @@ pub fn practice_exists(conn: &mut DbConn) -> QueryResult<bool> {
 
 /// Record a successful sign-in.
 pub fn mark_login(conn: &mut DbConn, id: TherapistId, at: i64) -> QueryResult<()> {
-    diesel::update(therapists::table.find(id.0))
+    diesel::update(therapists::table.find(id))
         .set(therapists::last_login_at.eq(at))
         .execute(conn)
         .map(|_| ())
@@ -235,28 +226,38 @@ impl Enrolment {
 
     /// Insert the account. A duplicate email is a unique violation.
     pub fn insert(&self, conn: &mut DbConn, at: i64) -> QueryResult<()> {
-        let as_i32 = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
         diesel::insert_into(therapists::table)
             .values(NewTherapist {
-                id: self.id.0,
+                id: self.id,
                 email: &self.email,
                 display_name: &self.display_name,
                 role: self.role.as_str(),
                 status: "active",
-                kdf_salt: &self.kdf_salt,
-                kdf_m_cost: as_i32(self.kdf.m_cost),
-                kdf_t_cost: as_i32(self.kdf.t_cost),
-                kdf_p_cost: as_i32(self.kdf.p_cost),
-                auth_verifier: &self.auth_verifier,
-                dk_sealed_password: &self.dk_sealed_password,
-                dk_sealed_recovery: &self.dk_sealed_recovery,
-                recovery_salt: &self.recovery_salt,
+                password: PasswordChanges::new(
+                    &self.kdf_salt,
+                    self.kdf,
+                    &self.auth_verifier,
+                    &self.dk_sealed_password,
+                ),
+                recovery: RecoveryChanges {
+                    recovery_salt: &self.recovery_salt,
+                    dk_sealed_recovery: &self.dk_sealed_recovery,
+                },
                 created_at: at,
                 data_format: crate::upgrade::CURRENT,
             })
             .execute(conn)
             .map(|_| ())
     }
+}
+
+/// The practice's name, if set.
+pub fn practice_name(conn: &mut DbConn) -> QueryResult<Option<String>> {
+    Ok(practice::table
+        .select(practice::name)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten())
 }
 
 /// Claim the practice's single row: fails with a unique violation if setup
@@ -279,7 +280,7 @@ impl Therapist {
     pub fn unlock_with_recovery(&self, code: &RecoveryCode) -> Option<DataKey> {
         DataKey::open_from(
             &code.key(&self.recovery_salt),
-            &recovery_place(self.id()),
+            &recovery_place(self.id),
             &self.dk_sealed_recovery,
         )
         .ok()
@@ -332,24 +333,21 @@ impl Rekey {
     /// Store the new keys and end every session of the account: the old
     /// password and (if replaced) the old recovery code stop working.
     pub fn apply(&self, conn: &mut DbConn) -> QueryResult<()> {
-        let as_i32 = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
         crate::db::write_transaction(conn, |conn| {
-            diesel::update(therapists::table.find(self.id.0))
-                .set((
-                    therapists::kdf_salt.eq(&self.kdf_salt[..]),
-                    therapists::kdf_m_cost.eq(as_i32(self.kdf.m_cost)),
-                    therapists::kdf_t_cost.eq(as_i32(self.kdf.t_cost)),
-                    therapists::kdf_p_cost.eq(as_i32(self.kdf.p_cost)),
-                    therapists::auth_verifier.eq(&self.auth_verifier[..]),
-                    therapists::dk_sealed_password.eq(&self.dk_sealed_password),
+            diesel::update(therapists::table.find(self.id))
+                .set(PasswordChanges::new(
+                    &self.kdf_salt,
+                    self.kdf,
+                    &self.auth_verifier,
+                    &self.dk_sealed_password,
                 ))
                 .execute(conn)?;
             if let Some((_, salt, sealed)) = &self.recovery {
-                diesel::update(therapists::table.find(self.id.0))
-                    .set((
-                        therapists::recovery_salt.eq(&salt[..]),
-                        therapists::dk_sealed_recovery.eq(sealed),
-                    ))
+                diesel::update(therapists::table.find(self.id))
+                    .set(RecoveryChanges {
+                        recovery_salt: salt,
+                        dk_sealed_recovery: sealed,
+                    })
                     .execute(conn)?;
             }
             super::session::end_all(conn, self.id)?;
@@ -358,10 +356,49 @@ impl Rekey {
     }
 }
 
+/// What a password sets in an account's row.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = therapists)]
+struct PasswordChanges<'a> {
+    kdf_salt: &'a [u8],
+    kdf_m_cost: i32,
+    kdf_t_cost: i32,
+    kdf_p_cost: i32,
+    auth_verifier: &'a [u8],
+    dk_sealed_password: &'a [u8],
+}
+
+impl<'a> PasswordChanges<'a> {
+    fn new(
+        kdf_salt: &'a [u8],
+        kdf: KdfParams,
+        auth_verifier: &'a [u8],
+        dk_sealed_password: &'a [u8],
+    ) -> Self {
+        let as_i32 = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+        Self {
+            kdf_salt,
+            kdf_m_cost: as_i32(kdf.m_cost),
+            kdf_t_cost: as_i32(kdf.t_cost),
+            kdf_p_cost: as_i32(kdf.p_cost),
+            auth_verifier,
+            dk_sealed_password,
+        }
+    }
+}
+
+/// What a recovery code sets in an account's row.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = therapists)]
+struct RecoveryChanges<'a> {
+    recovery_salt: &'a [u8],
+    dk_sealed_recovery: &'a [u8],
+}
+
 /// One of the practice's accounts.
 pub fn find(conn: &mut DbConn, id: TherapistId) -> QueryResult<Option<Therapist>> {
     therapists::table
-        .find(id.0)
+        .find(id)
         .select(Therapist::as_select())
         .first(conn)
         .optional()
@@ -378,7 +415,7 @@ pub fn all(conn: &mut DbConn) -> QueryResult<Vec<Therapist>> {
 /// Turn an account on or off; turning it off ends its sessions at once.
 pub fn set_active(conn: &mut DbConn, id: TherapistId, active: bool) -> QueryResult<bool> {
     crate::db::write_transaction(conn, |conn| {
-        let n = diesel::update(therapists::table.find(id.0))
+        let n = diesel::update(therapists::table.find(id))
             .set(therapists::status.eq(if active { "active" } else { "disabled" }))
             .execute(conn)?;
         if !active {
@@ -398,11 +435,11 @@ pub fn new_recovery_code(
     let code = RecoveryCode::generate();
     let salt = password::new_salt();
     let sealed = dk.seal_under(&code.key(&salt), &recovery_place(id));
-    diesel::update(therapists::table.find(id.0))
-        .set((
-            therapists::recovery_salt.eq(&salt[..]),
-            therapists::dk_sealed_recovery.eq(sealed),
-        ))
+    diesel::update(therapists::table.find(id))
+        .set(RecoveryChanges {
+            recovery_salt: &salt,
+            dk_sealed_recovery: &sealed,
+        })
         .execute(conn)?;
     Ok(code)
 }

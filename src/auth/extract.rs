@@ -395,7 +395,7 @@ async fn resume<T: DeserializeOwned>(
             }
             let ok = outcome == super::login::SecondFactor::Accepted;
             if ok {
-                crate::upgrade::start(&state.pool, s.therapist, &s.dk);
+                state.signed_in(s.therapist, &s.dk);
             }
             if !ok {
                 return Err(reauth(Some(

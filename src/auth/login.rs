@@ -1,7 +1,6 @@
 //! Checking a password and starting a session: one implementation for the
 //! sign-in page and for signing in again to save work after a session ended.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, web};
 
 use super::{account, session, throttle};
@@ -9,7 +8,7 @@ use crate::audit::{self, Action};
 use crate::crypto::session::SessionToken;
 use crate::db::now;
 use crate::ids::TherapistId;
-use crate::web::client::throttle_address;
+use crate::web::client::{throttle_address, user_agent};
 use crate::web::{AppError, AppState};
 
 /// How a sign-in attempt ended (throttling and a busy server are errors).
@@ -38,13 +37,6 @@ pub const FAILED: &str =
 /// The message for a disabled account.
 pub const DISABLED: &str =
     "This account has been disabled. Ask your practice's administrator to turn it back on.";
-
-fn user_agent(req: &HttpRequest) -> Option<String> {
-    req.headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
 
 /// How long a refused sign-in (locked, or every Argon2id permit busy) waits
 /// before its answer. Refusals cost the server almost nothing, so a flood
@@ -100,7 +92,7 @@ pub async fn attempt(
         let _permit = permit;
         let unlocked = match &therapist {
             Some(t) => t.unlock(&password).unwrap_or_else(|err| {
-                tracing::error!(therapist = t.id, error = %err, "stored key-derivation parameters refused");
+                tracing::error!(therapist = t.id.0, error = %err, "stored key-derivation parameters refused");
                 None
             }),
             None => {
@@ -116,7 +108,7 @@ pub async fn attempt(
         (Some(t), Some(dk)) if t.is_active() && t.totp_secret.is_some() => {
             // Nothing is recorded as a sign-in until the code is given too.
             let ua = user_agent(req);
-            let id = t.id();
+            let id = t.id;
             let token = state
                 .db(move |conn| {
                     let token = session::create_with(conn, id, &dk, None, ua.as_deref(), true)?;
@@ -129,14 +121,12 @@ pub async fn attempt(
         (Some(t), Some(dk)) if t.is_active() => {
             let ua = user_agent(req);
             let config = state.config.clone();
-            let id = t.id();
-            crate::upgrade::start(&state.pool, id, &dk);
+            let id = t.id;
+            state.signed_in(id, &dk);
             let token = state
                 .db(move |conn| {
-                    let token = session::create(conn, id, &dk, None, ua.as_deref())?;
-                    account::mark_login(conn, id, now())?;
+                    let token = session::sign_in(conn, id, &dk, None, ua.as_deref())?;
                     throttle::clear(conn, &account_key)?;
-                    audit::record(conn, Some(id), Action::LoginOk, None)?;
                     session::sweep_expired(conn, &config)?;
                     Ok(token)
                 })
@@ -147,14 +137,14 @@ pub async fn attempt(
             })
         }
         (Some(t), Some(_)) => {
-            let id = t.id();
+            let id = t.id;
             state
                 .db(move |conn| Ok(audit::record(conn, Some(id), Action::LoginFailed, None)?))
                 .await?;
             Ok(Attempt::Disabled)
         }
         (therapist, _) => {
-            let id = therapist.as_ref().map(|t| t.id());
+            let id = therapist.as_ref().map(|t| t.id);
             let locked = state
                 .db(move |conn| Ok(failed(conn, id, &account_key, &address_key)?))
                 .await?;
@@ -246,5 +236,46 @@ pub fn second_factor(
             audit::record(conn, Some(therapist), Action::LoginOk, None)?;
             Ok(SecondFactor::Accepted)
         }
+    }
+}
+
+/// Check the signed-in therapist's password before a change that needs it
+/// (a new password, two-factor, an export), throttled and audited exactly
+/// like signing in. `Ok(true)` when right.
+pub async fn confirm_password(
+    req: &HttpRequest,
+    state: &AppState,
+    therapist: TherapistId,
+    password: &str,
+) -> Result<bool, AppError> {
+    let account = state
+        .db(move |conn| Ok(account::find(conn, therapist)?))
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let key = throttle::account_key(&account.email);
+    let k = key.clone();
+    if let Some(secs) = state
+        .db(move |conn| Ok(throttle::locked_for(conn, &[&k], now())?))
+        .await?
+    {
+        return Err(AppError::TooManyRequests(secs));
+    }
+    let permit = state.kdf_permit()?;
+    let password = password.to_owned();
+    let right = web::block(move || {
+        let _permit = permit;
+        account.unlock(&password).ok().flatten().is_some()
+    })
+    .await?;
+    if right {
+        return Ok(true);
+    }
+    let address = throttle::address_key(&throttle_address(req, &state.config));
+    match state
+        .db(move |conn| Ok(failed(conn, Some(therapist), &key, &address)?))
+        .await?
+    {
+        Some(secs) => Err(AppError::TooManyRequests(secs)),
+        None => Ok(false),
     }
 }

@@ -1,40 +1,40 @@
-//! Accounts and sign-in: setup of the first account, the recovery code,
-//! sign-in with throttling, sessions, and sign-out.
+//! Accounts and sign-in: setup of the first account and its recovery code
+//! (`setup`), signing in and out with throttling and the two-factor step
+//! (`signin`, `login`), a therapist's own settings (`settings`,
+//! `two_factor`), recovery with the printed code (`recover`), and the
+//! administrator's page with invitations (`practice`). The models:
+//! `account` (therapists), `session` (sessions), `throttle`, `totp`,
+//! `invites`. The extractors in `extract` are what every signed-in page of
+//! every area asks for.
 
 pub mod account;
 pub mod extract;
+pub mod forms;
+pub mod invites;
 pub mod login;
 pub mod pages;
 pub mod practice;
 pub mod recover;
-pub mod routes;
 pub mod session;
 pub mod settings;
+pub mod setup;
+pub mod signin;
 pub mod throttle;
 pub mod totp;
+pub mod two_factor;
 
-use actix_web::web;
+use actix_web::{HttpResponse, web};
 
-use crate::web::{Layout, Nav};
+use crate::crypto::session::SessionToken;
+use crate::web::{AppError, Layout, Nav, cookies, see_other};
 use session::CurrentSession;
 
 /// Register the auth routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(routes::index))
-        .route("/setup", web::get().to(routes::setup_form))
-        .route("/setup", web::post().to(routes::setup_submit))
-        .route(
-            extract::RECOVERY_CODE_PATH,
-            web::get().to(routes::recovery_code),
-        )
-        .route(
-            extract::RECOVERY_CODE_PATH,
-            web::post().to(routes::recovery_code_stored),
-        )
-        .route("/login", web::get().to(routes::login_form))
-        .route("/login", web::post().to(routes::login_submit))
-        .route("/logout", web::post().to(routes::logout))
+    cfg.configure(setup::configure)
+        .configure(signin::configure)
         .configure(settings::configure)
+        .configure(two_factor::configure)
         .configure(recover::configure)
         .configure(practice::configure);
 }
@@ -47,4 +47,12 @@ pub fn layout_for(session: &CurrentSession, current: &'static str) -> Layout {
         current,
         is_admin: session.role == account::Role::Admin,
     })
+}
+
+/// 303 to `location` with the cookie of a session just started.
+pub fn with_new_session(location: &str, token: &SessionToken) -> Result<HttpResponse, AppError> {
+    let mut res = see_other(location);
+    res.add_cookie(&cookies::session(token.encode().to_string()))
+        .map_err(AppError::internal)?;
+    Ok(res)
 }

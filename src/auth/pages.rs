@@ -47,3 +47,13 @@ pub struct LoginPage {
     /// Always empty: sign-in reports one message for the whole form.
     pub errors: FieldErrors,
 }
+
+/// `/login/code`: the second step of signing in.
+#[derive(Template)]
+#[template(path = "auth/login_code.html")]
+pub struct CodePage {
+    pub layout: Layout,
+    pub csrf_token: String,
+    pub next: String,
+    pub error: Option<&'static str>,
+}

@@ -1,29 +1,27 @@
 //! `/practice`: the administrator's page. Accounts, one-time invitations
-//! that expire after seven days, and turning accounts off and on. The
-//! administrator can never read another therapist's notes: each therapist's
-//! records are sealed under a key only their password or recovery code opens.
+//! that expire after seven days, and turning accounts off and on; and the
+//! invitee's side of an invitation. The administrator can never read
+//! another therapist's notes: each therapist's records are sealed under a
+//! key only their password or recovery code opens.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use diesel::prelude::*;
+use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::account::{self, Enrolment, Role};
 use super::extract::{AnonForm, Signed, SignedForm, pre_session_token, with_pre_session_token};
-use super::layout_for;
 use super::session::{self, CurrentSession};
+use super::{forms, invites, layout_for, with_new_session};
 use crate::audit::{self, Action};
-use crate::crypto::{hash_parts, random_token};
-use crate::db::schema::invites;
-use crate::db::{DbConn, is_unique_violation, new_row_id, now, write_transaction};
+use crate::crypto::random_token;
+use crate::db::{is_unique_violation, now, write_transaction};
 use crate::ids::TherapistId;
-use crate::web::form::FieldErrors;
+use crate::web::client::user_agent;
+use crate::web::form::{FieldErrors, NoFields};
 use crate::web::layout::local_time;
-use crate::web::{AppError, AppState, Layout, cookies, render, see_other};
-
-/// How long an invitation link works.
-pub const INVITE_LIFETIME: i64 = 7 * 24 * 60 * 60;
+use crate::web::{AppError, AppState, Layout, render, see_other};
 
 /// Register the practice routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -33,10 +31,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/practice/accounts/{id}/enable", web::post().to(enable))
         .route("/invite/{token}", web::get().to(accept_form))
         .route("/invite/{token}", web::post().to(accept));
-}
-
-fn token_hash(token: &str) -> Vec<u8> {
-    hash_parts(&[b"tearsheet/v1/invite", token.as_bytes()]).to_vec()
 }
 
 fn admin_only(session: &CurrentSession) -> Result<(), AppError> {
@@ -50,7 +44,7 @@ fn admin_only(session: &CurrentSession) -> Result<(), AppError> {
 }
 
 struct AccountRow {
-    id: i64,
+    id: TherapistId,
     name: String,
     email: String,
     role: &'static str,
@@ -64,7 +58,7 @@ struct InviteRow {
     expires: String,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "auth/practice.html")]
 struct PracticePage {
     layout: Layout,
@@ -85,15 +79,7 @@ async fn practice_page(
     errors: FieldErrors,
 ) -> Result<PracticePage, AppError> {
     let (accounts, pending) = state
-        .db(|conn| {
-            let pending: Vec<(String, i64)> = invites::table
-                .filter(invites::used_at.is_null())
-                .filter(invites::expires_at.gt(now()))
-                .order(invites::created_at.desc())
-                .select((invites::email, invites::expires_at))
-                .load(conn)?;
-            Ok((account::all(conn)?, pending))
-        })
+        .db(|conn| Ok((account::all(conn)?, invites::pending(conn)?)))
         .await?;
     let link = new_link.map(|token| {
         // The Host header itself: actix's connection info would also believe
@@ -118,7 +104,7 @@ async fn practice_page(
             .into_iter()
             .map(|t| AccountRow {
                 id: t.id,
-                is_me: t.id == session.therapist.0,
+                is_me: t.id == session.therapist,
                 name: t.display_name.clone(),
                 email: t.email.clone(),
                 role: if Role::parse(&t.role) == Role::Admin {
@@ -135,9 +121,9 @@ async fn practice_page(
             .collect(),
         invites: pending
             .into_iter()
-            .map(|(email, at)| InviteRow {
-                email,
-                expires: local_time(at),
+            .map(|i| InviteRow {
+                email: i.email,
+                expires: local_time(i.expires_at),
             })
             .collect(),
         new_link: link,
@@ -151,20 +137,17 @@ async fn index(
     req: HttpRequest,
     state: web::Data<AppState>,
     Signed(session): Signed,
-) -> Result<HttpResponse, AppError> {
+) -> Result<PracticePage, AppError> {
     admin_only(&session)?;
-    render(
-        StatusCode::OK,
-        &practice_page(
-            &state,
-            &req,
-            &session,
-            None,
-            String::new(),
-            FieldErrors::default(),
-        )
-        .await?,
+    practice_page(
+        &state,
+        &req,
+        &session,
+        None,
+        String::new(),
+        FieldErrors::default(),
     )
+    .await
 }
 
 #[derive(Deserialize, Default)]
@@ -183,8 +166,7 @@ async fn invite(
     let session = form.session.clone();
     admin_only(&session)?;
     let email = account::normalize_email(&form.form.email);
-    let mut errors =
-        super::routes::validate_new_account("x", &email, "long enough pw", "long enough pw");
+    let mut errors = forms::check_email(&email);
     let e = email.clone();
     if errors.is_empty()
         && state
@@ -208,23 +190,12 @@ async fn invite(
     } else {
         Role::Therapist
     };
-    let token = random_token();
-    let (hash, by, id) = (token_hash(&token), session.therapist, new_row_id());
+    let (token, by) = (random_token(), session.therapist);
+    let stored = token.clone();
     state
         .db(move |conn| {
-            let at = now();
-            diesel::insert_into(invites::table)
-                .values((
-                    invites::id.eq(id),
-                    invites::token_hash.eq(hash),
-                    invites::email.eq(&email),
-                    invites::role.eq(role.as_str()),
-                    invites::created_by.eq(by.0),
-                    invites::created_at.eq(at),
-                    invites::expires_at.eq(at + INVITE_LIFETIME),
-                ))
-                .execute(conn)?;
-            audit::record(conn, Some(by), Action::InviteCreate, Some(id))?;
+            let id = invites::create(conn, by, &stored, &email, role)?;
+            audit::record(conn, Some(by), Action::InviteCreate, Some(id.0))?;
             Ok(())
         })
         .await?;
@@ -280,7 +251,7 @@ async fn set_active(
 async fn disable(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: SignedForm<super::routes::Empty>,
+    form: SignedForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     set_active(&state, &form.session, &path, false).await
 }
@@ -289,35 +260,14 @@ async fn disable(
 async fn enable(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: SignedForm<super::routes::Empty>,
+    form: SignedForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     set_active(&state, &form.session, &path, true).await
 }
 
-struct Invite {
-    id: i64,
-    email: String,
-    role: Role,
-}
-
-fn live_invite(conn: &mut DbConn, token: &str) -> diesel::QueryResult<Option<Invite>> {
-    let row: Option<(i64, String, String)> = invites::table
-        .filter(invites::token_hash.eq(token_hash(token)))
-        .filter(invites::used_at.is_null())
-        .filter(invites::expires_at.gt(now()))
-        .select((invites::id, invites::email, invites::role))
-        .first(conn)
-        .optional()?;
-    Ok(row.map(|(id, email, role)| Invite {
-        id,
-        email,
-        role: Role::parse(&role),
-    }))
-}
-
 const NOT_VALID: &str = "This invitation link is not valid any more: it may have been used already, or be more than 7 days old. Ask your practice's administrator for a new one.";
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "auth/invite.html")]
 struct InvitePage {
     layout: Layout,
@@ -328,22 +278,26 @@ struct InvitePage {
     errors: FieldErrors,
 }
 
+async fn live_invite(state: &AppState, token: &str) -> Result<invites::Invite, AppError> {
+    let token = token.to_owned();
+    state
+        .db(move |conn| Ok(invites::live(conn, &token)?))
+        .await?
+        .ok_or_else(|| AppError::Gone(NOT_VALID.into()))
+}
+
 /// `GET /invite/{token}`.
 async fn accept_form(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let token = path.into_inner();
-    let t = token.clone();
-    let Some(invite) = state.db(move |conn| Ok(live_invite(conn, &t)?)).await? else {
-        return Err(AppError::Gone(NOT_VALID.into()));
-    };
+    let invite = live_invite(&state, &path).await?;
     with_pre_session_token(&req, |csrf_token| {
         let page = InvitePage {
             layout: Layout::anonymous(),
             csrf_token,
-            action: format!("/invite/{token}"),
+            action: format!("/invite/{path}"),
             email: invite.email,
             display_name: String::new(),
             errors: FieldErrors::default(),
@@ -367,12 +321,8 @@ async fn accept(
     path: web::Path<String>,
     AnonForm(f): AnonForm<AcceptForm>,
 ) -> Result<HttpResponse, AppError> {
-    let token = path.into_inner();
-    let t = token.clone();
-    let Some(invite) = state.db(move |conn| Ok(live_invite(conn, &t)?)).await? else {
-        return Err(AppError::Gone(NOT_VALID.into()));
-    };
-    let errors = super::routes::validate_new_account(
+    let invite = live_invite(&state, &path).await?;
+    let errors = forms::check_new_account(
         &f.display_name,
         &invite.email,
         &f.password,
@@ -382,7 +332,7 @@ async fn accept(
         let page = InvitePage {
             layout: Layout::anonymous(),
             csrf_token: pre_session_token(&req).0,
-            action: format!("/invite/{token}"),
+            action: format!("/invite/{path}"),
             email: invite.email,
             display_name: f.display_name,
             errors,
@@ -390,36 +340,22 @@ async fn accept(
         return render(StatusCode::BAD_REQUEST, &page);
     }
     let permit = state.kdf_permit()?;
-    let (kdf, email, role) = (state.config.kdf, invite.email.clone(), invite.role);
+    let (kdf, email, role) = (state.config.kdf, invite.email.clone(), invite.role());
     let enrolment = web::block(move || {
         let _permit = permit;
         Enrolment::new(&email, &f.display_name, role, &f.password, kdf)
     })
     .await?
     .map_err(AppError::internal)?;
-    let ua = req
-        .headers()
-        .get(actix_web::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let invite_id = invite.id;
-    let result = state
+    let (ua, invite_id) = (user_agent(&req), invite.id);
+    let token = state
         .db(move |conn| {
             write_transaction(conn, |conn| {
-                let at = now();
-                // Used once: only the first acceptance marks it.
-                let claimed = diesel::update(
-                    invites::table
-                        .find(invite_id)
-                        .filter(invites::used_at.is_null())
-                        .filter(invites::expires_at.gt(at)),
-                )
-                .set(invites::used_at.eq(at))
-                .execute(conn)?;
-                if claimed != 1 {
+                // Used once: only the first acceptance claims it.
+                if !invites::claim(conn, invite_id)? {
                     return Ok(None);
                 }
-                match enrolment.insert(conn, at) {
+                match enrolment.insert(conn, now()) {
                     // The email got an account meanwhile: roll the claim back too.
                     Err(err) if is_unique_violation(&err) => {
                         return Err(AppError::conflict("That email already has an account in this practice. Sign in instead, or ask your administrator."));
@@ -430,26 +366,18 @@ async fn accept(
                     conn,
                     Some(enrolment.id),
                     Action::InviteAccept,
-                    Some(invite_id),
+                    Some(invite_id.0),
                 )?;
-                let token = session::create(
+                Ok(Some(session::sign_in(
                     conn,
                     enrolment.id,
                     &enrolment.dk,
                     Some(&enrolment.recovery_code),
                     ua.as_deref(),
-                )?;
-                account::mark_login(conn, enrolment.id, at)?;
-                audit::record(conn, Some(enrolment.id), Action::LoginOk, None)?;
-                Ok::<_, AppError>(Some(token))
+                )?))
             })
         })
-        .await?;
-    let Some(session_token) = result else {
-        return Err(AppError::Gone(NOT_VALID.into()));
-    };
-    let mut res = see_other(super::extract::RECOVERY_CODE_PATH);
-    res.add_cookie(&cookies::session(session_token.encode().to_string()))
-        .map_err(AppError::internal)?;
-    Ok(res)
+        .await?
+        .ok_or_else(|| AppError::Gone(NOT_VALID.into()))?;
+    with_new_session(super::extract::RECOVERY_CODE_PATH, &token)
 }

@@ -9,14 +9,15 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::account::{self, Rekey};
+use super::extract::RECOVERY_CODE_PATH;
 use super::extract::{AnonForm, pre_session_token, with_pre_session_token};
-use super::{session, throttle};
+use super::{forms, session, throttle, with_new_session};
 use crate::audit::{self, Action};
 use crate::crypto::recovery::RecoveryCode;
 use crate::db::now;
-use crate::web::client::throttle_address;
+use crate::web::client::{throttle_address, user_agent};
 use crate::web::form::FieldErrors;
-use crate::web::{AppError, AppState, Layout, cookies, render, see_other};
+use crate::web::{AppError, AppState, Layout, render};
 
 /// Register the recovery routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -70,8 +71,12 @@ async fn submit(
         errors,
         error,
     };
-    let mut errors =
-        super::routes::validate_new_account("x", &f.email, &f.password, &f.password_confirm);
+    let mut errors = forms::check_email(&f.email);
+    errors.extend(forms::check_new_password(
+        &f.password,
+        &f.password_confirm,
+        ("password", "password_confirm"),
+    ));
     if f.recovery_code.trim().is_empty() {
         errors.add(
             "recovery_code",
@@ -100,7 +105,7 @@ async fn submit(
         _ => None,
     };
     let (Some(t), Some(dk)) = (therapist.as_ref(), dk) else {
-        let id = therapist.as_ref().map(|t| t.id());
+        let id = therapist.as_ref().map(|t| t.id);
         let locked = state
             .db(move |conn| Ok(super::login::failed(conn, id, &account_key, &address_key)?))
             .await?;
@@ -113,7 +118,7 @@ async fn submit(
         );
     };
     let permit = state.kdf_permit()?;
-    let (id, kdf, password) = (t.id(), state.config.kdf, f.password.clone());
+    let (id, kdf, password) = (t.id, state.config.kdf, f.password.clone());
     let dk_for_rekey = dk.duplicate();
     let rekey = web::block(move || {
         let _permit = permit;
@@ -121,26 +126,16 @@ async fn submit(
     })
     .await?
     .map_err(AppError::internal)?;
-    let ua = req
-        .headers()
-        .get(actix_web::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    crate::upgrade::start(&state.pool, id, &dk);
+    let ua = user_agent(&req);
+    state.signed_in(id, &dk);
     let token = state
         .db(move |conn| {
             rekey.apply(conn)?;
-            let code = rekey
-                .recovery_code()
-                .map(|c| RecoveryCode::parse(&c.display()));
-            let token = session::create(conn, id, &dk, code.flatten().as_ref(), ua.as_deref())?;
+            let token = session::sign_in(conn, id, &dk, rekey.recovery_code(), ua.as_deref())?;
             throttle::clear(conn, &account_key)?;
             audit::record(conn, Some(id), Action::RecoveryUse, None)?;
             Ok(token)
         })
         .await?;
-    let mut res = see_other(super::extract::RECOVERY_CODE_PATH);
-    res.add_cookie(&cookies::session(token.encode().to_string()))
-        .map_err(AppError::internal)?;
-    Ok(res)
+    with_new_session(RECOVERY_CODE_PATH, &token)
 }

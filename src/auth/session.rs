@@ -51,9 +51,9 @@ pub enum Lookup {
 #[derive(Insertable)]
 #[diesel(table_name = sessions)]
 struct NewSession<'a> {
-    id: i64,
+    id: SessionId,
     token_hash: &'a [u8],
-    therapist_id: i64,
+    therapist_id: TherapistId,
     created_at: i64,
     last_seen_at: i64,
     csrf_token: &'a str,
@@ -66,8 +66,8 @@ struct NewSession<'a> {
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = sessions)]
 struct SessionRow {
-    id: i64,
-    therapist_id: i64,
+    id: SessionId,
+    therapist_id: TherapistId,
     created_at: i64,
     last_seen_at: i64,
     csrf_token: String,
@@ -118,9 +118,9 @@ pub fn create_with(
     let user_agent = user_agent.map(|ua| truncate(ua, 300));
     diesel::insert_into(sessions::table)
         .values(NewSession {
-            id: id.0,
+            id,
             token_hash: &token.id_hash(),
-            therapist_id: therapist.0,
+            therapist_id: therapist,
             created_at: at,
             last_seen_at: at,
             csrf_token: &random_token(),
@@ -130,6 +130,23 @@ pub fn create_with(
             needs_second_factor,
         })
         .execute(conn)?;
+    Ok(token)
+}
+
+/// Sign a therapist in: a new session (at every sign-in, so no fixation),
+/// the sign-in recorded on the account and in the audit trail. Returns the
+/// token for the cookie. Setup, an accepted invitation, recovery and the
+/// sign-in page all end here.
+pub fn sign_in(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    dk: &DataKey,
+    pending_recovery: Option<&RecoveryCode>,
+    user_agent: Option<&str>,
+) -> QueryResult<SessionToken> {
+    let token = create(conn, therapist, dk, pending_recovery, user_agent)?;
+    super::account::mark_login(conn, therapist, now())?;
+    audit::record(conn, Some(therapist), Action::LoginOk, None)?;
     Ok(token)
 }
 
@@ -155,8 +172,7 @@ pub fn load(conn: &mut DbConn, token: &SessionToken, config: &Config) -> QueryRe
     let Some((row, (display_name, role, status))) = found else {
         return Ok(Lookup::Missing);
     };
-    let id = SessionId(row.id);
-    let therapist = TherapistId(row.therapist_id);
+    let (id, therapist) = (row.id, row.therapist_id);
     let at = now();
     let idle = at - row.last_seen_at > config.idle_timeout.as_secs() as i64;
     let too_old = at - row.created_at > config.absolute_timeout.as_secs() as i64
@@ -185,7 +201,7 @@ pub fn load(conn: &mut DbConn, token: &SessionToken, config: &Config) -> QueryRe
         .and_then(|blob| open(&key, &place(therapist, id, "pending_recovery_code"), &blob).ok())
         .and_then(|raw| RecoveryCode::from_raw(&raw));
     if at - row.last_seen_at >= config.last_seen_granularity() {
-        diesel::update(sessions::table.find(id.0))
+        diesel::update(sessions::table.find(id))
             .set(sessions::last_seen_at.eq(at))
             .execute(conn)?;
     }
@@ -203,7 +219,7 @@ pub fn load(conn: &mut DbConn, token: &SessionToken, config: &Config) -> QueryRe
 
 /// The recovery code has been stored; stop showing it.
 pub fn clear_pending_recovery(conn: &mut DbConn, id: SessionId) -> QueryResult<()> {
-    diesel::update(sessions::table.find(id.0))
+    diesel::update(sessions::table.find(id))
         .set(sessions::pending_recovery_code.eq(None::<Vec<u8>>))
         .execute(conn)
         .map(|_| ())
@@ -211,14 +227,14 @@ pub fn clear_pending_recovery(conn: &mut DbConn, id: SessionId) -> QueryResult<(
 
 /// End one session (sign-out).
 pub fn end(conn: &mut DbConn, id: SessionId) -> QueryResult<()> {
-    diesel::delete(sessions::table.find(id.0))
+    diesel::delete(sessions::table.find(id))
         .execute(conn)
         .map(|_| ())
 }
 
 /// End every session of a therapist.
 pub fn end_all(conn: &mut DbConn, therapist: TherapistId) -> QueryResult<usize> {
-    diesel::delete(sessions::table.filter(sessions::therapist_id.eq(therapist.0))).execute(conn)
+    diesel::delete(sessions::table.filter(sessions::therapist_id.eq(therapist))).execute(conn)
 }
 
 /// Which of `ids` are sessions still alive (present and within both limits).
@@ -230,15 +246,13 @@ pub fn live(
     let at = now();
     let idle_cutoff = at - config.idle_timeout.as_secs() as i64;
     let age_cutoff = at - config.absolute_timeout.as_secs() as i64;
-    let raw: Vec<i64> = ids.iter().map(|id| id.0).collect();
     Ok(sessions::table
-        .filter(sessions::id.eq_any(raw))
+        .filter(sessions::id.eq_any(ids))
         .filter(sessions::last_seen_at.ge(idle_cutoff))
         .filter(sessions::created_at.ge(age_cutoff))
         .select(sessions::id)
-        .load::<i64>(conn)?
+        .load::<SessionId>(conn)?
         .into_iter()
-        .map(SessionId)
         .collect())
 }
 
@@ -270,7 +284,7 @@ pub fn sweep_expired(conn: &mut DbConn, config: &Config) -> QueryResult<usize> {
     let at = now();
     let idle_cutoff = at - config.idle_timeout.as_secs() as i64;
     let age_cutoff = at - config.absolute_timeout.as_secs() as i64;
-    let expired: Vec<(i64, i64)> = sessions::table
+    let expired: Vec<(SessionId, TherapistId)> = sessions::table
         .filter(
             sessions::last_seen_at
                 .lt(idle_cutoff)
@@ -282,12 +296,7 @@ pub fn sweep_expired(conn: &mut DbConn, config: &Config) -> QueryResult<usize> {
     for (id, therapist) in &expired {
         let deleted = diesel::delete(sessions::table.find(id)).execute(conn)?;
         if deleted == 1 {
-            audit::record(
-                conn,
-                Some(TherapistId(*therapist)),
-                Action::SessionExpired,
-                Some(*id),
-            )?;
+            audit::record(conn, Some(*therapist), Action::SessionExpired, Some(id.0))?;
         }
     }
     Ok(expired.len())
@@ -307,7 +316,7 @@ pub fn set_pending_recovery_for(
         &place(therapist, id, "pending_recovery_code"),
         code.as_bytes(),
     );
-    diesel::update(sessions::table.find(id.0))
+    diesel::update(sessions::table.find(id))
         .set(sessions::pending_recovery_code.eq(Some(sealed)))
         .execute(conn)
         .map(|_| ())
@@ -315,7 +324,7 @@ pub fn set_pending_recovery_for(
 
 /// The second factor was given: the session is complete.
 pub fn second_factor_done(conn: &mut DbConn, id: SessionId) -> QueryResult<()> {
-    diesel::update(sessions::table.find(id.0))
+    diesel::update(sessions::table.find(id))
         .set(sessions::needs_second_factor.eq(false))
         .execute(conn)
         .map(|_| ())
@@ -325,7 +334,7 @@ pub fn second_factor_done(conn: &mut DbConn, id: SessionId) -> QueryResult<()> {
 pub fn end_waiting(conn: &mut DbConn, therapist: TherapistId) -> QueryResult<usize> {
     diesel::delete(
         sessions::table
-            .filter(sessions::therapist_id.eq(therapist.0))
+            .filter(sessions::therapist_id.eq(therapist))
             .filter(sessions::needs_second_factor.eq(true)),
     )
     .execute(conn)
@@ -342,11 +351,11 @@ pub fn cap_waiting(
 ) -> QueryResult<usize> {
     let waiting = || {
         sessions::table
-            .filter(sessions::therapist_id.eq(therapist.0))
+            .filter(sessions::therapist_id.eq(therapist))
             .filter(sessions::needs_second_factor.eq(true))
     };
     let hash = token.id_hash();
-    let mut kept: Vec<i64> = waiting()
+    let mut kept: Vec<SessionId> = waiting()
         .filter(sessions::token_hash.ne(hash.as_slice()))
         .order((sessions::created_at.desc(), sessions::id.desc()))
         .limit((keep - 1).max(0))
@@ -356,7 +365,7 @@ pub fn cap_waiting(
         waiting()
             .filter(sessions::token_hash.eq(hash.as_slice()))
             .select(sessions::id)
-            .load::<i64>(conn)?,
+            .load::<SessionId>(conn)?,
     );
     diesel::delete(waiting().filter(sessions::id.ne_all(kept))).execute(conn)
 }
@@ -375,8 +384,8 @@ pub struct Listed {
 
 /// A therapist's live sessions, newest first.
 pub fn list_for(conn: &mut DbConn, therapist: TherapistId) -> QueryResult<Vec<Listed>> {
-    let rows: Vec<(i64, i64, i64, Option<String>)> = sessions::table
-        .filter(sessions::therapist_id.eq(therapist.0))
+    let rows: Vec<(SessionId, i64, i64, Option<String>)> = sessions::table
+        .filter(sessions::therapist_id.eq(therapist))
         .filter(sessions::needs_second_factor.eq(false))
         .order(sessions::last_seen_at.desc())
         .select((
@@ -389,7 +398,7 @@ pub fn list_for(conn: &mut DbConn, therapist: TherapistId) -> QueryResult<Vec<Li
     Ok(rows
         .into_iter()
         .map(|(id, created_at, last_seen_at, ua)| Listed {
-            id: SessionId(id),
+            id,
             created_at,
             last_seen_at,
             user_agent: ua.unwrap_or_default(),
@@ -401,8 +410,8 @@ pub fn list_for(conn: &mut DbConn, therapist: TherapistId) -> QueryResult<Vec<Li
 pub fn end_own(conn: &mut DbConn, therapist: TherapistId, id: SessionId) -> QueryResult<bool> {
     let n = diesel::delete(
         sessions::table
-            .filter(sessions::id.eq(id.0))
-            .filter(sessions::therapist_id.eq(therapist.0)),
+            .filter(sessions::id.eq(id))
+            .filter(sessions::therapist_id.eq(therapist)),
     )
     .execute(conn)?;
     Ok(n == 1)
@@ -416,8 +425,8 @@ pub fn end_others(
 ) -> QueryResult<usize> {
     diesel::delete(
         sessions::table
-            .filter(sessions::therapist_id.eq(therapist.0))
-            .filter(sessions::id.ne(keep.0)),
+            .filter(sessions::therapist_id.eq(therapist))
+            .filter(sessions::id.ne(keep)),
     )
     .execute(conn)
 }

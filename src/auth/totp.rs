@@ -133,7 +133,7 @@ pub fn enable(
 ) -> QueryResult<()> {
     let r = record(dk, id);
     let codes: Vec<String> = backup.iter().map(|c| normalise_backup(c)).collect();
-    diesel::update(therapists::table.find(id.0))
+    diesel::update(therapists::table.find(id))
         .set((
             therapists::totp_secret.eq(Some(r.seal_bytes("totp_secret", secret))),
             therapists::backup_codes.eq(Some(r.seal(
@@ -148,7 +148,7 @@ pub fn enable(
 
 /// Turn two-factor sign-in off.
 pub fn disable(conn: &mut DbConn, id: TherapistId) -> QueryResult<()> {
-    diesel::update(therapists::table.find(id.0))
+    diesel::update(therapists::table.find(id))
         .set((
             therapists::totp_secret.eq(None::<Vec<u8>>),
             therapists::backup_codes.eq(None::<Vec<u8>>),
@@ -184,7 +184,7 @@ pub fn check(
 ) -> QueryResult<Check> {
     write_transaction(conn, |conn| {
         let (sealed_secret, sealed_backup): (Option<Vec<u8>>, Option<Vec<u8>>) = therapists::table
-            .find(id.0)
+            .find(id)
             .select((therapists::totp_secret, therapists::backup_codes))
             .first(conn)?;
         let Some(secret) = secret(dk, id, sealed_secret.as_deref()) else {
@@ -193,7 +193,7 @@ pub fn check(
         if let Some(step) = matching_step(&secret, input, now) {
             // The step only moves forward: the same code twice is refused.
             let n = diesel::update(
-                therapists::table.find(id.0).filter(
+                therapists::table.find(id).filter(
                     therapists::totp_last_step
                         .is_null()
                         .or(therapists::totp_last_step.lt(step)),
@@ -225,7 +225,7 @@ pub fn check(
             return Ok(Check::Refused);
         };
         codes.remove(at);
-        diesel::update(therapists::table.find(id.0))
+        diesel::update(therapists::table.find(id))
             .set(therapists::backup_codes.eq(Some(r.seal(
                 "backup_codes",
                 &serde_json::to_string(&codes).unwrap_or_default(),

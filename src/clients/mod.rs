@@ -1,8 +1,49 @@
-//! Clients: the therapist's caseload and each client's sealed record.
+//! Clients: the therapist's caseload (`routes`: the list, adding, editing,
+//! archiving and deleting), each client's page with their breakthrough
+//! timeline (`show`, `timeline`), their record as a printable page and
+//! JSON (`record`), and the whole caseload as a file to move elsewhere
+//! (`caseload`). The model is `model`.
 
-pub mod export;
+pub mod caseload;
 pub mod model;
 pub mod pages;
+pub mod record;
 pub mod routes;
+pub mod show;
+pub mod timeline;
 
-pub use routes::configure;
+use actix_web::web;
+
+use crate::auth::session::CurrentSession;
+use crate::ids::ClientId;
+use crate::web::{AppError, AppState};
+use model::ClientRow;
+
+/// Register the clients routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.configure(routes::configure)
+        .configure(show::configure)
+        .configure(record::configure)
+        .configure(caseload::configure);
+}
+
+/// One of the signed-in therapist's clients, from an id as typed (in a
+/// path or a query); anything else (not an id, not theirs) is a 404, with
+/// an `access.denied` event.
+pub async fn owned(
+    state: &AppState,
+    session: &CurrentSession,
+    raw_id: &str,
+) -> Result<ClientRow, AppError> {
+    let Ok(id) = raw_id.parse::<ClientId>() else {
+        return Err(crate::audit::denied(state, session.therapist, None).await);
+    };
+    let therapist = session.therapist;
+    match state
+        .db(move |conn| Ok(model::find(conn, therapist, id)?))
+        .await?
+    {
+        Some(row) => Ok(row),
+        None => Err(crate::audit::denied(state, therapist, Some(id.0)).await),
+    }
+}

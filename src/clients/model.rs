@@ -1,12 +1,12 @@
-//! Client records: the row, its sealed fields, and queries scoped by owner.
+//! Client records: the `clients` table, its sealed fields, and queries
+//! scoped by owner.
 
 use diesel::prelude::*;
 
-use crate::crypto::{DataKey, Record};
+use crate::crypto::{DataKey, Opened, Record};
 use crate::db::schema::{clients, notes};
-use crate::db::{DbConn, now};
+use crate::db::{DbConn, now, write_transaction};
 use crate::ids::{ClientId, TherapistId};
-use crate::web::layout::shown;
 
 const TABLE: &str = "clients";
 
@@ -15,9 +15,9 @@ const TABLE: &str = "clients";
 #[diesel(table_name = clients)]
 pub struct ClientRow {
     /// Row id.
-    pub id: i64,
+    pub id: ClientId,
     /// Owner.
-    pub therapist_id: i64,
+    pub therapist_id: TherapistId,
     full_name: Vec<u8>,
     preferred_name: Vec<u8>,
     pronouns: Vec<u8>,
@@ -47,70 +47,99 @@ pub struct ClientFields {
     pub about: String,
 }
 
-/// A client, opened.
+/// A client, opened: each field its text, or why it did not open.
 #[derive(Clone)]
 pub struct Client {
     /// Row id.
     pub id: ClientId,
-    /// The fields.
-    pub fields: ClientFields,
+    /// Full name.
+    pub full_name: Opened<String>,
+    /// Preferred name.
+    pub preferred_name: Opened<String>,
+    /// Pronouns.
+    pub pronouns: Opened<String>,
+    /// `YYYY-MM-DD` or empty.
+    pub date_of_birth: Opened<String>,
+    /// Free text.
+    pub about: Opened<String>,
     /// Whether archived.
     pub archived: bool,
-    /// Whether any field failed its integrity check.
-    pub damaged: bool,
 }
 
 impl Client {
+    /// Whether any field failed its integrity check.
+    pub fn damaged(&self) -> bool {
+        [
+            &self.full_name,
+            &self.preferred_name,
+            &self.pronouns,
+            &self.date_of_birth,
+            &self.about,
+        ]
+        .iter()
+        .any(|f| f.is_err())
+    }
+
+    /// Every field, when all of them opened (for forms and exports, which
+    /// must never carry a placeholder as if it were what was typed).
+    pub fn fields(&self) -> Option<ClientFields> {
+        Some(ClientFields {
+            full_name: self.full_name.clone().ok()?,
+            preferred_name: self.preferred_name.clone().ok()?,
+            pronouns: self.pronouns.clone().ok()?,
+            date_of_birth: self.date_of_birth.clone().ok()?,
+            about: self.about.clone().ok()?,
+        })
+    }
+
     /// Every name the client goes by (full, and preferred when set).
     pub fn names(&self) -> Vec<&str> {
-        let mut names = vec![self.fields.full_name.as_str()];
-        if !self.fields.preferred_name.trim().is_empty() {
-            names.push(self.fields.preferred_name.as_str());
+        let mut names: Vec<&str> = self.full_name.as_deref().into_iter().collect();
+        if let Ok(preferred) = &self.preferred_name {
+            if !preferred.trim().is_empty() {
+                names.push(preferred);
+            }
         }
         names
     }
 
-    /// The name to address the client by: preferred name, else full name.
-    pub fn called(&self) -> &str {
-        if self.fields.preferred_name.trim().is_empty() {
-            &self.fields.full_name
-        } else {
-            &self.fields.preferred_name
+    /// The name to address the client by: preferred name, else full name;
+    /// `None` if the name needed failed its integrity check.
+    pub fn called(&self) -> Option<&str> {
+        match &self.preferred_name {
+            Ok(p) if !p.trim().is_empty() => Some(p),
+            Ok(_) => self.full_name.as_deref().ok(),
+            Err(_) => None,
         }
     }
 }
 
 impl ClientRow {
     fn record<'a>(&self, dk: &'a DataKey) -> Record<'a> {
-        Record::new(dk, self.therapist_id, TABLE, self.id)
+        Record::new(dk, self.therapist_id.0, TABLE, self.id.0)
     }
 
     /// Open every field.
     pub fn open(&self, dk: &DataKey) -> Client {
         let r = self.record(dk);
-        let mut damaged = false;
-        let fields = ClientFields {
-            full_name: shown(r.open("full_name", &self.full_name), &mut damaged),
-            preferred_name: shown(r.open("preferred_name", &self.preferred_name), &mut damaged),
-            pronouns: shown(r.open("pronouns", &self.pronouns), &mut damaged),
-            date_of_birth: shown(r.open("date_of_birth", &self.date_of_birth), &mut damaged),
-            about: shown(r.open("about", &self.about), &mut damaged),
-        };
         Client {
-            id: ClientId(self.id),
-            fields,
+            id: self.id,
+            full_name: r.open_field("full_name", &self.full_name),
+            preferred_name: r.open_field("preferred_name", &self.preferred_name),
+            pronouns: r.open_field("pronouns", &self.pronouns),
+            date_of_birth: r.open_field("date_of_birth", &self.date_of_birth),
+            about: r.open_field("about", &self.about),
             archived: self.archived_at.is_some(),
-            damaged,
         }
     }
 
     /// Open just the names (for lists); cheaper than [`ClientRow::open`].
-    pub fn open_names(&self, dk: &DataKey) -> (String, String, bool) {
+    pub fn open_names(&self, dk: &DataKey) -> (Opened<String>, Opened<String>) {
         let r = self.record(dk);
-        let mut damaged = false;
-        let full = shown(r.open("full_name", &self.full_name), &mut damaged);
-        let preferred = shown(r.open("preferred_name", &self.preferred_name), &mut damaged);
-        (full, preferred, damaged)
+        (
+            r.open_field("full_name", &self.full_name),
+            r.open_field("preferred_name", &self.preferred_name),
+        )
     }
 }
 
@@ -157,14 +186,40 @@ pub fn validate(fields: &ClientFields) -> crate::web::form::FieldErrors {
     errors
 }
 
-fn trimmed(fields: &ClientFields) -> ClientFields {
-    ClientFields {
-        full_name: fields.full_name.trim().to_owned(),
-        preferred_name: fields.preferred_name.trim().to_owned(),
-        pronouns: fields.pronouns.trim().to_owned(),
-        date_of_birth: fields.date_of_birth.trim().to_owned(),
-        about: fields.about.trim_end().to_owned(),
+/// The sealed columns of a client's row, as written.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = clients)]
+struct SealedFields {
+    full_name: Vec<u8>,
+    preferred_name: Vec<u8>,
+    pronouns: Vec<u8>,
+    date_of_birth: Vec<u8>,
+    about: Vec<u8>,
+}
+
+impl SealedFields {
+    /// Seal the fields (trimmed) for row `id` of `therapist`.
+    fn new(dk: &DataKey, therapist: TherapistId, id: ClientId, f: &ClientFields) -> Self {
+        let r = Record::new(dk, therapist.0, TABLE, id.0);
+        Self {
+            full_name: r.seal("full_name", f.full_name.trim()),
+            preferred_name: r.seal("preferred_name", f.preferred_name.trim()),
+            pronouns: r.seal("pronouns", f.pronouns.trim()),
+            date_of_birth: r.seal("date_of_birth", f.date_of_birth.trim()),
+            about: r.seal("about", f.about.trim_end()),
+        }
     }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = clients)]
+struct NewClient {
+    id: ClientId,
+    therapist_id: TherapistId,
+    #[diesel(embed)]
+    fields: SealedFields,
+    created_at: i64,
+    updated_at: i64,
 }
 
 /// Find one of this therapist's clients.
@@ -174,8 +229,8 @@ pub fn find(
     id: ClientId,
 ) -> QueryResult<Option<ClientRow>> {
     clients::table
-        .filter(clients::id.eq(id.0))
-        .filter(clients::therapist_id.eq(therapist.0))
+        .filter(clients::id.eq(id))
+        .filter(clients::therapist_id.eq(therapist))
         .select(ClientRow::as_select())
         .first(conn)
         .optional()
@@ -193,7 +248,7 @@ pub fn list(
         .select(diesel::dsl::max(notes::session_date))
         .single_value();
     clients::table
-        .filter(clients::therapist_id.eq(therapist.0))
+        .filter(clients::therapist_id.eq(therapist))
         .select((ClientRow::as_select(), latest))
         .load(conn)
 }
@@ -206,21 +261,15 @@ pub fn insert(
     fields: &ClientFields,
 ) -> QueryResult<ClientId> {
     let id = ClientId::generate();
-    let f = trimmed(fields);
-    let r = Record::new(dk, therapist.0, TABLE, id.0);
     let at = now();
     diesel::insert_into(clients::table)
-        .values((
-            clients::id.eq(id.0),
-            clients::therapist_id.eq(therapist.0),
-            clients::full_name.eq(r.seal("full_name", &f.full_name)),
-            clients::preferred_name.eq(r.seal("preferred_name", &f.preferred_name)),
-            clients::pronouns.eq(r.seal("pronouns", &f.pronouns)),
-            clients::date_of_birth.eq(r.seal("date_of_birth", &f.date_of_birth)),
-            clients::about.eq(r.seal("about", &f.about)),
-            clients::created_at.eq(at),
-            clients::updated_at.eq(at),
-        ))
+        .values(NewClient {
+            id,
+            therapist_id: therapist,
+            fields: SealedFields::new(dk, therapist, id, fields),
+            created_at: at,
+            updated_at: at,
+        })
         .execute(conn)?;
     Ok(id)
 }
@@ -233,19 +282,13 @@ pub fn update(
     id: ClientId,
     fields: &ClientFields,
 ) -> QueryResult<bool> {
-    let f = trimmed(fields);
-    let r = Record::new(dk, therapist.0, TABLE, id.0);
     let n = diesel::update(
         clients::table
-            .filter(clients::id.eq(id.0))
-            .filter(clients::therapist_id.eq(therapist.0)),
+            .filter(clients::id.eq(id))
+            .filter(clients::therapist_id.eq(therapist)),
     )
     .set((
-        clients::full_name.eq(r.seal("full_name", &f.full_name)),
-        clients::preferred_name.eq(r.seal("preferred_name", &f.preferred_name)),
-        clients::pronouns.eq(r.seal("pronouns", &f.pronouns)),
-        clients::date_of_birth.eq(r.seal("date_of_birth", &f.date_of_birth)),
-        clients::about.eq(r.seal("about", &f.about)),
+        SealedFields::new(dk, therapist, id, fields),
         clients::updated_at.eq(now()),
     ))
     .execute(conn)?;
@@ -262,8 +305,8 @@ pub fn set_archived(
     let at = now();
     let n = diesel::update(
         clients::table
-            .filter(clients::id.eq(id.0))
-            .filter(clients::therapist_id.eq(therapist.0)),
+            .filter(clients::id.eq(id))
+            .filter(clients::therapist_id.eq(therapist)),
     )
     .set((
         clients::archived_at.eq(archived.then_some(at)),
@@ -276,7 +319,7 @@ pub fn set_archived(
 /// Why a client could not be deleted.
 #[derive(Debug, PartialEq, Eq)]
 pub enum DeleteOutcome {
-    /// Deleted, with this many draft notes.
+    /// Deleted, with their draft notes.
     Deleted,
     /// The client has signed notes, which are part of the clinical record.
     HasSignedNotes(i64),
@@ -290,13 +333,13 @@ pub fn delete(
     therapist: TherapistId,
     id: ClientId,
 ) -> QueryResult<DeleteOutcome> {
-    crate::db::write_transaction(conn, |conn| {
+    write_transaction(conn, |conn| {
         if find(conn, therapist, id)?.is_none() {
             return Ok(DeleteOutcome::NotFound);
         }
         let signed: i64 = notes::table
-            .filter(notes::client_id.eq(id.0))
-            .filter(notes::therapist_id.eq(therapist.0))
+            .filter(notes::client_id.eq(id))
+            .filter(notes::therapist_id.eq(therapist))
             .filter(notes::status.eq("signed"))
             .count()
             .get_result(conn)?;
@@ -305,8 +348,8 @@ pub fn delete(
         }
         diesel::delete(
             clients::table
-                .filter(clients::id.eq(id.0))
-                .filter(clients::therapist_id.eq(therapist.0)),
+                .filter(clients::id.eq(id))
+                .filter(clients::therapist_id.eq(therapist)),
         )
         .execute(conn)?;
         Ok(DeleteOutcome::Deleted)

@@ -2,8 +2,11 @@
 #![allow(missing_docs)]
 
 use askama::Template;
+use askama_web::WebTemplate;
 
-use crate::notes::pages::{TimelineRow, TimelineView};
+use super::timeline::Timeline;
+use crate::ids::ClientId;
+use crate::tags::TagView;
 use crate::web::Layout;
 use crate::web::form::FieldErrors;
 
@@ -16,7 +19,7 @@ pub struct ClientListItem {
 }
 
 /// `/clients`.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "clients/list.html")]
 pub struct ClientList {
     pub layout: Layout,
@@ -29,7 +32,7 @@ pub struct ClientList {
 }
 
 /// `/clients/new` and `/clients/{id}/edit`.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "clients/form.html")]
 pub struct ClientForm {
     pub layout: Layout,
@@ -47,12 +50,12 @@ pub struct ClientForm {
 }
 
 /// `/clients/{id}`.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "clients/show.html")]
 pub struct ClientPage {
     pub layout: Layout,
     pub csrf_token: String,
-    pub id: i64,
+    pub id: ClientId,
     pub full_name: String,
     pub preferred_name: String,
     pub pronouns: String,
@@ -74,14 +77,29 @@ pub struct GivenHandout {
 }
 
 /// `/clients/{id}/delete`.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "clients/delete.html")]
 pub struct DeletePage {
     pub layout: Layout,
     pub csrf_token: String,
-    pub id: i64,
+    pub id: ClientId,
     pub full_name: String,
     pub signed_notes: i64,
     pub draft_notes: i64,
     pub errors: FieldErrors,
+}
+
+/// The timeline and its table, on the client page.
+pub struct TimelineView {
+    pub chart: Timeline,
+    pub rows: Vec<TimelineRow>,
+}
+
+/// One session in the timeline's table and the list of notes.
+#[derive(Clone)]
+pub struct TimelineRow {
+    pub date: String,
+    pub href: String,
+    pub tags: Vec<TagView>,
+    pub key_moment: String,
 }

@@ -1,22 +1,22 @@
-//! Handlers for the caseload and client records.
-
-use std::rc::Rc;
+//! The caseload and the client records in it: the list (name filter,
+//! most recent session first, archive), adding and editing a client,
+//! archiving, and permanent deletion (typed confirmation; refused while
+//! signed notes exist).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::model::{self, ClientFields, DeleteOutcome};
-use super::pages::*;
+use super::model::{self, ClientFields, ClientRow, DeleteOutcome};
+use super::owned;
+use super::pages::{ClientForm, ClientList, ClientListItem, DeletePage};
 use crate::audit::{self, Action};
 use crate::auth::extract::{Signed, SignedForm, WritingForm};
 use crate::auth::layout_for;
-use crate::auth::routes::Empty;
 use crate::auth::session::CurrentSession;
-use crate::ids::ClientId;
 use crate::notes::search::find_ci;
-use crate::web::form::FormLimit;
-use crate::web::layout::long_date;
+use crate::web::form::{FormLimit, NoFields};
+use crate::web::layout::{long_date, shown};
 use crate::web::{AppError, AppState, render, see_other, with_cookie};
 
 /// Register the clients routes.
@@ -29,7 +29,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(create)),
     )
     .route("/clients/new", web::get().to(new_form))
-    .route("/clients/{id}", web::get().to(show))
     .service(
         web::resource("/clients/{id}/edit")
             .app_data(CLIENT_FORM_LIMIT)
@@ -38,29 +37,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route("/clients/{id}/archive", web::post().to(archive))
     .route("/clients/{id}/unarchive", web::post().to(unarchive))
-    .route("/clients/{id}/record", web::get().to(record_page))
-    .route("/clients/{id}/record.json", web::get().to(record_json))
     .route("/clients/{id}/delete", web::get().to(delete_form))
     .route("/clients/{id}/delete", web::post().to(delete));
-}
-
-/// One of the signed-in therapist's clients; 404 (audited) for anything else.
-async fn load(
-    state: &AppState,
-    session: &Rc<CurrentSession>,
-    raw_id: &str,
-) -> Result<model::ClientRow, AppError> {
-    let Ok(id) = raw_id.parse::<ClientId>() else {
-        return Err(audit::denied(state, session.therapist, None).await);
-    };
-    let therapist = session.therapist;
-    match state
-        .db(move |conn| Ok(model::find(conn, therapist, id)?))
-        .await?
-    {
-        Some(row) => Ok(row),
-        None => Err(audit::denied(state, therapist, Some(id.0)).await),
-    }
 }
 
 /// The list's filters.
@@ -96,7 +74,8 @@ async fn list(
         if row.archived_at.is_some() != show_archived {
             continue;
         }
-        let (name, preferred, _) = row.open_names(&session.dk);
+        let (name, preferred) = row.open_names(&session.dk);
+        let (name, preferred) = (shown(&name), shown(&preferred));
         if !q.is_empty() && find_ci(&name, q).is_none() && find_ci(&preferred, q).is_none() {
             continue;
         }
@@ -211,103 +190,24 @@ async fn create(
     Ok(see_other(&format!("/clients/{id}")))
 }
 
-/// Messages a redirect can ask the client page to show.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct ShowQuery {
-    saved: Option<String>,
-    archived: Option<String>,
-    unarchived: Option<String>,
-    note_deleted: Option<String>,
-}
-
-/// `GET /clients/{id}`: the record, notes newest first, and the timeline.
-async fn show(
-    state: web::Data<AppState>,
-    Signed(session): Signed,
-    path: web::Path<String>,
-    query: web::Query<ShowQuery>,
-) -> Result<HttpResponse, AppError> {
-    let row = load(&state, &session, &path).await?;
-    let client = row.open(&session.dk);
-    let (therapist, id) = (session.therapist, client.id);
-    let (dk, opened) = (session.dk.duplicate(), client.clone());
-    let (notes, given) = state
-        .db(move |conn| {
-            Ok((
-                crate::notes::model::for_client(conn, therapist, id)?,
-                crate::handouts::model::given_to(conn, therapist, &dk, &opened)?,
-            ))
-        })
-        .await?;
-    let vocabulary = crate::notes::routes::vocabulary_for(&state, &session).await?;
-    let (list, timeline) = crate::notes::routes::client_overview(&notes, &session, &vocabulary);
-    audit::log(&state, therapist, Action::ClientView, Some(id.0)).await?;
-    let notice = if query.saved.is_some() {
-        Some("Saved.")
-    } else if query.archived.is_some() {
-        Some("Archived. The record is kept; find it under Archived clients.")
-    } else if query.unarchived.is_some() {
-        Some("Back in your active caseload.")
-    } else if query.note_deleted.is_some() {
-        Some("The draft note was deleted.")
-    } else {
-        None
-    };
-    let f = client.fields;
-    let page = ClientPage {
-        layout: layout_for(&session, "clients"),
-        csrf_token: session.csrf_token.clone(),
-        id: id.0,
-        date_of_birth: if f.date_of_birth.is_empty() {
-            String::new()
-        } else {
-            long_date(&f.date_of_birth)
-        },
-        full_name: f.full_name,
-        preferred_name: f.preferred_name,
-        pronouns: f.pronouns,
-        about: f.about,
-        archived: client.archived,
-        damaged: client.damaged,
-        notes: list,
-        timeline,
-        handouts: given
-            .into_iter()
-            .map(|g| GivenHandout {
-                title: if g.damaged {
-                    "⚠ A handout record that failed an integrity check".to_owned()
-                } else {
-                    g.text.title
-                },
-                when: crate::web::layout::local_time(g.given_at),
-                href: format!("/handouts/given/{}/print", g.id),
-            })
-            .collect(),
-        notice,
-    };
-    render(StatusCode::OK, &page)
-}
-
 /// `GET /clients/{id}/edit`.
 async fn edit_form(
     state: web::Data<AppState>,
     Signed(session): Signed,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let row = load(&state, &session, &path).await?;
-    let client = row.open(&session.dk);
-    if client.damaged {
+    let row = owned(&state, &session, &path).await?;
+    let Some(fields) = row.open(&session.dk).fields() else {
         return Err(AppError::conflict(
             "This record failed an integrity check, so it cannot be edited. Nothing has been changed.",
         ));
-    }
+    };
     let page = form_page(
         &session,
-        format!("Edit {}", client.fields.full_name),
-        format!("/clients/{}/edit", client.id),
-        format!("/clients/{}", client.id),
-        &client.fields,
+        format!("Edit {}", fields.full_name),
+        format!("/clients/{}/edit", row.id),
+        format!("/clients/{}", row.id),
+        &fields,
     );
     render(StatusCode::OK, &page)
 }
@@ -319,7 +219,7 @@ async fn update(
     form: WritingForm<ClientFields>,
 ) -> Result<HttpResponse, AppError> {
     let session = form.session.clone();
-    let row = load(&state, &session, &path).await?;
+    let row = owned(&state, &session, &path).await?;
     let fields = form.form;
     let errors = model::validate(&fields);
     if form.resumed.is_some() || !errors.is_empty() {
@@ -332,7 +232,7 @@ async fn update(
         );
         return show_again(page, errors, form.resumed);
     }
-    let (therapist, dk, id) = (session.therapist, session.dk.duplicate(), ClientId(row.id));
+    let (therapist, dk, id) = (session.therapist, session.dk.duplicate(), row.id);
     state
         .db(move |conn| {
             if model::update(conn, therapist, &dk, id, &fields)? {
@@ -346,12 +246,12 @@ async fn update(
 
 async fn set_archived(
     state: &AppState,
-    session: &Rc<CurrentSession>,
+    session: &CurrentSession,
     raw_id: &str,
     archived: bool,
 ) -> Result<HttpResponse, AppError> {
-    let row = load(state, session, raw_id).await?;
-    let (therapist, id) = (session.therapist, ClientId(row.id));
+    let row = owned(state, session, raw_id).await?;
+    let (therapist, id) = (session.therapist, row.id);
     let action = if archived {
         Action::ClientArchive
     } else {
@@ -375,7 +275,7 @@ async fn set_archived(
 async fn archive(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: SignedForm<Empty>,
+    form: SignedForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     set_archived(&state, &form.session, &path, true).await
 }
@@ -384,17 +284,17 @@ async fn archive(
 async fn unarchive(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    form: SignedForm<Empty>,
+    form: SignedForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     set_archived(&state, &form.session, &path, false).await
 }
 
 async fn delete_page(
     state: &AppState,
-    session: &Rc<CurrentSession>,
-    row: &model::ClientRow,
+    session: &CurrentSession,
+    row: &ClientRow,
 ) -> Result<DeletePage, AppError> {
-    let (therapist, id) = (session.therapist, ClientId(row.id));
+    let (therapist, id) = (session.therapist, row.id);
     let notes = state
         .db(move |conn| Ok(crate::notes::model::for_client(conn, therapist, id)?))
         .await?;
@@ -403,7 +303,7 @@ async fn delete_page(
         layout: layout_for(session, "clients"),
         csrf_token: session.csrf_token.clone(),
         id: row.id,
-        full_name: row.open_names(&session.dk).0,
+        full_name: shown(&row.open_names(&session.dk).0),
         signed_notes: signed,
         draft_notes: notes.len() as i64 - signed,
         errors: Default::default(),
@@ -416,7 +316,7 @@ async fn delete_form(
     Signed(session): Signed,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let row = load(&state, &session, &path).await?;
+    let row = owned(&state, &session, &path).await?;
     let page = delete_page(&state, &session, &row).await?;
     render(StatusCode::OK, &page)
 }
@@ -436,7 +336,7 @@ async fn delete(
     form: SignedForm<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
     let session = form.session.clone();
-    let row = load(&state, &session, &path).await?;
+    let row = owned(&state, &session, &path).await?;
     if form.form.confirm.trim().to_lowercase() != "delete" {
         let mut page = delete_page(&state, &session, &row).await?;
         page.errors.add(
@@ -445,7 +345,7 @@ async fn delete(
         );
         return render(StatusCode::BAD_REQUEST, &page);
     }
-    let (therapist, id) = (session.therapist, ClientId(row.id));
+    let (therapist, id) = (session.therapist, row.id);
     let outcome = state
         .db(move |conn| {
             let outcome = model::delete(conn, therapist, id)?;
@@ -462,84 +362,4 @@ async fn delete(
             "This client has {n} signed note(s), which are part of the clinical record and must be kept. Nothing was deleted. Archive the client instead to take them out of your active caseload."
         ))),
     }
-}
-
-/// Everything in a client's record, opened (no process notes are kept).
-async fn load_record(
-    state: &AppState,
-    session: &Rc<CurrentSession>,
-    raw_id: &str,
-) -> Result<super::export::ClientRecord, AppError> {
-    let row = load(state, session, raw_id).await?;
-    let client = row.open(&session.dk);
-    let (therapist, id, dk) = (session.therapist, client.id, session.dk.duplicate());
-    let opened = client.clone();
-    let (notes, given) = state
-        .db(move |conn| {
-            let rows = crate::notes::model::for_client(conn, therapist, id)?;
-            let mut notes = Vec::new();
-            for row in rows {
-                let (addenda, _) =
-                    crate::notes::model::addenda(conn, therapist, &dk, crate::ids::NoteId(row.id))?;
-                notes.push((row.open(&dk), addenda));
-            }
-            Ok((
-                notes,
-                crate::handouts::model::given_to(conn, therapist, &dk, &opened)?,
-            ))
-        })
-        .await?;
-    if client.damaged || notes.iter().any(|(n, _)| n.damaged) || given.iter().any(|g| g.damaged) {
-        return Err(AppError::conflict(
-            "Part of this record failed an integrity check, so it cannot be exported whole. Nothing was exported.",
-        ));
-    }
-    let vocabulary = crate::notes::routes::vocabulary_for(state, session).await?;
-    audit::log(state, therapist, Action::ClientExport, Some(id.0)).await?;
-    Ok(super::export::build(&client, &notes, &given, &vocabulary))
-}
-
-#[derive(askama::Template)]
-#[template(path = "clients/record.html")]
-struct RecordPage {
-    layout: crate::web::Layout,
-    id: String,
-    record: super::export::ClientRecord,
-}
-
-/// `GET /clients/{id}/record`: the printable record, without process notes.
-async fn record_page(
-    state: web::Data<AppState>,
-    Signed(session): Signed,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let record = load_record(&state, &session, &path).await?;
-    render(
-        StatusCode::OK,
-        &RecordPage {
-            layout: layout_for(&session, "clients"),
-            id: path.into_inner(),
-            record,
-        },
-    )
-}
-
-/// `GET /clients/{id}/record.json`: the same record as a file.
-async fn record_json(
-    state: web::Data<AppState>,
-    Signed(session): Signed,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let record = load_record(&state, &session, &path).await?;
-    let body = serde_json::to_vec_pretty(&record).map_err(AppError::internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .insert_header((
-            "content-disposition",
-            format!(
-                "attachment; filename=\"client-record-{}.json\"",
-                path.as_str()
-            ),
-        ))
-        .body(body))
 }

@@ -40,7 +40,7 @@ pub mod recovery;
 pub mod seal;
 pub mod session;
 
-pub use seal::{OpenError, Place, open, seal};
+pub use seal::{OpenError, Opened, Place, open, seal};
 
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -231,6 +231,14 @@ impl<'a> Record<'a> {
     /// Open the text of `column`.
     pub fn open(&self, column: &'static str, blob: &[u8]) -> Result<String, OpenError> {
         seal::open_string(self.key, &self.place(column), blob)
+    }
+
+    /// Open the text of `column` for a page: as [`Record::open`], but a
+    /// failure is also logged (table, column and row; never content).
+    pub fn open_field(&self, column: &'static str, blob: &[u8]) -> Opened<String> {
+        self.open(column, blob).inspect_err(|err| {
+            tracing::warn!(table = self.table, column, row = self.row, error = %err, "a sealed field failed to open");
+        })
     }
 
     /// Seal raw bytes for `column`.

@@ -19,6 +19,11 @@ const TAG_LEN: usize = 16;
 /// The smallest valid blob: header, nonce and tag around an empty plaintext.
 pub const MIN_BLOB_LEN: usize = HEADER_LEN + NONCE_LEN + TAG_LEN;
 
+/// A sealed value as opened: its plaintext, or why it did not open. Models
+/// hand these to pages, which decide what to show in place of a value that
+/// failed its integrity check.
+pub type Opened<T> = Result<T, OpenError>;
+
 /// Where a sealed value lives; bound into the blob as associated data.
 #[derive(Clone, Copy, Debug)]
 pub struct Place<'a> {
@@ -56,7 +61,7 @@ impl<'a> Place<'a> {
 }
 
 /// Why a blob did not open. None of these carry any plaintext.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum OpenError {
     /// Shorter than the smallest possible blob.
     #[error("sealed value is truncated")]

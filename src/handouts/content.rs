@@ -34,7 +34,7 @@ pub enum Origin {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PracticeMeta {
     /// Its row id.
-    pub id: i64,
+    pub id: crate::ids::PracticeHandoutId,
     /// The therapist who added it.
     pub author: crate::ids::TherapistId,
     /// The therapist who wrote the current version.

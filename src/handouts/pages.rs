@@ -2,8 +2,10 @@
 #![allow(missing_docs)]
 
 use askama::Template;
+use askama_web::WebTemplate;
 
-use crate::notes::tags::TagView;
+use crate::ids::ClientId;
+use crate::tags::TagView;
 use crate::web::Layout;
 use crate::web::form::FieldErrors;
 
@@ -21,7 +23,7 @@ pub struct LibraryCard {
 }
 
 /// `/handouts`.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "handouts/library.html")]
 pub struct LibraryPage {
     pub layout: Layout,
@@ -31,13 +33,13 @@ pub struct LibraryPage {
 
 /// A client to print for.
 pub struct ClientOption {
-    pub id: i64,
+    pub id: ClientId,
     pub name: String,
     pub selected: bool,
 }
 
 /// `/handouts/{slug}`: on screen, with the print options.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "handouts/show.html")]
 pub struct HandoutPage {
     pub layout: Layout,
@@ -65,7 +67,7 @@ pub struct VersionView {
 }
 
 /// `/handouts/{slug}/versions`.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "handouts/versions.html")]
 pub struct VersionsPage {
     pub layout: Layout,
@@ -78,7 +80,7 @@ pub struct VersionsPage {
 /// The screen-only tools above a print page.
 pub struct GiveForm {
     pub action: String,
-    pub client_id: i64,
+    pub client_id: ClientId,
     pub client_name: String,
     pub note: String,
     pub paper: &'static str,
@@ -87,7 +89,7 @@ pub struct GiveForm {
 }
 
 /// `/handouts/{slug}/print`: its own layout, made for paper.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "handouts/print.html")]
 pub struct PrintPage {
     pub version: &'static str,
@@ -109,7 +111,7 @@ pub struct PrintPage {
 }
 
 /// The import form and the draft editor.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "handouts/edit.html")]
 pub struct EditPage {
     pub layout: Layout,
@@ -129,7 +131,7 @@ pub struct EditPage {
 }
 
 /// `/handouts/import`: paste an article.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "handouts/import.html")]
 pub struct ImportPage {
     pub layout: Layout,

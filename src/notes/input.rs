@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use super::format::{NoteFormat, SessionType, reformat};
 use super::model::{MAX_NOTE_CHARS, NoteContent, SessionFacts};
-use super::tags::{Vocabulary, builtin, clean_label};
+use crate::tags::custom::clean_label;
+use crate::tags::{Vocabulary, builtin};
 use crate::web::form::{FieldErrors, Pairs};
 
 /// The note form as typed (strings, so nothing is lost on a bad value).

@@ -1,14 +1,77 @@
-//! Session notes: formats, sealed content, tags, signing, addenda, history,
-//! search, and the charts that show the moments that matter.
+//! Session notes: writing them (`write`), the note page (`show`), signing,
+//! addenda and deleting drafts (`sign`), their history (`history`), and
+//! finding them across the caseload (`find`, over the engine in `search`,
+//! with the monthly chart in `charts`). Models: `model` (notes), `versions`
+//! (earlier versions), `addenda`; `format` and `input` hold the formats and
+//! the form.
 
-pub mod caseload;
+pub mod addenda;
 pub mod charts;
+pub mod find;
 pub mod format;
+pub mod history;
 pub mod input;
 pub mod model;
 pub mod pages;
-pub mod routes;
 pub mod search;
-pub mod tags;
+pub mod show;
+pub mod sign;
+pub mod upgrade;
+pub mod versions;
+pub mod write;
 
-pub use routes::configure;
+use actix_web::web;
+
+use crate::auth::session::CurrentSession;
+use crate::clients::model::{self as clients, Client};
+use crate::ids::NoteId;
+use crate::tags::{self, CustomTag, Vocabulary};
+use crate::web::{AppError, AppState};
+use model::NoteRow;
+
+/// Register the notes routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.configure(find::configure)
+        .configure(write::configure)
+        .configure(show::configure)
+        .configure(sign::configure)
+        .configure(history::configure);
+}
+
+/// A note of the signed-in therapist from an id as typed, with its client
+/// opened; anything else (not an id, not theirs) is an audited 404.
+pub async fn owned(
+    state: &AppState,
+    session: &CurrentSession,
+    raw_id: &str,
+) -> Result<(NoteRow, Client), AppError> {
+    let Ok(id) = raw_id.parse::<NoteId>() else {
+        return Err(crate::audit::denied(state, session.therapist, None).await);
+    };
+    let (therapist, dk) = (session.therapist, session.dk.duplicate());
+    let found = state
+        .db(move |conn| {
+            let Some(note) = model::find(conn, therapist, id)? else {
+                return Ok(None);
+            };
+            let client = clients::find(conn, therapist, note.client_id)?;
+            Ok(client.map(|c| (note, c.open(&dk))))
+        })
+        .await?;
+    match found {
+        Some(found) => Ok(found),
+        None => Err(crate::audit::denied(state, therapist, Some(id.0)).await),
+    }
+}
+
+/// The signed-in therapist's tag vocabulary, and their own tags.
+pub async fn vocabulary(
+    state: &AppState,
+    session: &CurrentSession,
+) -> Result<(Vocabulary, Vec<CustomTag>), AppError> {
+    let (therapist, dk) = (session.therapist, session.dk.duplicate());
+    let custom = state
+        .db(move |conn| Ok(tags::custom::all(conn, therapist, &dk)?))
+        .await?;
+    Ok((Vocabulary::new(&custom), custom))
+}

@@ -2,13 +2,15 @@
 #![allow(missing_docs)]
 
 use askama::Template;
+use askama_web::WebTemplate;
 
-use super::charts::{MonthChart, Timeline};
+use super::charts::MonthChart;
 use super::format::{NoteFormat, SessionType};
 use super::input::{MAX_KEY_MOMENT, NoteInput};
 use super::model::MAX_NOTE_CHARS;
 use super::search::Snippet;
-use super::tags::{TagView, Vocabulary};
+use crate::ids::{ClientId, NoteId};
+use crate::tags::{TagView, Vocabulary};
 use crate::web::Layout;
 use crate::web::form::FieldErrors;
 
@@ -47,7 +49,7 @@ pub struct FormFrame {
 }
 
 /// The note form, for a new note or a draft.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "notes/form.html")]
 pub struct NoteFormPage {
     pub layout: Layout,
@@ -176,13 +178,13 @@ pub struct Suggestion {
 }
 
 /// `/notes/{id}`.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "notes/show.html")]
 pub struct NotePage {
     pub layout: Layout,
     pub csrf_token: String,
-    pub id: i64,
-    pub client_id: i64,
+    pub id: NoteId,
+    pub client_id: ClientId,
     pub client_name: String,
     pub date: String,
     pub duration_minutes: i32,
@@ -227,11 +229,11 @@ pub struct HistoryStep {
 }
 
 /// `/notes/{id}/history`.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "notes/history.html")]
 pub struct HistoryPage {
     pub layout: Layout,
-    pub id: i64,
+    pub id: NoteId,
     pub client_name: String,
     pub date: String,
     pub steps: Vec<HistoryStep>,
@@ -247,12 +249,12 @@ pub struct ConflictSection {
 }
 
 /// The 409 page: a draft changed in another tab.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "notes/conflict.html")]
 pub struct ConflictPage {
     pub layout: Layout,
     pub csrf_token: String,
-    pub id: i64,
+    pub id: NoteId,
     pub revision: i32,
     pub their_saved_at: String,
     pub sections: Vec<ConflictSection>,
@@ -277,13 +279,13 @@ pub struct ResultView {
 
 /// A client in the filter.
 pub struct ClientChoice {
-    pub id: i64,
+    pub id: ClientId,
     pub name: String,
     pub selected: bool,
 }
 
 /// `/notes`: search, filters and the caseload chart.
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "notes/search.html")]
 pub struct SearchPage {
     pub layout: Layout,
@@ -299,18 +301,4 @@ pub struct SearchPage {
     pub shown: usize,
     pub chart: MonthChart,
     pub errors: FieldErrors,
-}
-
-/// The timeline and its table, embedded in the client page.
-pub struct TimelineView {
-    pub chart: Timeline,
-    pub rows: Vec<TimelineRow>,
-}
-
-/// One session in the timeline's table.
-pub struct TimelineRow {
-    pub date: String,
-    pub href: String,
-    pub tags: Vec<TagView>,
-    pub key_moment: String,
 }

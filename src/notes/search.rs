@@ -11,12 +11,12 @@ use zeroize::Zeroize;
 
 use super::format::NoteFormat;
 use super::model::{self, NoteContent, NoteMeta, NoteRow};
-use super::tags::{TagView, Vocabulary};
+use crate::tags::{TagView, Vocabulary};
 use diesel::QueryResult;
 
 use crate::crypto::DataKey;
 use crate::db::DbConn;
-use crate::ids::TherapistId;
+use crate::ids::{ClientId, NoteId, TherapistId};
 use crate::web::session_memory::SessionMemory;
 
 /// The session-memory kind of a note's opened text.
@@ -165,11 +165,11 @@ fn build_list(
 /// The opened text of each note in `metas` that this session holds (and
 /// that is current), in order.
 fn held(memory: &SessionMemory, metas: &[NoteMeta]) -> Vec<Option<Arc<NoteText>>> {
-    memory.get_many(KIND, metas.iter().map(|m| (m.id, m.stamp())))
+    memory.get_many(KIND, metas.iter().map(|m| (m.id.0, m.stamp())))
 }
 
 /// Ids of the notes `held` lacks.
-fn missing(metas: &[NoteMeta], held: &[Option<Arc<NoteText>>]) -> Vec<i64> {
+fn missing(metas: &[NoteMeta], held: &[Option<Arc<NoteText>>]) -> Vec<NoteId> {
     metas
         .iter()
         .zip(held)
@@ -191,12 +191,12 @@ fn fill(
     if rows.is_empty() && memory.count(KIND) == metas.len() {
         return;
     }
-    let mut opened: HashMap<i64, Arc<NoteText>> = HashMap::with_capacity(rows.len());
+    let mut opened: HashMap<NoteId, Arc<NoteText>> = HashMap::with_capacity(rows.len());
     for row in rows {
         if let Ok(content) = row.open_text(dk) {
             let text = Arc::new(NoteText { content });
             let stamp = (i64::from(row.revision), row.updated_at);
-            memory.put(KIND, row.id, stamp, text.clone(), text.bytes());
+            memory.put(KIND, row.id.0, stamp, text.clone(), text.bytes());
             opened.insert(row.id, text);
         }
     }
@@ -205,7 +205,7 @@ fn fill(
             *slot = opened.get(&meta.id).cloned();
         }
     }
-    let listed: HashSet<i64> = metas.iter().map(|m| m.id).collect();
+    let listed: HashSet<i64> = metas.iter().map(|m| m.id.0).collect();
     memory.retain(KIND, |id| listed.contains(&id));
 }
 
@@ -225,9 +225,9 @@ pub struct Snippet {
 /// One search result.
 pub struct Hit {
     /// The note.
-    pub note_id: i64,
+    pub note_id: NoteId,
     /// Its client.
-    pub client_id: i64,
+    pub client_id: ClientId,
     /// `YYYY-MM-DD`.
     pub session_date: String,
     /// Signed or draft.
@@ -331,8 +331,8 @@ pub fn run(
     texts: &[Option<Arc<NoteText>>],
     within: impl Fn(&NoteMeta) -> bool,
     vocabulary: &Vocabulary,
-    client_names: &HashMap<i64, String>,
-    addenda: &HashMap<i64, Vec<String>>,
+    client_names: &HashMap<ClientId, String>,
+    addenda: &HashMap<NoteId, Vec<String>>,
     filter: &Filter<'_>,
     limit: usize,
 ) -> (usize, Vec<Hit>) {

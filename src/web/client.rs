@@ -88,3 +88,12 @@ pub fn secure_cookies_work(req: &HttpRequest, config: &Config) -> bool {
         None => false,
     }
 }
+
+/// The browser as it describes itself (shown in a therapist's list of
+/// sessions), at most 300 characters.
+pub fn user_agent(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(300).collect())
+}

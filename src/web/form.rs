@@ -167,6 +167,10 @@ impl Pairs {
     }
 }
 
+/// A form with no fields beyond its CSRF token (a button that does one thing).
+#[derive(serde::Deserialize, Default)]
+pub struct NoFields {}
+
 /// The body-size limit for a route's forms, set with `.app_data(FormLimit(..))`.
 #[derive(Clone, Copy, Debug)]
 pub struct FormLimit(pub usize);
@@ -186,6 +190,10 @@ impl FieldErrors {
             .iter()
             .find(|(f, _)| *f == field)
             .map(|(_, m)| m.as_str())
+    }
+    /// Add every message of another set.
+    pub fn extend(&mut self, other: FieldErrors) {
+        self.0.extend(other.0);
     }
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {

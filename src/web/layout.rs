@@ -42,17 +42,12 @@ impl Layout {
 pub const DAMAGED: &str =
     "⚠ This part of the record failed an integrity check, so it is not shown.";
 
-/// The opened text, or the integrity notice (setting `damaged` so the page
-/// can say so at the top). Never another record's text: a moved or altered
-/// blob fails to open.
-pub fn shown(opened: Result<String, crate::crypto::OpenError>, damaged: &mut bool) -> String {
-    match opened {
-        Ok(text) => text,
-        Err(err) => {
-            tracing::warn!(error = %err, "a sealed field failed to open");
-            *damaged = true;
-            DAMAGED.to_owned()
-        }
+/// The opened text, or the integrity notice. Never another record's text:
+/// a moved or altered blob fails to open.
+pub fn shown(field: &crate::crypto::Opened<String>) -> String {
+    match field {
+        Ok(text) => text.clone(),
+        Err(_) => DAMAGED.to_owned(),
     }
 }
 

@@ -8,7 +8,14 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::error::AppError;
 use super::session_memory::SessionMemories;
 use crate::config::Config;
+use crate::crypto::DataKey;
 use crate::db::{DbConn, DbPool};
+use crate::ids::TherapistId;
+
+/// Work to start whenever a therapist has signed in: the only time their
+/// key is at hand (bringing their stored data to the current format). Set
+/// by `startup`, so the sign-in code need not know what it is.
+pub type SignInHook = Arc<dyn Fn(&DbPool, TherapistId, &DataKey) + Send + Sync>;
 
 /// Application state, built once at start.
 pub struct AppState {
@@ -20,6 +27,7 @@ pub struct AppState {
     kdf_permits: Arc<Semaphore>,
     /// What signed-in sessions keep opened in memory (see the module).
     pub memory: SessionMemories,
+    on_sign_in: SignInHook,
 }
 
 impl AppState {
@@ -31,7 +39,21 @@ impl AppState {
             config,
             kdf_permits: Arc::new(Semaphore::new(permits)),
             memory: SessionMemories::default(),
+            on_sign_in: Arc::new(|_, _, _| {}),
         }
+    }
+
+    /// The same state, running `hook` after every sign-in.
+    pub fn with_sign_in_hook(self, hook: SignInHook) -> Self {
+        Self {
+            on_sign_in: hook,
+            ..self
+        }
+    }
+
+    /// A therapist has just signed in (password, code or recovery).
+    pub fn signed_in(&self, therapist: TherapistId, dk: &DataKey) {
+        (self.on_sign_in)(&self.pool, therapist, dk);
     }
 
     /// Take a permit to run Argon2id now, or answer 503 at once: a queue of

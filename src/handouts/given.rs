@@ -1,161 +1,18 @@
-//! The practice's own handouts and the record of handouts given to clients.
+//! The record of handouts given to clients: the `handouts_given` table.
+//! Giving a handout seals the exact title and text printed, the name it was
+//! printed for, the personal note, and a hash of all of them with the
+//! client's id, compared whenever the record is opened; so a reprint is
+//! exactly what was given, and a record moved or altered in the database
+//! shows the integrity notice.
 
 use diesel::prelude::*;
 
-use super::content::{Handout, Origin, PracticeMeta};
+use super::content::Handout;
 use crate::clients::model::{self as clients, Client};
-use crate::crypto::{DataKey, Record, hash_parts};
-use crate::db::schema::{handouts_given, practice, practice_handout_versions, practice_handouts};
-use crate::db::{DbConn, new_row_id, now};
-use crate::ids::{ClientId, TherapistId};
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = practice_handouts)]
-struct PracticeRow {
-    id: i64,
-    slug: String,
-    title: String,
-    summary: String,
-    body: String,
-    fits: String,
-    sources: String,
-    version: i32,
-    created_by: i64,
-    updated_by: Option<i64>,
-    updated_at: i64,
-}
-
-impl From<PracticeRow> for Handout {
-    fn from(r: PracticeRow) -> Self {
-        Handout {
-            slug: r.slug,
-            title: r.title,
-            version: r.version,
-            summary: r.summary,
-            fits: serde_json::from_str(&r.fits).unwrap_or_default(),
-            sources: serde_json::from_str(&r.sources).unwrap_or_default(),
-            card_of: None,
-            body: r.body,
-            origin: Origin::Practice(PracticeMeta {
-                id: r.id,
-                author: TherapistId(r.created_by),
-                last_editor: TherapistId(r.updated_by.unwrap_or(r.created_by)),
-                changed_at: r.updated_at,
-            }),
-        }
-    }
-}
-
-/// The practice's own handouts.
-pub fn practice_handouts(conn: &mut DbConn) -> QueryResult<Vec<Handout>> {
-    let rows: Vec<PracticeRow> = practice_handouts::table
-        .order(practice_handouts::title.asc())
-        .select(PracticeRow::as_select())
-        .load(conn)?;
-    Ok(rows.into_iter().map(Handout::from).collect())
-}
-
-/// Save a new practice handout; a taken slug is a unique violation.
-pub fn insert(conn: &mut DbConn, author: TherapistId, h: &Handout) -> QueryResult<i64> {
-    let id = new_row_id();
-    let at = now();
-    diesel::insert_into(practice_handouts::table)
-        .values((
-            practice_handouts::id.eq(id),
-            practice_handouts::slug.eq(&h.slug),
-            practice_handouts::title.eq(&h.title),
-            practice_handouts::summary.eq(&h.summary),
-            practice_handouts::body.eq(&h.body),
-            practice_handouts::fits.eq(serde_json::to_string(&h.fits).unwrap_or_default()),
-            practice_handouts::sources.eq(serde_json::to_string(&h.sources).unwrap_or_default()),
-            practice_handouts::version.eq(1),
-            practice_handouts::created_by.eq(author.0),
-            practice_handouts::created_at.eq(at),
-            practice_handouts::updated_at.eq(at),
-            practice_handouts::updated_by.eq(author.0),
-        ))
-        .execute(conn)?;
-    Ok(id)
-}
-
-/// Replace a practice handout's text, keeping the text it replaces (with
-/// who wrote it and when) as an earlier version; its version goes up by one.
-pub fn update(conn: &mut DbConn, id: i64, editor: TherapistId, h: &Handout) -> QueryResult<bool> {
-    crate::db::write_transaction(conn, |conn| {
-        let Some(current) = practice_handouts::table
-            .find(id)
-            .select(PracticeRow::as_select())
-            .first(conn)
-            .optional()?
-        else {
-            return Ok(false);
-        };
-        diesel::insert_into(practice_handout_versions::table)
-            .values((
-                practice_handout_versions::id.eq(new_row_id()),
-                practice_handout_versions::handout_id.eq(id),
-                practice_handout_versions::version.eq(current.version),
-                practice_handout_versions::title.eq(&current.title),
-                practice_handout_versions::summary.eq(&current.summary),
-                practice_handout_versions::body.eq(&current.body),
-                practice_handout_versions::fits.eq(&current.fits),
-                practice_handout_versions::written_by
-                    .eq(current.updated_by.unwrap_or(current.created_by)),
-                practice_handout_versions::written_at.eq(current.updated_at),
-            ))
-            .execute(conn)?;
-        let n = diesel::update(
-            practice_handouts::table
-                .find(id)
-                .filter(practice_handouts::version.eq(current.version)),
-        )
-        .set((
-            practice_handouts::title.eq(&h.title),
-            practice_handouts::summary.eq(&h.summary),
-            practice_handouts::body.eq(&h.body),
-            practice_handouts::fits.eq(serde_json::to_string(&h.fits).unwrap_or_default()),
-            practice_handouts::version.eq(current.version + 1),
-            practice_handouts::updated_at.eq(now()),
-            practice_handouts::updated_by.eq(editor.0),
-        ))
-        .execute(conn)?;
-        Ok(n == 1)
-    })
-}
-
-/// An earlier version of a practice handout.
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = practice_handout_versions)]
-pub struct PracticeVersion {
-    /// Its version number.
-    pub version: i32,
-    /// Its title then.
-    pub title: String,
-    /// Its Markdown then.
-    pub body: String,
-    /// Who wrote it (none for versions from before this was recorded).
-    pub written_by: Option<i64>,
-    /// When it was written.
-    pub written_at: i64,
-}
-
-/// A practice handout's earlier versions, newest first.
-pub fn earlier_versions(conn: &mut DbConn, id: i64) -> QueryResult<Vec<PracticeVersion>> {
-    practice_handout_versions::table
-        .filter(practice_handout_versions::handout_id.eq(id))
-        .order(practice_handout_versions::version.desc())
-        .select(PracticeVersion::as_select())
-        .load(conn)
-}
-
-/// The practice's name, if set.
-pub fn practice_name(conn: &mut DbConn) -> QueryResult<Option<String>> {
-    Ok(practice::table
-        .select(practice::name)
-        .first::<Option<String>>(conn)
-        .optional()?
-        .flatten())
-}
+use crate::crypto::{DataKey, OpenError, Opened, Record, hash_parts};
+use crate::db::schema::handouts_given;
+use crate::db::{DbConn, now};
+use crate::ids::{ClientId, GivenHandoutId, TherapistId};
 
 /// How a handout was printed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -211,8 +68,13 @@ fn legacy_text_hash(slug: &str, version: i32, text: &GivenText, name: &str) -> [
 }
 
 /// A given-handout record's sealed fields: bound to its row and its client.
-fn given_record(dk: &DataKey, therapist: TherapistId, id: i64, client: ClientId) -> Record<'_> {
-    Record::new(dk, therapist.0, "handouts_given", id).under(client.0)
+fn given_record(
+    dk: &DataKey,
+    therapist: TherapistId,
+    id: GivenHandoutId,
+    client: ClientId,
+) -> Record<'_> {
+    Record::new(dk, therapist.0, "handouts_given", id.0).under(client.0)
 }
 
 /// A given record's sealed columns: the text hash, the body (title, text
@@ -237,8 +99,25 @@ fn seal_given(
     )
 }
 
+#[derive(Insertable)]
+#[diesel(table_name = handouts_given)]
+struct NewGiven<'a> {
+    id: GivenHandoutId,
+    therapist_id: TherapistId,
+    client_id: ClientId,
+    slug: &'a str,
+    version: i32,
+    text_hash: Vec<u8>,
+    body: Vec<u8>,
+    personal_note: Vec<u8>,
+    paper: &'a str,
+    large_print: bool,
+    discreet: bool,
+    given_at: i64,
+}
+
 /// Record that a handout was given to a client; returns the record's id.
-pub fn record_given(
+pub fn record(
     conn: &mut DbConn,
     therapist: TherapistId,
     dk: &DataKey,
@@ -246,25 +125,26 @@ pub fn record_given(
     handout: &Handout,
     text: &GivenText,
     options: &PrintOptions,
-) -> QueryResult<i64> {
-    let id = new_row_id();
+) -> QueryResult<GivenHandoutId> {
+    let id = GivenHandoutId::generate();
     let r = given_record(dk, therapist, id, client);
-    let (hash, body, note) = seal_given(&r, client, &handout.slug, handout.version, text);
+    let (text_hash, body, personal_note) =
+        seal_given(&r, client, &handout.slug, handout.version, text);
     diesel::insert_into(handouts_given::table)
-        .values((
-            handouts_given::id.eq(id),
-            handouts_given::therapist_id.eq(therapist.0),
-            handouts_given::client_id.eq(client.0),
-            handouts_given::slug.eq(&handout.slug),
-            handouts_given::version.eq(handout.version),
-            handouts_given::text_hash.eq(hash),
-            handouts_given::body.eq(body),
-            handouts_given::personal_note.eq(note),
-            handouts_given::paper.eq(options.paper),
-            handouts_given::large_print.eq(options.large_print),
-            handouts_given::discreet.eq(options.discreet),
-            handouts_given::given_at.eq(now()),
-        ))
+        .values(NewGiven {
+            id,
+            therapist_id: therapist,
+            client_id: client,
+            slug: &handout.slug,
+            version: handout.version,
+            text_hash,
+            body,
+            personal_note,
+            paper: options.paper,
+            large_print: options.large_print,
+            discreet: options.discreet,
+            given_at: now(),
+        })
         .execute(conn)?;
     Ok(id)
 }
@@ -272,7 +152,7 @@ pub fn record_given(
 /// A given handout, opened.
 pub struct Given {
     /// Record id.
-    pub id: i64,
+    pub id: GivenHandoutId,
     /// The client.
     pub client_id: ClientId,
     /// Which handout.
@@ -281,20 +161,19 @@ pub struct Given {
     pub version: i32,
     /// When.
     pub given_at: i64,
-    /// Exactly what was printed.
-    pub text: GivenText,
+    /// Exactly what was printed; an error when a sealed field failed to
+    /// open or the text no longer matches the hash sealed when it was given
+    /// (for this client).
+    pub text: Opened<GivenText>,
     /// How it was printed.
     pub options: PrintOptions,
-    /// Whether a sealed field failed to open, or the text no longer matches
-    /// the hash sealed when it was given (for this client).
-    pub damaged: bool,
 }
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = handouts_given)]
 struct GivenRow {
-    id: i64,
-    client_id: i64,
+    id: GivenHandoutId,
+    client_id: ClientId,
     slug: String,
     version: i32,
     text_hash: Vec<u8>,
@@ -310,7 +189,7 @@ struct GivenRow {
 /// records made before version 2 did not store the name printed, so their
 /// hash is checked against those.
 fn open_given(dk: &DataKey, therapist: TherapistId, row: GivenRow, client_names: &[&str]) -> Given {
-    let client = ClientId(row.client_id);
+    let client = row.client_id;
     let r = given_record(dk, therapist, row.id, client);
     let opened = (|| {
         let body = r.open("body", &row.body).ok()?;
@@ -339,47 +218,40 @@ fn open_given(dk: &DataKey, therapist: TherapistId, row: GivenRow, client_names:
     })();
     if opened.is_none() {
         tracing::warn!(
-            record = row.id,
+            record = row.id.0,
             "a given-handout record failed its integrity check"
         );
     }
-    let damaged = opened.is_none();
     Given {
         id: row.id,
         client_id: client,
         slug: row.slug,
         version: row.version,
         given_at: row.given_at,
-        text: opened.unwrap_or(GivenText {
-            title: String::new(),
-            body: String::new(),
-            personal_note: String::new(),
-            for_name: String::new(),
-        }),
+        text: opened.ok_or(OpenError::Integrity),
         options: PrintOptions {
             paper: if row.paper == "a4" { "a4" } else { "letter" },
             large_print: row.large_print,
             discreet: row.discreet,
         },
-        damaged,
     }
 }
 
 /// One of this therapist's given-handout records, with its client.
-pub fn find_given(
+pub fn find(
     conn: &mut DbConn,
     therapist: TherapistId,
     dk: &DataKey,
-    id: i64,
+    id: GivenHandoutId,
 ) -> QueryResult<Option<(Given, Client)>> {
     let row: Option<GivenRow> = handouts_given::table
         .filter(handouts_given::id.eq(id))
-        .filter(handouts_given::therapist_id.eq(therapist.0))
+        .filter(handouts_given::therapist_id.eq(therapist))
         .select(GivenRow::as_select())
         .first(conn)
         .optional()?;
     let Some(row) = row else { return Ok(None) };
-    let Some(client) = clients::find(conn, therapist, ClientId(row.client_id))? else {
+    let Some(client) = clients::find(conn, therapist, row.client_id)? else {
         return Ok(None);
     };
     let client = client.open(dk);
@@ -388,15 +260,15 @@ pub fn find_given(
 }
 
 /// Handouts given to a client, newest first.
-pub fn given_to(
+pub fn to_client(
     conn: &mut DbConn,
     therapist: TherapistId,
     dk: &DataKey,
     client: &Client,
 ) -> QueryResult<Vec<Given>> {
     let rows: Vec<GivenRow> = handouts_given::table
-        .filter(handouts_given::therapist_id.eq(therapist.0))
-        .filter(handouts_given::client_id.eq(client.id.0))
+        .filter(handouts_given::therapist_id.eq(therapist))
+        .filter(handouts_given::client_id.eq(client.id))
         .order(handouts_given::given_at.desc())
         .select(GivenRow::as_select())
         .load(conn)?;
@@ -413,16 +285,16 @@ pub fn given_to(
 /// whose old hash matches none of its client's names is left as it is (it
 /// shows the integrity notice). Returns the last id looked at, or `None`
 /// past the end.
-pub fn upgrade_given_batch(
+pub fn upgrade_batch(
     conn: &mut DbConn,
     therapist: TherapistId,
     dk: &DataKey,
-    after: i64,
+    after: GivenHandoutId,
     limit: i64,
-) -> QueryResult<Option<i64>> {
+) -> QueryResult<Option<GivenHandoutId>> {
     crate::db::write_transaction(conn, |conn| {
         let rows: Vec<GivenRow> = handouts_given::table
-            .filter(handouts_given::therapist_id.eq(therapist.0))
+            .filter(handouts_given::therapist_id.eq(therapist))
             .filter(handouts_given::id.gt(after))
             .order(handouts_given::id.asc())
             .limit(limit)
@@ -435,18 +307,17 @@ pub fn upgrade_given_batch(
             if !legacy {
                 continue;
             }
-            let client = ClientId(row.client_id);
-            let Some(owner) = clients::find(conn, therapist, client)? else {
+            let Some(owner) = clients::find(conn, therapist, row.client_id)? else {
                 continue;
             };
             let owner = owner.open(dk);
-            let (id, slug, version) = (row.id, row.slug.clone(), row.version);
-            let given = open_given(dk, therapist, row, &owner.names());
-            if given.damaged {
+            let (id, client, slug, version) =
+                (row.id, row.client_id, row.slug.clone(), row.version);
+            let Ok(text) = open_given(dk, therapist, row, &owner.names()).text else {
                 continue;
-            }
+            };
             let r = given_record(dk, therapist, id, client);
-            let (hash, body, note) = seal_given(&r, client, &slug, version, &given.text);
+            let (hash, body, note) = seal_given(&r, client, &slug, version, &text);
             diesel::update(handouts_given::table.find(id))
                 .set((
                     handouts_given::text_hash.eq(hash),
@@ -464,14 +335,14 @@ mod tests {
     use super::*;
 
     fn row(dk: &DataKey, hashed: &GivenText, stored: &GivenText) -> GivenRow {
-        let (therapist, id, client) = (TherapistId(1), 5, ClientId(9));
+        let (therapist, id, client) = (TherapistId(1), GivenHandoutId(5), ClientId(9));
         let r = given_record(dk, therapist, id, client);
         let body = serde_json::json!({
             "title": stored.title, "body": stored.body, "for_name": stored.for_name,
         });
         GivenRow {
             id,
-            client_id: client.0,
+            client_id: client,
             slug: "crying-in-therapy".into(),
             version: 1,
             text_hash: r.seal_bytes(
@@ -505,8 +376,7 @@ mod tests {
             row(&dk, &text("brave"), &text("brave")),
             &[],
         );
-        assert!(!whole.damaged);
-        assert_eq!(whole.text.personal_note, "brave");
+        assert_eq!(whole.text.expect("opens").personal_note, "brave");
         let changed = open_given(
             &dk,
             TherapistId(1),
@@ -514,9 +384,8 @@ mod tests {
             &[],
         );
         assert!(
-            changed.damaged,
-            "text that does not match its hash is flagged"
+            changed.text.is_err(),
+            "text that does not match its hash is flagged, and not shown"
         );
-        assert!(changed.text.personal_note.is_empty(), "and not shown");
     }
 }

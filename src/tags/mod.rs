@@ -1,13 +1,14 @@
-//! Tags for the moments that matter: a built-in vocabulary drawn from the
-//! article behind the first handout, and each therapist's own tags (labels
-//! sealed, referred to by id so renaming is safe).
+//! Tags for the moments that matter: the shared vocabulary every area
+//! speaks. A built-in set drawn from the article behind the first handout,
+//! and each therapist's own tags (labels sealed, referred to by id so
+//! renaming is safe). Notes carry tags; handouts say which tags they fit;
+//! the client page and the caseload chart draw them in the colours below.
 
-use diesel::prelude::*;
+pub mod custom;
 
-use crate::crypto::{DataKey, Record};
-use crate::db::schema::custom_tags;
-use crate::db::{DbConn, now};
-use crate::ids::{CustomTagId, TherapistId};
+pub use custom::CustomTag;
+
+use crate::ids::CustomTagId;
 
 /// A built-in tag.
 #[derive(Debug)]
@@ -69,15 +70,6 @@ pub fn custom_key(id: CustomTagId) -> String {
     format!("custom:{id}")
 }
 
-/// A therapist's own tag, opened.
-#[derive(Clone, Debug)]
-pub struct CustomTag {
-    /// Row id.
-    pub id: CustomTagId,
-    /// Label as typed.
-    pub label: String,
-}
-
 /// A tag ready to show: built-in or the therapist's own.
 #[derive(Clone, Debug)]
 pub struct TagView {
@@ -91,6 +83,27 @@ pub struct TagView {
     pub builtin: bool,
 }
 
+impl From<&BuiltinTag> for TagView {
+    fn from(t: &BuiltinTag) -> Self {
+        Self {
+            key: t.slug.to_owned(),
+            label: t.label.to_owned(),
+            description: t.description,
+            builtin: true,
+        }
+    }
+}
+
+/// Views of the built-in tags among these slugs, in vocabulary order (what
+/// a handout says it fits).
+pub fn builtin_views(slugs: &[String]) -> Vec<TagView> {
+    BUILTIN
+        .iter()
+        .filter(|t| slugs.iter().any(|s| s == t.slug))
+        .map(TagView::from)
+        .collect()
+}
+
 /// The vocabulary a therapist can pick from: built-ins, then their own.
 pub struct Vocabulary {
     /// Every tag, in display order.
@@ -100,15 +113,7 @@ pub struct Vocabulary {
 impl Vocabulary {
     /// Built-ins plus these custom tags.
     pub fn new(custom: &[CustomTag]) -> Self {
-        let mut tags: Vec<TagView> = BUILTIN
-            .iter()
-            .map(|t| TagView {
-                key: t.slug.to_owned(),
-                label: t.label.to_owned(),
-                description: t.description,
-                builtin: true,
-            })
-            .collect();
+        let mut tags: Vec<TagView> = BUILTIN.iter().map(TagView::from).collect();
         let mut own: Vec<&CustomTag> = custom.iter().collect();
         own.sort_by_key(|t| t.label.to_lowercase());
         tags.extend(own.into_iter().map(|t| TagView {
@@ -125,11 +130,6 @@ impl Vocabulary {
         self.tags.iter().find(|t| t.key == key)
     }
 
-    /// The therapist's own tags only.
-    pub fn custom(&self) -> impl Iterator<Item = &TagView> {
-        self.tags.iter().filter(|t| !t.builtin)
-    }
-
     /// Views for stored keys, in vocabulary order, skipping unknown keys.
     pub fn views(&self, keys: &[String]) -> Vec<TagView> {
         self.tags
@@ -140,64 +140,12 @@ impl Vocabulary {
     }
 }
 
-/// Load and open a therapist's own tags.
-pub fn custom_tags(
-    conn: &mut DbConn,
-    therapist: TherapistId,
-    dk: &DataKey,
-) -> QueryResult<Vec<CustomTag>> {
-    let rows: Vec<(i64, Vec<u8>)> = custom_tags::table
-        .filter(custom_tags::therapist_id.eq(therapist.0))
-        .select((custom_tags::id, custom_tags::label))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, blob)| {
-            let label = Record::new(dk, therapist.0, "custom_tags", id).open("label", &blob);
-            match label {
-                Ok(label) => Some(CustomTag {
-                    id: CustomTagId(id),
-                    label,
-                }),
-                Err(err) => {
-                    tracing::warn!(tag = id, error = %err, "a custom tag failed to open");
-                    None
-                }
-            }
-        })
-        .collect())
-}
+/// Okabe–Ito colours, distinguishable with common colour-vision differences.
+const PALETTE: [&str; 8] = [
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#B8860B", "#56B4E9", "#7A4B00", "#555555",
+];
 
-/// Normalise a typed tag label: trimmed, inner spaces collapsed.
-pub fn clean_label(label: &str) -> String {
-    label.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// The id of the therapist's tag with this label (case-insensitive), made if new.
-pub fn find_or_create(
-    conn: &mut DbConn,
-    therapist: TherapistId,
-    dk: &DataKey,
-    existing: &mut Vec<CustomTag>,
-    label: &str,
-) -> QueryResult<CustomTagId> {
-    let label = clean_label(label);
-    if let Some(tag) = existing
-        .iter()
-        .find(|t| t.label.to_lowercase() == label.to_lowercase())
-    {
-        return Ok(tag.id);
-    }
-    let id = CustomTagId::generate();
-    let sealed = Record::new(dk, therapist.0, "custom_tags", id.0).seal("label", &label);
-    diesel::insert_into(custom_tags::table)
-        .values((
-            custom_tags::id.eq(id.0),
-            custom_tags::therapist_id.eq(therapist.0),
-            custom_tags::label.eq(sealed),
-            custom_tags::created_at.eq(now()),
-        ))
-        .execute(conn)?;
-    existing.push(CustomTag { id, label });
-    Ok(id)
+/// The colour of the n-th tag in the vocabulary, the same on every chart.
+pub fn colour(index: usize) -> &'static str {
+    PALETTE[index % PALETTE.len()]
 }

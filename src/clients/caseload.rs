@@ -6,15 +6,76 @@
 
 use std::collections::BTreeMap;
 
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
-use super::format::{NoteFormat, SessionType};
-use super::model::{self, NoteContent, SessionFacts};
-use super::tags::{self, Vocabulary};
-use crate::clients::model::{self as clients, ClientFields};
+use super::model::{self as clients, ClientFields};
+use crate::audit::{self, Action};
+use crate::auth::extract::SignedForm;
 use crate::crypto::DataKey;
 use crate::db::{DbConn, write_transaction};
-use crate::ids::{ClientId, NoteId, TherapistId};
+use crate::ids::{ClientId, TherapistId};
+use crate::notes::addenda;
+use crate::notes::format::{NoteFormat, SessionType};
+use crate::notes::model::{self, NoteContent, SessionFacts};
+use crate::tags::{self, Vocabulary};
+use crate::web::{AppError, AppState};
+
+/// Register the caseload export (a form on the settings page).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/settings/export", web::post().to(export_caseload));
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PasswordOnly {
+    password: String,
+}
+
+/// `POST /settings/export`: the whole caseload as plaintext JSON, for moving
+/// practices. Password required; audited; process notes left out.
+async fn export_caseload(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: SignedForm<PasswordOnly>,
+) -> Result<HttpResponse, AppError> {
+    let session = form.session.clone();
+    if let Some(refusal) = crate::auth::settings::wrong_password(
+        &req,
+        &state,
+        &session,
+        &form.form.password,
+        "export_password",
+        "That is not your password. Nothing was exported.",
+    )
+    .await?
+    {
+        return Ok(refusal);
+    }
+    let (therapist, dk) = (session.therapist, session.dk.duplicate());
+    let caseload = state
+        .db(move |conn| {
+            let caseload = export(conn, therapist, &dk)?;
+            if caseload.is_some() {
+                audit::record(conn, Some(therapist), Action::CaseloadExport, None)?;
+            }
+            Ok(caseload)
+        })
+        .await?
+        .ok_or_else(|| {
+            AppError::conflict(
+                "Part of your caseload failed an integrity check, so it cannot be exported whole. Nothing was exported.",
+            )
+        })?;
+    let body = serde_json::to_vec_pretty(&caseload).map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((
+            "content-disposition",
+            "attachment; filename=\"tearsheet-caseload.json\"",
+        ))
+        .body(body))
+}
 
 /// The format's name; bump on any change to its shape.
 pub const FORMAT: &str = "tearsheet.caseload.v1";
@@ -93,42 +154,49 @@ pub fn export(
     conn: &mut DbConn,
     therapist: TherapistId,
     dk: &DataKey,
-) -> diesel::QueryResult<Caseload> {
-    let vocabulary = Vocabulary::new(&tags::custom_tags(conn, therapist, dk)?);
+) -> diesel::QueryResult<Option<Caseload>> {
+    let vocabulary = Vocabulary::new(&tags::custom::all(conn, therapist, dk)?);
     let mut out = Vec::new();
     for (row, _) in clients::list(conn, therapist)? {
         let client = row.open(dk);
+        let Some(f) = client.fields() else {
+            return Ok(None);
+        };
         let mut notes = Vec::new();
         let mut rows = model::for_client(conn, therapist, client.id)?;
         rows.reverse();
         for n in rows {
             let note = n.open(dk);
-            let (addenda, _) = model::addenda(conn, therapist, dk, NoteId(n.id))?;
+            let addenda: Option<Vec<String>> = addenda::of_note(conn, therapist, dk, n.id)?
+                .into_iter()
+                .map(|a| a.body.ok())
+                .collect();
+            let (Some(content), Some(addenda)) = (note.content(), addenda) else {
+                return Ok(None);
+            };
             notes.push(NoteExport {
                 session_date: note.facts.session_date.clone(),
                 duration_minutes: note.facts.duration_minutes,
                 session_type: note.facts.session_type.key().into(),
                 format: note.facts.format.key().into(),
-                sections: note.content.sections.clone(),
-                key_moment: note.content.key_moment.clone(),
-                tags: note
-                    .content
+                sections: content.sections,
+                key_moment: content.key_moment,
+                tags: content
                     .tags
                     .iter()
                     .filter(|t| tags::builtin(t).is_some())
                     .cloned()
                     .collect(),
                 own_tags: vocabulary
-                    .views(&note.content.tags)
+                    .views(&content.tags)
                     .into_iter()
                     .filter(|t| !t.builtin)
                     .map(|t| t.label)
                     .collect(),
                 signed: note.signed,
-                addenda: addenda.into_iter().map(|a| a.body).collect(),
+                addenda,
             });
         }
-        let f = client.fields;
         out.push(ClientExport {
             full_name: f.full_name,
             preferred_name: f.preferred_name,
@@ -139,13 +207,13 @@ pub fn export(
             notes,
         });
     }
-    Ok(Caseload {
+    Ok(Some(Caseload {
         format: FORMAT.into(),
         exported_at: chrono::DateTime::from_timestamp(crate::db::now(), 0)
             .map(|t| t.to_rfc3339())
             .unwrap_or_default(),
         clients: out,
-    })
+    }))
 }
 
 /// Check a whole file; every problem names where it is.
@@ -227,7 +295,7 @@ pub fn import(
     caseload: &Caseload,
 ) -> diesel::QueryResult<Imported> {
     write_transaction(conn, |conn| {
-        let mut own = tags::custom_tags(conn, therapist, dk)?;
+        let mut own = tags::custom::all(conn, therapist, dk)?;
         let mut done = Imported::default();
         for c in &caseload.clients {
             let fields = ClientFields {
@@ -244,7 +312,7 @@ pub fn import(
             for n in &c.notes {
                 let mut tags = n.tags.clone();
                 for label in &n.own_tags {
-                    tags.push(tags::custom_key(tags::find_or_create(
+                    tags.push(tags::custom_key(tags::custom::find_or_create(
                         conn, therapist, dk, &mut own, label,
                     )?));
                 }
@@ -266,7 +334,7 @@ pub fn import(
                     model::sign(conn, therapist, dk, id, 1)?;
                 }
                 for a in &n.addenda {
-                    model::add_addendum(conn, therapist, dk, id, a)?;
+                    addenda::add(conn, therapist, dk, id, a)?;
                 }
                 done.notes += 1;
             }

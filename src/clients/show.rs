@@ -1,0 +1,139 @@
+//! A client's page, `/clients/{id}`: their details, the breakthrough
+//! timeline, the handouts given, and every session note, newest first.
+
+use actix_web::web;
+use serde::Deserialize;
+
+use super::pages::{ClientPage, GivenHandout, TimelineRow, TimelineView};
+use super::timeline;
+use crate::audit::{self, Action};
+use crate::auth::extract::Signed;
+use crate::auth::layout_for;
+use crate::crypto::DataKey;
+use crate::notes::model::NoteRow;
+use crate::tags::{self, Vocabulary};
+use crate::web::layout::{local_time, long_date, shown};
+use crate::web::{AppError, AppState};
+
+/// Register the client page.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/clients/{id}", web::get().to(show));
+}
+
+/// Messages a redirect can ask the client page to show.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ShowQuery {
+    saved: Option<String>,
+    archived: Option<String>,
+    unarchived: Option<String>,
+    note_deleted: Option<String>,
+}
+
+impl ShowQuery {
+    fn notice(&self) -> Option<&'static str> {
+        if self.saved.is_some() {
+            Some("Saved.")
+        } else if self.archived.is_some() {
+            Some("Archived. The record is kept; find it under Archived clients.")
+        } else if self.unarchived.is_some() {
+            Some("Back in your active caseload.")
+        } else if self.note_deleted.is_some() {
+            Some("The draft note was deleted.")
+        } else {
+            None
+        }
+    }
+}
+
+/// `GET /clients/{id}`: the record, the timeline, handouts given, notes.
+async fn show(
+    state: web::Data<AppState>,
+    Signed(session): Signed,
+    path: web::Path<String>,
+    query: web::Query<ShowQuery>,
+) -> Result<ClientPage, AppError> {
+    let client = super::owned(&state, &session, &path)
+        .await?
+        .open(&session.dk);
+    let (therapist, dk, opened) = (session.therapist, session.dk.duplicate(), client.clone());
+    let (notes, given, custom) = state
+        .db(move |conn| {
+            let context = (
+                crate::notes::model::for_client(conn, therapist, opened.id)?,
+                crate::handouts::given::to_client(conn, therapist, &dk, &opened)?,
+                tags::custom::all(conn, therapist, &dk)?,
+            );
+            audit::record(conn, Some(therapist), Action::ClientView, Some(opened.id.0))?;
+            Ok(context)
+        })
+        .await?;
+    let vocabulary = Vocabulary::new(&custom);
+    let (list, timeline) = notes_overview(&notes, &session.dk, &vocabulary);
+    Ok(ClientPage {
+        layout: layout_for(&session, "clients"),
+        csrf_token: session.csrf_token.clone(),
+        id: client.id,
+        damaged: client.damaged(),
+        archived: client.archived,
+        date_of_birth: match &client.date_of_birth {
+            Ok(dob) if dob.is_empty() => String::new(),
+            Ok(dob) => long_date(dob),
+            Err(_) => shown(&client.date_of_birth),
+        },
+        full_name: shown(&client.full_name),
+        preferred_name: shown(&client.preferred_name),
+        pronouns: shown(&client.pronouns),
+        about: shown(&client.about),
+        notes: list,
+        timeline,
+        handouts: given
+            .into_iter()
+            .map(|g| GivenHandout {
+                title: match &g.text {
+                    Ok(text) => text.title.clone(),
+                    Err(_) => "⚠ A handout record that failed an integrity check".to_owned(),
+                },
+                when: local_time(g.given_at),
+                href: format!("/handouts/given/{}/print", g.id),
+            })
+            .collect(),
+        notice: query.notice(),
+    })
+}
+
+/// A client's notes, newest first, and their timeline.
+fn notes_overview(
+    rows: &[NoteRow],
+    dk: &DataKey,
+    vocabulary: &Vocabulary,
+) -> (Vec<TimelineRow>, Option<TimelineView>) {
+    let mut list = Vec::new();
+    let mut points = Vec::new();
+    for row in rows {
+        let tags = row.open_tags(dk).unwrap_or_default();
+        let views = vocabulary.views(&tags);
+        let key_moment = shown(&row.open_key_moment(dk));
+        points.push(timeline::Point {
+            date: row.session_date.clone(),
+            tags: views.clone(),
+            href: format!("/notes/{}", row.id),
+        });
+        list.push(TimelineRow {
+            date: long_date(&row.session_date),
+            href: format!("/notes/{}", row.id),
+            tags: views,
+            key_moment,
+        });
+    }
+    points.reverse();
+    let timeline = timeline::timeline(&points, &vocabulary.tags).map(|chart| TimelineView {
+        chart,
+        rows: list
+            .iter()
+            .filter(|r| !r.tags.is_empty() || !r.key_moment.is_empty())
+            .cloned()
+            .collect(),
+    });
+    (list, timeline)
+}

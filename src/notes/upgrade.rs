@@ -1,0 +1,100 @@
+//! Bringing a therapist's notes to the current sealed format (called by
+//! `crate::upgrade` after they sign in): notes sealed as blob version 1
+//! are sealed again as version 2, bound to their client, and their earlier
+//! versions and addenda bound to the note.
+
+use diesel::prelude::*;
+
+use super::model::{NoteRow, SealedContent};
+use crate::crypto::{DataKey, Record};
+use crate::db::schema::notes;
+use crate::db::{DbConn, write_transaction};
+use crate::ids::{NoteId, TherapistId};
+
+/// Whether a sealed value is still blob version 1 (bound to no owner).
+pub fn is_legacy(blob: &[u8]) -> bool {
+    crate::crypto::seal::version_of(blob) == Some(crate::crypto::seal::LEGACY_VERSION)
+}
+
+/// Open a sealed value and seal it again as the current blob version, at
+/// the same place. `None` if it does not open: a damaged value is left as
+/// it is, never re-sealed as if it were whole.
+pub fn reseal(r: &Record<'_>, column: &'static str, blob: &[u8]) -> Option<Vec<u8>> {
+    let plain = r.open_bytes(column, blob).ok()?;
+    Some(r.seal_bytes(column, &plain))
+}
+
+/// Bring up to `limit` of this therapist's notes after id `after` (with
+/// their earlier versions and addenda) to the current sealed format: every
+/// field sealed as blob version 2, bound to the note's client (versions and
+/// addenda to their note). One transaction; a note changed meanwhile is
+/// left for the next run. Returns the last note id looked at, or `None`
+/// past the end.
+pub fn upgrade_batch(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    dk: &DataKey,
+    after: NoteId,
+    limit: i64,
+) -> QueryResult<Option<NoteId>> {
+    write_transaction(conn, |conn| {
+        let rows: Vec<NoteRow> = notes::table
+            .filter(notes::therapist_id.eq(therapist))
+            .filter(notes::id.gt(after))
+            .order(notes::id.asc())
+            .limit(limit)
+            .select(NoteRow::as_select())
+            .load(conn)?;
+        for row in &rows {
+            upgrade_note(conn, dk, row)?;
+            super::versions::upgrade(conn, therapist, dk, row.id)?;
+            super::addenda::upgrade(conn, therapist, dk, row.id)?;
+        }
+        Ok(rows.last().map(|r| r.id))
+    })
+}
+
+fn upgrade_note(conn: &mut DbConn, dk: &DataKey, row: &NoteRow) -> QueryResult<()> {
+    let legacy = [&row.sections, &row.key_moment, &row.process_note, &row.tags]
+        .into_iter()
+        .chain(&row.content_hash)
+        .any(|b| is_legacy(b));
+    if !legacy {
+        return Ok(());
+    }
+    let r = row.record(dk);
+    let (Some(sections), Some(key_moment), Some(process_note), Some(tags)) = (
+        reseal(&r, "sections", &row.sections),
+        reseal(&r, "key_moment", &row.key_moment),
+        reseal(&r, "process_note", &row.process_note),
+        reseal(&r, "tags", &row.tags),
+    ) else {
+        return Ok(());
+    };
+    let content_hash = match &row.content_hash {
+        Some(blob) => match reseal(&r, "content_hash", blob) {
+            Some(sealed) => Some(sealed),
+            None => return Ok(()),
+        },
+        None => None,
+    };
+    diesel::update(
+        notes::table
+            .filter(notes::id.eq(row.id))
+            .filter(notes::therapist_id.eq(row.therapist_id))
+            .filter(notes::revision.eq(row.revision))
+            .filter(notes::updated_at.eq(row.updated_at))
+            .filter(notes::status.eq(&row.status)),
+    )
+    .set((
+        SealedContent {
+            sections,
+            key_moment,
+            process_note,
+            tags,
+        },
+        notes::content_hash.eq(content_hash),
+    ))
+    .execute(conn)
+    .map(|_| ())
+}

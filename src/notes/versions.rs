@@ -1,0 +1,184 @@
+//! Earlier versions of notes: the `note_versions` table. Every save first
+//! copies the note's current content here, re-sealed for its new place and
+//! bound to its note, so a draft's history can be read back in full.
+
+use diesel::prelude::*;
+
+use super::format::NoteFormat;
+use super::model::{NoteContent, NoteRow, SealedContent, json};
+use super::upgrade::{is_legacy, reseal};
+use crate::crypto::{DataKey, Opened, Record};
+use crate::db::DbConn;
+use crate::db::schema::note_versions;
+use crate::ids::{NoteId, NoteVersionId, TherapistId};
+
+fn record(dk: &DataKey, therapist: TherapistId, id: NoteVersionId, note: NoteId) -> Record<'_> {
+    Record::new(dk, therapist.0, "note_versions", id.0).under(note.0)
+}
+
+/// An earlier version's sealed columns.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = note_versions)]
+struct SealedVersion {
+    sections: Vec<u8>,
+    key_moment: Vec<u8>,
+    process_note: Vec<u8>,
+    tags: Vec<u8>,
+}
+
+impl SealedVersion {
+    /// Sealed as a note's content is, at the version's own place.
+    fn new(r: &Record<'_>, content: &NoteContent) -> Self {
+        let c = SealedContent::new(r, content);
+        Self {
+            sections: c.sections,
+            key_moment: c.key_moment,
+            process_note: c.process_note,
+            tags: c.tags,
+        }
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = note_versions)]
+struct NewVersion<'a> {
+    id: NoteVersionId,
+    note_id: NoteId,
+    therapist_id: TherapistId,
+    revision: i32,
+    saved_at: i64,
+    format: &'a str,
+    #[diesel(embed)]
+    content: SealedVersion,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = note_versions)]
+struct VersionRow {
+    id: NoteVersionId,
+    revision: i32,
+    saved_at: i64,
+    format: String,
+    sections: Vec<u8>,
+    key_moment: Vec<u8>,
+    process_note: Vec<u8>,
+    tags: Vec<u8>,
+}
+
+/// Keep `content`, what note `current` says now, as its earlier version.
+pub fn keep(
+    conn: &mut DbConn,
+    dk: &DataKey,
+    current: &NoteRow,
+    content: &NoteContent,
+) -> QueryResult<()> {
+    let id = NoteVersionId::generate();
+    let r = record(dk, current.therapist_id, id, current.id);
+    diesel::insert_into(note_versions::table)
+        .values(NewVersion {
+            id,
+            note_id: current.id,
+            therapist_id: current.therapist_id,
+            revision: current.revision,
+            saved_at: current.updated_at,
+            format: &current.format,
+            content: SealedVersion::new(&r, content),
+        })
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// A past revision of a note, opened.
+pub struct Version {
+    /// Its revision number.
+    pub revision: i32,
+    /// When it was saved.
+    pub saved_at: i64,
+    /// Its format.
+    pub format: NoteFormat,
+    /// Its content, or why it did not open.
+    pub content: Opened<NoteContent>,
+}
+
+/// A note's past revisions, oldest first.
+pub fn all(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    dk: &DataKey,
+    note: NoteId,
+) -> QueryResult<Vec<Version>> {
+    let rows: Vec<VersionRow> = note_versions::table
+        .filter(note_versions::note_id.eq(note))
+        .filter(note_versions::therapist_id.eq(therapist))
+        .order(note_versions::revision.asc())
+        .select(VersionRow::as_select())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let r = record(dk, therapist, row.id, note);
+            let content = (|| {
+                Ok(NoteContent {
+                    sections: json(r.open_field("sections", &row.sections))?,
+                    key_moment: r.open_field("key_moment", &row.key_moment)?,
+                    process_note: r.open_field("process_note", &row.process_note)?,
+                    tags: json(r.open_field("tags", &row.tags))?,
+                })
+            })();
+            Version {
+                revision: row.revision,
+                saved_at: row.saved_at,
+                format: NoteFormat::parse(&row.format).unwrap_or(NoteFormat::Free),
+                content,
+            }
+        })
+        .collect())
+}
+
+/// Whether a note has earlier revisions to show.
+pub fn exist(conn: &mut DbConn, therapist: TherapistId, note: NoteId) -> QueryResult<bool> {
+    let n: i64 = note_versions::table
+        .filter(note_versions::note_id.eq(note))
+        .filter(note_versions::therapist_id.eq(therapist))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// Seal a note's earlier versions again as the current blob version, bound
+/// to the note (part of `upgrade::upgrade_batch`).
+pub fn upgrade(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    dk: &DataKey,
+    note: NoteId,
+) -> QueryResult<()> {
+    let rows: Vec<VersionRow> = note_versions::table
+        .filter(note_versions::note_id.eq(note))
+        .filter(note_versions::therapist_id.eq(therapist))
+        .select(VersionRow::as_select())
+        .load(conn)?;
+    for row in rows {
+        let blobs = [&row.sections, &row.key_moment, &row.process_note, &row.tags];
+        if !blobs.into_iter().any(|b| is_legacy(b)) {
+            continue;
+        }
+        let r = record(dk, therapist, row.id, note);
+        if let (Some(sections), Some(key_moment), Some(process_note), Some(tags)) = (
+            reseal(&r, "sections", &row.sections),
+            reseal(&r, "key_moment", &row.key_moment),
+            reseal(&r, "process_note", &row.process_note),
+            reseal(&r, "tags", &row.tags),
+        ) {
+            diesel::update(note_versions::table.find(row.id))
+                .set(SealedVersion {
+                    sections,
+                    key_moment,
+                    process_note,
+                    tags,
+                })
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}

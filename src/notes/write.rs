@@ -1,0 +1,386 @@
+//! Writing notes: the form for a new note and for a draft, changing
+//! format, saving (never over newer work: a save from a stale revision gets
+//! both texts side by side), and coming back after the session ended.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+
+use super::format::{NoteFormat, reformat};
+use super::input::NoteInput;
+use super::model::{self, NoteContent, NoteRow, SaveOutcome, SessionFacts};
+use super::pages::{ConflictPage, ConflictSection, FormFrame, NoteFormPage};
+use crate::audit::{self, Action};
+use crate::auth::extract::{Signed, WritingForm};
+use crate::auth::layout_for;
+use crate::auth::session::CurrentSession;
+use crate::crypto::DataKey;
+use crate::db::{DbConn, write_transaction};
+use crate::ids::{ClientId, NoteId, TherapistId};
+use crate::tags::{self, CustomTag, Vocabulary};
+use crate::web::form::{FormLimit, NoFields};
+use crate::web::layout::{local_time, shown, today};
+use crate::web::{AppError, AppState, render, see_other, with_cookie};
+
+/// Note forms may carry up to a million characters of any script, which
+/// percent-encoding can make about nine times larger.
+pub const NOTE_FORM_LIMIT: usize = 12 * 1024 * 1024;
+
+/// Register the writing routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/clients/{id}/notes/new", web::get().to(new_form))
+        .service(
+            web::resource("/clients/{id}/notes")
+                .app_data(FormLimit(NOTE_FORM_LIMIT))
+                .route(web::post().to(create)),
+        )
+        .service(
+            web::resource("/notes/{id}/edit")
+                .app_data(FormLimit(NOTE_FORM_LIMIT))
+                .route(web::get().to(edit_form))
+                .route(web::post().to(save)),
+        );
+}
+
+/// Where a note form goes.
+#[derive(Clone, Copy)]
+enum Target {
+    /// A new note for this client.
+    New(ClientId),
+    /// This draft.
+    Draft(NoteId),
+}
+
+fn form_page(
+    session: &CurrentSession,
+    target: Target,
+    client_name: &str,
+    input: &NoteInput,
+    vocabulary: &Vocabulary,
+) -> NoteFormPage {
+    let (heading, action, cancel_href) = match target {
+        Target::New(client) => (
+            format!("New note for {client_name}"),
+            format!("/clients/{client}/notes"),
+            format!("/clients/{client}"),
+        ),
+        Target::Draft(id) => (
+            format!("Edit draft note for {client_name}"),
+            format!("/notes/{id}/edit"),
+            format!("/notes/{id}"),
+        ),
+    };
+    let frame = FormFrame {
+        layout: layout_for(session, "clients"),
+        csrf_token: session.csrf_token.clone(),
+        heading,
+        action,
+        cancel_href,
+        client_name: client_name.to_owned(),
+    };
+    NoteFormPage::from_input(frame, input, vocabulary)
+}
+
+const RESUMED: &str = "You are signed in again. Your note is below exactly as you typed it, and it is not saved yet: check it and press Save draft.";
+
+fn reformat_notice(input: &mut NoteInput) -> String {
+    let moved = input.apply_format();
+    let format = input.chosen_format().label();
+    if moved.is_empty() {
+        format!("The note is now in {format} format. Nothing is saved until you press Save draft.")
+    } else {
+        format!(
+            "The note is now in {format} format. Text from {} was moved into the first section so nothing is lost. Nothing is saved until you press Save draft.",
+            moved.join(", ")
+        )
+    }
+}
+
+/// `GET /clients/{id}/notes/new`.
+async fn new_form(
+    state: web::Data<AppState>,
+    Signed(session): Signed,
+    path: web::Path<String>,
+) -> Result<NoteFormPage, AppError> {
+    let client = crate::clients::owned(&state, &session, &path)
+        .await?
+        .open(&session.dk);
+    let (vocabulary, _) = super::vocabulary(&state, &session).await?;
+    let input = NoteInput {
+        session_date: today(),
+        duration_minutes: "50".into(),
+        session_type: "individual".into(),
+        format: NoteFormat::Soap.key().into(),
+        ..NoteInput::default()
+    };
+    Ok(form_page(
+        &session,
+        Target::New(client.id),
+        &shown(&client.full_name),
+        &input,
+        &vocabulary,
+    ))
+}
+
+/// What a note form sent, checked: either a page to show again (after
+/// signing in again, a change of format, or with its errors), or the note
+/// to store with the labels of any new tags.
+enum Checked {
+    Again(HttpResponse),
+    Store {
+        facts: SessionFacts,
+        content: NoteContent,
+        new_tags: Vec<String>,
+    },
+}
+
+/// Check a note form against the therapist's vocabulary.
+fn check(
+    form: &WritingForm<NoFields>,
+    target: Target,
+    client_name: &str,
+    vocabulary: &Vocabulary,
+) -> Result<Checked, AppError> {
+    let session = &form.session;
+    let mut input = NoteInput::from_pairs(&form.pairs);
+    if form.resumed.is_some() || input.intent == "reformat" {
+        let notice = if form.resumed.is_some() {
+            RESUMED.to_owned()
+        } else {
+            reformat_notice(&mut input)
+        };
+        let page = NoteFormPage {
+            notice: Some(notice),
+            ..form_page(session, target, client_name, &input, vocabulary)
+        };
+        return Ok(Checked::Again(with_cookie(
+            render(StatusCode::OK, &page)?,
+            form.resumed.clone(),
+        )?));
+    }
+    match input.validate(vocabulary, &today()) {
+        Ok((facts, content)) => Ok(Checked::Store {
+            facts,
+            content,
+            new_tags: input.new_tag_labels(),
+        }),
+        Err(errors) => {
+            let page = NoteFormPage {
+                errors,
+                ..form_page(session, target, client_name, &input, vocabulary)
+            };
+            Ok(Checked::Again(render(StatusCode::BAD_REQUEST, &page)?))
+        }
+    }
+}
+
+/// `POST /clients/{id}/notes`: write a new draft (or change format first).
+async fn create(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: WritingForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let session = form.session.clone();
+    let client = crate::clients::owned(&state, &session, &path)
+        .await?
+        .open(&session.dk);
+    let (vocabulary, custom) = super::vocabulary(&state, &session).await?;
+    let target = Target::New(client.id);
+    let (facts, mut content, new_tags) =
+        match check(&form, target, &shown(&client.full_name), &vocabulary)? {
+            Checked::Again(page) => return Ok(page),
+            Checked::Store {
+                facts,
+                content,
+                new_tags,
+            } => (facts, content, new_tags),
+        };
+    // Sealing happens on the blocking thread, with a copy of the key that
+    // is dropped (and zeroed) there.
+    let (therapist, dk, client) = (session.therapist, session.dk.duplicate(), client.id);
+    let id = state
+        .db(move |conn| {
+            write_transaction(conn, |conn| {
+                add_new_tags(conn, therapist, &dk, custom, &new_tags, &mut content)?;
+                let id = model::create(conn, therapist, &dk, client, &facts, &content)?;
+                audit::record(conn, Some(therapist), Action::NoteCreate, Some(id.0))?;
+                Ok(id)
+            })
+        })
+        .await?;
+    Ok(see_other(&format!("/notes/{id}")))
+}
+
+/// Give the note the new tags typed, making those that do not exist yet
+/// (in the caller's transaction, so a save that fails makes none).
+fn add_new_tags(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    dk: &DataKey,
+    mut existing: Vec<CustomTag>,
+    labels: &[String],
+    content: &mut NoteContent,
+) -> diesel::QueryResult<()> {
+    let keys = tags::custom::keys_for_labels(conn, therapist, dk, &mut existing, labels)?;
+    content.tags.extend(keys);
+    Ok(())
+}
+
+fn input_from_note(row: &NoteRow, content: &NoteContent) -> NoteInput {
+    let facts = row.facts();
+    NoteInput {
+        session_date: facts.session_date,
+        duration_minutes: facts.duration_minutes.to_string(),
+        session_type: facts.session_type.key().to_owned(),
+        format: facts.format.key().to_owned(),
+        sections: content.sections.clone(),
+        key_moment: content.key_moment.clone(),
+        process_note: content.process_note.clone(),
+        tags: content.tags.clone(),
+        new_tags: String::new(),
+        revision: row.revision,
+        intent: String::new(),
+    }
+}
+
+/// `GET /notes/{id}/edit`.
+async fn edit_form(
+    state: web::Data<AppState>,
+    Signed(session): Signed,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (row, client) = super::owned(&state, &session, &path).await?;
+    if row.is_signed() {
+        return Ok(see_other(&format!("/notes/{}", row.id)));
+    }
+    let Some(content) = row.open(&session.dk).content() else {
+        return Err(AppError::conflict(
+            "This note failed an integrity check, so it cannot be edited. Nothing has been changed.",
+        ));
+    };
+    let (vocabulary, _) = super::vocabulary(&state, &session).await?;
+    let page = form_page(
+        &session,
+        Target::Draft(row.id),
+        &shown(&client.full_name),
+        &input_from_note(&row, &content),
+        &vocabulary,
+    );
+    render(StatusCode::OK, &page)
+}
+
+/// `POST /notes/{id}/edit`: save a draft, refusing to overwrite newer work.
+async fn save(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: WritingForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let session = form.session.clone();
+    let (row, client) = super::owned(&state, &session, &path).await?;
+    let (vocabulary, custom) = super::vocabulary(&state, &session).await?;
+    let target = Target::Draft(row.id);
+    let (facts, content, new_tags) =
+        match check(&form, target, &shown(&client.full_name), &vocabulary)? {
+            Checked::Again(page) => return Ok(page),
+            Checked::Store {
+                facts,
+                content,
+                new_tags,
+            } => (facts, content, new_tags),
+        };
+    let base = NoteInput::from_pairs(&form.pairs).revision;
+    let (therapist, id, dk) = (session.therapist, row.id, session.dk.duplicate());
+    let (saved_facts, mut saved_content) = (facts.clone(), content.clone());
+    let outcome = state
+        .db(move |conn| {
+            write_transaction(conn, |conn| {
+                add_new_tags(conn, therapist, &dk, custom, &new_tags, &mut saved_content)?;
+                let outcome = model::save_draft(
+                    conn,
+                    therapist,
+                    &dk,
+                    id,
+                    base,
+                    &saved_facts,
+                    &saved_content,
+                )?;
+                if let SaveOutcome::Saved(_) = outcome {
+                    audit::record(conn, Some(therapist), Action::NoteEdit, Some(id.0))?;
+                }
+                Ok(outcome)
+            })
+        })
+        .await?;
+    match outcome {
+        SaveOutcome::Saved(_) => Ok(see_other(&format!("/notes/{id}?saved=1"))),
+        SaveOutcome::NotFound => Err(audit::denied(&state, therapist, Some(id.0)).await),
+        SaveOutcome::Signed => Err(AppError::conflict(
+            "This note has been signed, so its text can no longer change. Nothing was saved; add what you wrote as an addendum to the signed note instead.",
+        )),
+        SaveOutcome::Damaged => Err(AppError::conflict(
+            "This note failed an integrity check, so it cannot be changed. Nothing was saved.",
+        )),
+        SaveOutcome::Stale(current) => {
+            let theirs = current.open(&session.dk).content().unwrap_or_default();
+            let input = NoteInput::from_pairs(&form.pairs);
+            let page = conflict_page(&session, &current, &theirs, &facts, &content, &input);
+            render(StatusCode::CONFLICT, &page)
+        }
+    }
+}
+
+fn conflict_page(
+    session: &CurrentSession,
+    current: &NoteRow,
+    theirs: &NoteContent,
+    facts: &SessionFacts,
+    yours: &NoteContent,
+    input: &NoteInput,
+) -> ConflictPage {
+    let sections = facts
+        .format
+        .sections()
+        .iter()
+        .map(|s| {
+            let their_text = reformat(&theirs.sections, facts.format)
+                .0
+                .get(s.key)
+                .cloned()
+                .unwrap_or_default();
+            let your_text = yours.sections.get(s.key).cloned().unwrap_or_default();
+            ConflictSection {
+                key: s.key,
+                label: s.label,
+                differs: their_text != your_text,
+                theirs: their_text,
+                yours: your_text,
+            }
+        })
+        .collect();
+    let mut hidden = vec![
+        ("session_date".to_owned(), facts.session_date.clone()),
+        (
+            "duration_minutes".to_owned(),
+            facts.duration_minutes.to_string(),
+        ),
+        (
+            "session_type".to_owned(),
+            facts.session_type.key().to_owned(),
+        ),
+        ("format".to_owned(), facts.format.key().to_owned()),
+        ("new_tags".to_owned(), input.new_tags.clone()),
+    ];
+    hidden.extend(yours.tags.iter().map(|t| ("tag".to_owned(), t.clone())));
+    ConflictPage {
+        layout: layout_for(session, "clients"),
+        csrf_token: session.csrf_token.clone(),
+        id: current.id,
+        revision: current.revision,
+        their_saved_at: local_time(current.updated_at),
+        sections,
+        key_moment_theirs: theirs.key_moment.clone(),
+        key_moment_yours: yours.key_moment.clone(),
+        process_theirs: theirs.process_note.clone(),
+        process_yours: yours.process_note.clone(),
+        hidden,
+    }
+}
