@@ -152,14 +152,7 @@ pub fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
         Command::Migrate => {
-            let pool = db::connect(
-                &config.database_url,
-                db::PoolOptions {
-                    max_size: 1,
-                    timeout: config.db_timeout,
-                },
-            )?;
-            let mut conn = pool.get().context("no database connection")?;
+            let mut conn = db::connect_one(&config.database_url, config.db_timeout)?;
             let applied = db::migrate(&mut conn)?;
             println!(
                 "{}: {applied} migration(s) applied",
@@ -238,14 +231,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Audit {
             action: AuditCommand::Verify,
         } => {
-            let pool = db::connect(
-                &config.database_url,
-                db::PoolOptions {
-                    max_size: 1,
-                    timeout: config.db_timeout,
-                },
-            )?;
-            let mut conn = pool.get().context("no database connection")?;
+            let mut conn = db::connect_one(&config.database_url, config.db_timeout)?;
             let (checked, broken) = crate::audit::verify(&mut conn)?;
             match broken {
                 None => {
@@ -286,14 +272,7 @@ fn import(config: &Config, file: &std::path::Path, email: &str) -> anyhow::Resul
             line.trim_end_matches(['\r', '\n']).to_owned()
         }
     };
-    let pool = db::connect(
-        &config.database_url,
-        db::PoolOptions {
-            max_size: 1,
-            timeout: config.db_timeout,
-        },
-    )?;
-    let mut conn = pool.get().context("no database connection")?;
+    let mut conn = db::connect_one(&config.database_url, config.db_timeout)?;
     db::migrate(&mut conn)?;
     let therapist = crate::auth::account::find_by_email(&mut conn, email)?
         .context("no account has that email")?;

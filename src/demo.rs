@@ -5,8 +5,6 @@
 
 use std::io::IsTerminal as _;
 
-use anyhow::Context as _;
-
 use crate::auth::account::{self, Enrolment, Role};
 use crate::clients::model::{self as clients, ClientFields};
 use crate::crypto::password::KdfParams;
@@ -211,14 +209,7 @@ pub fn run(
     n_notes: usize,
 ) -> anyhow::Result<Made> {
     anyhow::ensure!(n_clients >= 1, "--clients must be at least 1");
-    let pool = db::connect(
-        url,
-        db::PoolOptions {
-            max_size: 1,
-            timeout: std::time::Duration::from_secs(10),
-        },
-    )?;
-    let mut conn = pool.get().context("no database connection")?;
+    let mut conn = db::connect_one(url, std::time::Duration::from_secs(10))?;
     db::migrate(&mut conn)?;
     anyhow::ensure!(
         account::find_by_email(&mut conn, email)?.is_none(),

@@ -159,6 +159,19 @@ fn prepare_sqlite_dir(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One connection, for a command that does one job and exits (`migrate`,
+/// `import`, `audit verify`, `demo`).
+pub fn connect_one(url: &DatabaseUrl, timeout: Duration) -> anyhow::Result<PooledConn> {
+    let pool = connect(
+        url,
+        PoolOptions {
+            max_size: 1,
+            timeout,
+        },
+    )?;
+    pool.get().context("no database connection")
+}
+
 /// SQLite gives its -wal and -shm files the database file's mode.
 fn restrict_to_owner(path: &Path) -> anyhow::Result<()> {
     #[cfg(unix)]

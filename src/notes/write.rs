@@ -121,17 +121,17 @@ async fn new_form(
     ))
 }
 
+/// A checked note, ready to store, with the labels of any new tags.
+struct ToStore {
+    facts: SessionFacts,
+    content: NoteContent,
+    new_tags: Vec<String>,
+}
+
 /// What a note form sent, checked: either a page to show again (after
 /// signing in again, a change of format, or with its errors), or the note
-/// to store with the labels of any new tags.
-enum Checked {
-    Again(HttpResponse),
-    Store {
-        facts: SessionFacts,
-        content: NoteContent,
-        new_tags: Vec<String>,
-    },
-}
+/// to store.
+type Checked = Result<ToStore, HttpResponse>;
 
 /// Check a note form against the therapist's vocabulary.
 fn check(
@@ -152,23 +152,23 @@ fn check(
             notice: Some(notice),
             ..form_page(session, target, client_name, &input, vocabulary)
         };
-        return Ok(Checked::Again(with_cookie(
+        return Ok(Err(with_cookie(
             render(StatusCode::OK, &page)?,
             form.resumed.clone(),
         )?));
     }
     match input.validate(vocabulary, &today()) {
-        Ok((facts, content)) => Ok(Checked::Store {
+        Ok((facts, content)) => Ok(Ok(ToStore {
             facts,
             content,
             new_tags: input.new_tag_labels(),
-        }),
+        })),
         Err(errors) => {
             let page = NoteFormPage {
                 errors,
                 ..form_page(session, target, client_name, &input, vocabulary)
             };
-            Ok(Checked::Again(render(StatusCode::BAD_REQUEST, &page)?))
+            Ok(Err(render(StatusCode::BAD_REQUEST, &page)?))
         }
     }
 }
@@ -185,15 +185,14 @@ async fn create(
         .open(&session.dk);
     let (vocabulary, custom) = super::vocabulary(&state, &session).await?;
     let target = Target::New(client.id);
-    let (facts, mut content, new_tags) =
-        match check(&form, target, &shown(&client.full_name), &vocabulary)? {
-            Checked::Again(page) => return Ok(page),
-            Checked::Store {
-                facts,
-                content,
-                new_tags,
-            } => (facts, content, new_tags),
-        };
+    let ToStore {
+        facts,
+        mut content,
+        new_tags,
+    } = match check(&form, target, &shown(&client.full_name), &vocabulary)? {
+        Ok(checked) => checked,
+        Err(page) => return Ok(page),
+    };
     // Sealing happens on the blocking thread, with a copy of the key that
     // is dropped (and zeroed) there.
     let (therapist, dk, client) = (session.therapist, session.dk.duplicate(), client.id);
@@ -278,15 +277,14 @@ async fn save(
     let (row, client) = super::owned(&state, &session, &path).await?;
     let (vocabulary, custom) = super::vocabulary(&state, &session).await?;
     let target = Target::Draft(row.id);
-    let (facts, content, new_tags) =
-        match check(&form, target, &shown(&client.full_name), &vocabulary)? {
-            Checked::Again(page) => return Ok(page),
-            Checked::Store {
-                facts,
-                content,
-                new_tags,
-            } => (facts, content, new_tags),
-        };
+    let ToStore {
+        facts,
+        content,
+        new_tags,
+    } = match check(&form, target, &shown(&client.full_name), &vocabulary)? {
+        Ok(checked) => checked,
+        Err(page) => return Ok(page),
+    };
     let base = NoteInput::from_pairs(&form.pairs).revision;
     let (therapist, id, dk) = (session.therapist, row.id, session.dk.duplicate());
     let (saved_facts, mut saved_content) = (facts.clone(), content.clone());
