@@ -19,12 +19,15 @@
 #[path = "../tests/helpers/pg.rs"]
 mod pg;
 
+#[path = "../tests/helpers/binary.rs"]
+mod binary;
+
 use std::collections::BTreeMap;
-use std::io::Read as _;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use binary::{Server, free_port};
 
 use serde::Serialize;
 use tearsheet::auth::account::{self, Enrolment, Role};
@@ -83,83 +86,21 @@ fn summarise(
     }
 }
 
-/// A running `tearsheet serve`.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(url: &str, extra: &[&str]) -> (Self, Duration) {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let started = Instant::now();
-        let child = Command::new(env!("CARGO_BIN_EXE_tearsheet"))
-            .args([
-                "--database-url",
-                url,
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .args(extra)
-            .arg("serve")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the tearsheet binary");
-        let server = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        // Poll with bare HTTP/1.1 so nothing but the server's own work is timed.
-        loop {
-            if healthz_once(port) {
-                return (server, started.elapsed());
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "the server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-
-    fn memory(&self) -> Memory {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        let kib = |key: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(key))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        Memory {
-            rss_mib: kib("VmRSS:") / 1024.0,
-            peak_mib: kib("VmHWM:") / 1024.0,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn healthz_once(port: u16) -> bool {
-    use std::io::Write as _;
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
+/// The resident memory of the server now, and its peak so far.
+fn memory(server: &Server) -> Memory {
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap_or_default();
+    let kib = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
     };
-    let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out.starts_with("HTTP/1.1 200")
+    Memory {
+        rss_mib: kib("VmRSS:") / 1024.0,
+        peak_mib: kib("VmHWM:") / 1024.0,
+    }
 }
 
 #[derive(Serialize, Clone, Copy, Default)]
@@ -655,9 +596,17 @@ fn run_backend(name: &str, url: &str, rt: &tokio::runtime::Runtime) -> BackendRe
         report.decrypt_floor_ms
     );
 
-    let (server, startup) = Server::start(url, &["--trusted-proxy", "127.0.0.1"]);
-    report.startup_ms = startup.as_secs_f64() * 1000.0;
-    report.memory_idle = server.memory();
+    // `serve` on the demo caseload, with the loopback trusted as a proxy so
+    // that the login flood can come from many addresses.
+    let port = free_port();
+    let started = Instant::now();
+    let server = Server::start(url, port, |command| {
+        command
+            .args(["--trusted-proxy", "127.0.0.1", "serve"])
+            .stderr(Stdio::inherit());
+    });
+    report.startup_ms = started.elapsed().as_secs_f64() * 1000.0;
+    report.memory_idle = memory(&server);
 
     rt.block_on(async {
         let visitor = Visitor::new(&server.base);
@@ -699,7 +648,7 @@ fn run_backend(name: &str, url: &str, rt: &tokio::runtime::Runtime) -> BackendRe
                 &visitor
             };
             let mut stats = drive(who, step, expect, connections, seconds).await;
-            stats.memory_after = server.memory();
+            stats.memory_after = memory(&server);
             eprintln!(
                 "[{name}] {label:<14} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}",
                 stats.requests_per_second, stats.p50_ms, stats.p99_ms, stats.errors
@@ -734,7 +683,7 @@ fn run_backend(name: &str, url: &str, rt: &tokio::runtime::Runtime) -> BackendRe
             report.flood.insert(format!("{label} flood"), flood_stats);
         }
     });
-    report.memory_peak_mib = server.memory().peak_mib;
+    report.memory_peak_mib = memory(&server).peak_mib;
     drop(server);
     report
 }

@@ -2,7 +2,7 @@
 //! recovery, two-factor sign-in, sessions and the audit trail.
 
 use crate::both_backends;
-use crate::helpers::app::hidden_value;
+use crate::helpers::app::{codes_listed, hidden_value, unix_now};
 use crate::helpers::{Agent, TestApp};
 
 both_backends!(
@@ -62,12 +62,7 @@ async fn accept(app: &TestApp, path: &str, password: &str) -> Agent {
         page.body
     );
     let code = colleague.get("/account/recovery-code").await;
-    colleague
-        .post_form(
-            "/account/recovery-code",
-            &[("stored", "yes"), ("csrf_token", &code.csrf_token())],
-        )
-        .await;
+    colleague.confirm_recovery_code(&code).await;
     colleague
 }
 
@@ -129,18 +124,9 @@ async fn a_disabled_account_is_signed_out_at_once_and_cannot_sign_in(app: TestAp
     let path = invite(&app, "dee@example.org").await;
     let colleague = accept(&app, &path, "colleague long password").await;
     let page = app.get("/practice").await;
-    let id = page
-        .body
-        .split("/practice/accounts/")
-        .nth(1)
-        .and_then(|s| s.split('/').next())
-        .expect("account id")
-        .to_owned();
+    let id = page.segment_after("/practice/accounts/");
     let off = app
-        .post_form(
-            &format!("/practice/accounts/{id}/disable"),
-            &[("csrf_token", &page.csrf_token())],
-        )
+        .press(&page, &format!("/practice/accounts/{id}/disable"))
         .await;
     assert_eq!(off.status, 303);
     assert_eq!(
@@ -154,10 +140,7 @@ async fn a_disabled_account_is_signed_out_at_once_and_cannot_sign_in(app: TestAp
     assert_eq!(refused.status, 403);
     refused.assert_contains("disabled");
     let on = app
-        .post_form(
-            &format!("/practice/accounts/{id}/enable"),
-            &[("csrf_token", &page.csrf_token())],
-        )
+        .press(&page, &format!("/practice/accounts/{id}/enable"))
         .await;
     assert_eq!(on.status, 303);
     assert_eq!(
@@ -257,12 +240,7 @@ async fn the_recovery_page_works_once_and_wrong_codes_are_throttled(app: TestApp
     let code_page = visitor.get("/account/recovery-code").await;
     let new_code = crate::helpers::app::recovery_code_from(&code_page.body);
     assert_ne!(new_code, account.recovery_code);
-    visitor
-        .post_form(
-            "/account/recovery-code",
-            &[("stored", "yes"), ("csrf_token", &code_page.csrf_token())],
-        )
-        .await;
+    visitor.confirm_recovery_code(&code_page).await;
     assert_eq!(
         visitor.get(&client).await.status,
         200,
@@ -307,10 +285,7 @@ async fn two_factor_codes_work_once_and_backup_codes_once(app: TestApp) {
     enrol.assert_contains("<title id=\"qr-title\">");
     let secret = hidden_value(&enrol.body, "secret").expect("secret");
     let raw = tearsheet::auth::totp::decode_secret(&secret).expect("base32 secret");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("time")
-        .as_secs();
+    let now = unix_now();
     let wrong = app
         .post_form(
             "/settings/two-factor",
@@ -333,13 +308,7 @@ async fn two_factor_codes_work_once_and_backup_codes_once(app: TestApp) {
         )
         .await;
     assert_eq!(done.status, 200);
-    let backups: Vec<String> = done
-        .body
-        .split("<li><code>")
-        .skip(1)
-        .filter_map(|s| s.split("</code>").next())
-        .map(str::to_owned)
-        .collect();
+    let backups = codes_listed(&done.body);
     assert_eq!(backups.len(), 10);
 
     // Sign in: the password alone is not enough.
@@ -444,12 +413,7 @@ async fn sessions_can_be_ended_from_settings(app: TestApp) {
     let page = app.get("/settings").await;
     page.assert_contains("(this one)");
     assert_eq!(page.body.matches("End this session").count(), 2);
-    let done = app
-        .post_form(
-            "/settings/sessions/end-others",
-            &[("csrf_token", &page.csrf_token())],
-        )
-        .await;
+    let done = app.press(&page, "/settings/sessions/end-others").await;
     assert_eq!(done.location(), Some("/settings?ended=1"));
     assert_eq!(
         laptop.get("/clients").await.location(),
@@ -457,18 +421,9 @@ async fn sessions_can_be_ended_from_settings(app: TestApp) {
     );
     assert_eq!(app.get("/clients").await.status, 200);
     let page = app.get("/settings").await;
-    let own = page
-        .body
-        .split("/settings/sessions/")
-        .nth(1)
-        .and_then(|s| s.split('/').next())
-        .expect("id")
-        .to_owned();
+    let own = page.segment_after("/settings/sessions/");
     let end = app
-        .post_form(
-            &format!("/settings/sessions/{own}/end"),
-            &[("csrf_token", &page.csrf_token())],
-        )
+        .press(&page, &format!("/settings/sessions/{own}/end"))
         .await;
     assert_eq!(end.location(), Some("/login?signed_out=1"));
     assert_eq!(
@@ -546,14 +501,7 @@ async fn enable_two_factor(app: &TestApp) -> (Vec<u8>, Vec<String>) {
         )
         .await;
     assert_eq!(done.status, 200, "{}", done.body);
-    let backups = done
-        .body
-        .split("<li><code>")
-        .skip(1)
-        .filter_map(|s| s.split("</code>").next())
-        .map(str::to_owned)
-        .collect();
-    (raw.to_vec(), backups)
+    (raw.to_vec(), codes_listed(&done.body))
 }
 
 /// Send the recovery form: a new password with a recovery code.
@@ -575,13 +523,6 @@ async fn recover(
             ],
         )
         .await
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("time")
-        .as_secs()
 }
 
 fn waiting_sign_ins(app: &TestApp) -> i64 {

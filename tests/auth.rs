@@ -82,16 +82,7 @@ async fn first_visit_goes_to_setup_and_setup_then_disappears(app: TestApp) {
 
 async fn setup_shows_the_recovery_code_once_and_requires_confirming_it(app: TestApp) {
     let page = app
-        .submit(
-            "/setup",
-            "/setup",
-            &[
-                ("display_name", "Sam"),
-                ("email", "Sam@Example.org"),
-                ("password", "a long enough password"),
-                ("password_confirm", "a long enough password"),
-            ],
-        )
+        .submit_setup("Sam", "Sam@Example.org", "a long enough password", &[])
         .await;
     assert_eq!(page.location(), Some("/account/recovery-code"));
     // Until the code is confirmed, the app keeps showing it.
@@ -122,12 +113,7 @@ async fn setup_shows_the_recovery_code_once_and_requires_confirming_it(app: Test
     unticked.assert_contains("Tick the box");
     unticked.assert_contains(code.split('-').next().expect("group"));
 
-    let done = app
-        .post_form(
-            "/account/recovery-code",
-            &[("stored", "yes"), ("csrf_token", &code_page.csrf_token())],
-        )
-        .await;
+    let done = app.confirm_recovery_code(&code_page).await;
     assert_eq!(done.location(), Some("/clients"));
     // Once confirmed, it is gone for good.
     assert_eq!(
@@ -362,15 +348,14 @@ async fn signed_out_visitors_are_sent_to_sign_in_and_come_back(app: TestApp) {
     assert_eq!(done.location(), Some("/clients"));
     // Another site is never a destination.
     visitor.log_out().await;
-    let token = visitor.get("/login").await.csrf_token();
     let done = visitor
-        .post_form(
+        .submit(
+            "/login",
             "/login",
             &[
                 ("email", &account.email),
                 ("password", &account.password),
                 ("next", "//evil.example/"),
-                ("csrf_token", &token),
             ],
         )
         .await;

@@ -5,6 +5,20 @@ use fantoccini::key::Key;
 use crate::helpers::browser::Browser;
 use crate::helpers::{Backend, TestApp};
 
+/// Fill in and send the sign-in form.
+async fn sign_in(b: &Browser, app: &TestApp, email: &str, password: &str) {
+    b.goto(&format!("{}/login", app.address)).await;
+    b.fill("#email", email).await;
+    b.fill("#password", password).await;
+    b.click("form[action='/login'] button").await;
+}
+
+/// Sign out with the button in the header.
+async fn sign_out(b: &Browser) {
+    b.click("form[action='/logout'] button").await;
+    b.wait_for_path("/login").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_therapist_sets_up_stores_the_code_signs_out_and_back_in() {
     let app = TestApp::spawn(Backend::Sqlite).await;
@@ -37,8 +51,7 @@ async fn a_therapist_sets_up_stores_the_code_signs_out_and_back_in() {
     assert!(b.text("main").await.contains("No clients yet"));
     b.check("clients-empty").await;
 
-    b.click("form[action='/logout'] button").await;
-    b.wait_for_path("/login").await;
+    sign_out(&b).await;
     assert!(b.text(".notice").await.contains("You have signed out."));
     b.check("signed-out").await;
 
@@ -56,8 +69,7 @@ async fn a_therapist_sets_up_stores_the_code_signs_out_and_back_in() {
     b.wait_for_path("/clients").await;
     assert!(b.text(".who").await.contains("Dr Jo Brook"));
 
-    b.click("form[action='/logout'] button").await;
-    b.wait_for_path("/login").await;
+    sign_out(&b).await;
     b.close().await;
 }
 
@@ -164,10 +176,7 @@ async fn a_therapist_documents_a_breakthrough_and_finds_it_again() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let account = app.set_up().await;
     let b = Browser::start().await;
-    b.goto(&format!("{}/login", app.address)).await;
-    b.fill("#email", &account.email).await;
-    b.fill("#password", &account.password).await;
-    b.click("form[action='/login'] button").await;
+    sign_in(&b, &app, &account.email, &account.password).await;
     b.wait_for_path("/clients").await;
     b.check("clients-none").await;
 
@@ -301,10 +310,7 @@ async fn the_crying_handout_prints_on_letter_and_a4_within_two_pages() {
     let client = app.add_client("Samantha Reyes", "Sam").await;
     let client_id = client.trim_start_matches("/clients/").to_owned();
     let b = Browser::start().await;
-    b.goto(&format!("{}/login", app.address)).await;
-    b.fill("#email", &account.email).await;
-    b.fill("#password", &account.password).await;
-    b.click("form[action='/login'] button").await;
+    sign_in(&b, &app, &account.email, &account.password).await;
     b.wait_for_path("/clients").await;
     b.goto(&format!("{}/handouts", app.address)).await;
     b.check("handout-library").await;
@@ -409,18 +415,6 @@ async fn the_crying_handout_prints_on_letter_and_a4_within_two_pages() {
     b.close().await;
 }
 
-async fn sign_in(b: &Browser, app: &TestApp, email: &str, password: &str) {
-    b.goto(&format!("{}/login", app.address)).await;
-    b.fill("#email", email).await;
-    b.fill("#password", password).await;
-    b.click("form[action='/login'] button").await;
-}
-
-async fn sign_out(b: &Browser) {
-    b.click("form[action='/logout'] button").await;
-    b.wait_for_path("/login").await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_administrator_invites_a_colleague_who_keeps_their_notes_private_and_uses_two_factor() {
     let app = TestApp::spawn(Backend::Sqlite).await;
@@ -485,10 +479,7 @@ async fn an_administrator_invites_a_colleague_who_keeps_their_notes_private_and_
     b.check("two-factor-enrol").await;
     let secret =
         tearsheet::auth::totp::decode_secret(&b.text("code.secret").await).expect("secret shown");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("time")
-        .as_secs();
+    let now = crate::helpers::app::unix_now();
     b.fill("#code", &tearsheet::auth::totp::code_at(&secret, now))
         .await;
     b.click("form[action='/settings/two-factor'] button").await;

@@ -72,16 +72,13 @@ async fn clients_are_listed_by_most_recent_session(app: TestApp) {
 async fn archiving_keeps_the_record_out_of_the_active_caseload(app: TestApp) {
     app.set_up().await;
     let sam = app.add_client("Sam Archive", "").await;
-    let token = app.get(&sam).await.csrf_token();
-    let done = app
-        .post_form(&format!("{sam}/archive"), &[("csrf_token", &token)])
-        .await;
+    let page = app.get(&sam).await;
+    let done = app.press(&page, &format!("{sam}/archive")).await;
     assert_eq!(done.location(), Some(format!("{sam}?archived=1").as_str()));
     assert!(!app.get("/clients").await.body.contains("Sam Archive"));
     let archived = app.get("/clients?archived=1").await;
     archived.assert_contains("Sam Archive");
-    app.post_form(&format!("{sam}/unarchive"), &[("csrf_token", &token)])
-        .await;
+    app.press(&page, &format!("{sam}/unarchive")).await;
     app.get("/clients").await.assert_contains("Sam Archive");
     assert_eq!(app.audit_count("client.archive"), 1);
     assert_eq!(app.audit_count("client.unarchive"), 1);
@@ -92,23 +89,11 @@ async fn deleting_needs_the_typed_word_and_never_removes_signed_notes(app: TestA
     let gone = app.add_client("Gone Soon", "").await;
     app.add_note(&gone, &[("section_subjective", "a draft")])
         .await;
-    let wrong = app
-        .submit(
-            &format!("{gone}/delete"),
-            &format!("{gone}/delete"),
-            &[("confirm", "yes")],
-        )
-        .await;
+    let wrong = app.delete_client(&gone, "yes").await;
     assert_eq!(wrong.status, 400);
     wrong.assert_contains("Type the word delete");
     assert_eq!(app.get(&gone).await.status, 200, "nothing deleted");
-    let done = app
-        .submit(
-            &format!("{gone}/delete"),
-            &format!("{gone}/delete"),
-            &[("confirm", "delete")],
-        )
-        .await;
+    let done = app.delete_client(&gone, "delete").await;
     assert_eq!(done.location(), Some("/clients?deleted=1"));
     assert_eq!(app.get(&gone).await.status, 404);
     assert_eq!(app.audit_count("client.delete"), 1);
@@ -118,21 +103,11 @@ async fn deleting_needs_the_typed_word_and_never_removes_signed_notes(app: TestA
         .add_note(&kept, &[("section_subjective", "signed words")])
         .await;
     let page = app.get(&note).await;
-    app.post_form(
-        &format!("{note}/sign"),
-        &[("csrf_token", &page.csrf_token()), ("revision", "1")],
-    )
-    .await;
+    app.sign_note(&note, &page.csrf_token()).await;
     app.get(&format!("{kept}/delete"))
         .await
         .assert_contains("cannot be deleted");
-    let refused = app
-        .submit(
-            &format!("{kept}/delete"),
-            &format!("{kept}/delete"),
-            &[("confirm", "delete")],
-        )
-        .await;
+    let refused = app.delete_client(&kept, "delete").await;
     assert_eq!(refused.status, 409);
     refused.assert_contains("Archive the client instead");
     assert_eq!(
@@ -188,19 +163,9 @@ async fn a_clients_record_exports_everything_but_process_notes(app: TestApp) {
         )
         .await;
     let token = app.get(&note).await.csrf_token();
-    app.post_form(
-        &format!("{note}/sign"),
-        &[("csrf_token", &token), ("revision", "1")],
-    )
-    .await;
-    app.post_form(
-        &format!("{note}/addenda"),
-        &[
-            ("csrf_token", &token),
-            ("body", "an addendum for the record"),
-        ],
-    )
-    .await;
+    app.sign_note(&note, &token).await;
+    app.add_addendum(&note, &token, "an addendum for the record")
+        .await;
     let id = client.trim_start_matches("/clients/");
     app.post_form(
         "/handouts/crying-in-therapy/give",

@@ -2,6 +2,7 @@
 
 use crate::both_backends;
 use crate::helpers::TestApp;
+use crate::helpers::app::Page;
 
 both_backends!(
     the_library_shows_the_crying_handout_with_its_reading_level,
@@ -98,13 +99,7 @@ async fn a_personalised_print_is_recorded_on_the_chart_and_reprints_the_same_tex
         )
         .await;
     assert_eq!(given.status, 303);
-    let reprint_path = given
-        .location()
-        .expect("location")
-        .split('?')
-        .next()
-        .expect("path")
-        .to_owned();
+    let reprint_path = given.location_path();
     let first = app.get(given.location().expect("location")).await;
     first.assert_contains("Recorded on Samuel Ortiz");
     let chart = app.get(&sam).await;
@@ -157,6 +152,21 @@ fn article() -> String {
         .unwrap_or_else(|e| panic!("the source article at {} ({e})", path.display()))
 }
 
+/// The Markdown of an import's draft page, which must have loaded.
+fn draft_body(draft: &Page) -> String {
+    assert_eq!(draft.status, 200, "{}", draft.body);
+    crate::helpers::app::hidden_textarea(&draft.body, "body")
+}
+
+/// The preview part of an import's draft page.
+fn preview_of(draft: &Page) -> &str {
+    draft
+        .body
+        .split("<h2>Preview</h2>")
+        .nth(1)
+        .expect("preview")
+}
+
 async fn the_article_imports_with_its_headings_and_takeaways(app: TestApp) {
     app.set_up().await;
     let token = app.get("/handouts/import").await.csrf_token();
@@ -166,8 +176,7 @@ async fn the_article_imports_with_its_headings_and_takeaways(app: TestApp) {
             &[("csrf_token", &token), ("source", &article()), ("kind", "")],
         )
         .await;
-    assert_eq!(draft.status, 200, "{}", draft.body);
-    let body = crate::helpers::app::hidden_textarea(&draft.body, "body");
+    let body = draft_body(&draft);
     for heading in [
         "Key Takeaways",
         "Benefits of Crying in Therapy",
@@ -204,11 +213,7 @@ async fn the_article_imports_with_its_headings_and_takeaways(app: TestApp) {
     ));
     draft.assert_contains("Reading level: grade");
     draft.assert_contains("above grade 8");
-    let preview = draft
-        .body
-        .split("<h2>Preview</h2>")
-        .nth(1)
-        .expect("preview");
+    let preview = preview_of(&draft);
     assert!(preview.contains("<h2>Key Takeaways</h2>"));
     assert!(preview.contains("<li>"));
 
@@ -281,8 +286,7 @@ async fn hostile_empty_and_oversized_imports_are_refused_clearly(app: TestApp) {
             &[("csrf_token", &token), ("source", hostile)],
         )
         .await;
-    assert_eq!(draft.status, 200, "{}", draft.body);
-    let body = crate::helpers::app::hidden_textarea(&draft.body, "body");
+    let body = draft_body(&draft);
     for bad in [
         "javascript",
         "steal",
@@ -294,11 +298,7 @@ async fn hostile_empty_and_oversized_imports_are_refused_clearly(app: TestApp) {
         assert!(!body.contains(bad), "{bad} survived: {body}");
     }
     assert!(body.contains("Hello"), "{body}");
-    let preview = draft
-        .body
-        .split("<h2>Preview</h2>")
-        .nth(1)
-        .expect("preview");
+    let preview = preview_of(&draft);
     assert!(!preview.contains("<script") && !preview.contains("javascript:"));
     let big = format!("csrf_token={token}&source={}", "a".repeat(5 << 20));
     let page = app
@@ -319,12 +319,10 @@ async fn built_ins_are_read_only_and_my_version_can_be_edited(app: TestApp) {
         app.get("/handouts/crying-in-therapy/edit").await.status,
         409
     );
-    let token = app.get("/handouts/crying-in-therapy").await.csrf_token();
+    let built_in = app.get("/handouts/crying-in-therapy").await;
+    let token = built_in.csrf_token();
     let copy = app
-        .post_form(
-            "/handouts/crying-in-therapy/copy",
-            &[("csrf_token", &token)],
-        )
+        .press(&built_in, "/handouts/crying-in-therapy/copy")
         .await;
     assert_eq!(copy.status, 303);
     let edit_path = copy.location().expect("location").to_owned();
@@ -403,12 +401,7 @@ async fn built_ins_are_read_only_and_my_version_can_be_edited(app: TestApp) {
         "nothing changed"
     );
     // Her own copy is hers to change, and the administrator's too.
-    let copy = bea
-        .post_form(
-            "/handouts/crying-in-therapy/copy",
-            &[("csrf_token", &theirs.csrf_token())],
-        )
-        .await;
+    let copy = bea.press(&theirs, "/handouts/crying-in-therapy/copy").await;
     let bea_edit = copy.location().expect("location").to_owned();
     assert_eq!(bea.get(&bea_edit).await.status, 200);
     assert_eq!(app.get(&bea_edit).await.status, 200);
@@ -431,13 +424,7 @@ async fn another_therapists_given_handouts_are_404(app: TestApp) {
             ],
         )
         .await;
-    let path = given
-        .location()
-        .expect("location")
-        .split('?')
-        .next()
-        .expect("path")
-        .to_owned();
+    let path = given.location_path();
     app.add_therapist("bea@example.org", "another long password")
         .await;
     let bea = app.new_agent();
@@ -541,8 +528,7 @@ async fn an_article_can_be_uploaded_as_a_file(app: TestApp) {
     let draft = app
         .post_raw("/handouts/import/file", &kind, body, &[])
         .await;
-    assert_eq!(draft.status, 200, "{}", draft.body);
-    let md = crate::helpers::app::hidden_textarea(&draft.body, "body");
+    let md = draft_body(&draft);
     assert_eq!(md.matches("## Key Takeaways\n").count(), 1);
 
     let (kind, body) = multipart(&[

@@ -47,13 +47,7 @@ async fn give_handout(agent: &Agent, client: &str, note: &str) -> String {
         )
         .await;
     assert_eq!(given.status, 303, "{}", given.body);
-    given
-        .location()
-        .expect("location")
-        .split('?')
-        .next()
-        .expect("path")
-        .to_owned()
+    given.location_path()
 }
 
 /// Run one statement on the app's database.
@@ -79,10 +73,7 @@ async fn records_moved_to_another_owner_show_the_integrity_notice(app: TestApp) 
     sign(&app, &note).await;
     let token = app.get(&note).await.csrf_token();
     let added = app
-        .post_form(
-            &format!("{note}/addenda"),
-            &[("csrf_token", &token), ("body", "MOVEDCANARY addendum")],
-        )
+        .add_addendum(&note, &token, "MOVEDCANARY addendum")
         .await;
     assert_eq!(added.status, 303);
     let other_note = app

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::both_backends;
-use crate::helpers::app::hidden_value;
+use crate::helpers::app::{edit_fields, hidden_value, html_unescape, note_form};
 use crate::helpers::{Backend, TestApp};
 
 both_backends!(
@@ -77,12 +77,7 @@ async fn signing_locks_the_note_and_addenda_are_appended(app: TestApp) {
         .add_note(&sam, &[("section_subjective", "The signed words.")])
         .await;
     let page = app.get(&note).await;
-    let signed = app
-        .post_form(
-            &format!("{note}/sign"),
-            &[("csrf_token", &page.csrf_token()), ("revision", "1")],
-        )
-        .await;
+    let signed = app.sign_note(&note, &page.csrf_token()).await;
     assert_eq!(signed.location(), Some(format!("{note}?signed=1").as_str()));
     let page = app.get(&note).await;
     page.assert_contains("Signed ");
@@ -96,49 +91,29 @@ async fn signing_locks_the_note_and_addenda_are_appended(app: TestApp) {
     let edit = app
         .post_form(
             &format!("{note}/edit"),
-            &[
-                ("csrf_token", &page.csrf_token()),
-                ("revision", "1"),
-                ("session_date", "2026-03-02"),
-                ("duration_minutes", "50"),
-                ("session_type", "individual"),
-                ("format", "soap"),
-                ("section_subjective", "Rewritten history"),
-            ],
+            &note_form(
+                &[("csrf_token", &page.csrf_token()), ("revision", "1")],
+                "soap",
+                &[("section_subjective", "Rewritten history")],
+            ),
         )
         .await;
     assert_eq!(edit.status, 409);
     edit.assert_contains("signed");
-    let deleted = app
-        .post_form(
-            &format!("{note}/delete"),
-            &[("csrf_token", &page.csrf_token())],
-        )
-        .await;
+    let deleted = app.press(&page, &format!("{note}/delete")).await;
     assert_eq!(deleted.status, 409);
     let page = app.get(&note).await;
     page.assert_contains("The signed words.");
     assert!(!page.body.contains("Rewritten history"));
 
     let added = app
-        .post_form(
-            &format!("{note}/addenda"),
-            &[
-                ("csrf_token", &page.csrf_token()),
-                ("body", "Client phoned: she is safe."),
-            ],
-        )
+        .add_addendum(&note, &page.csrf_token(), "Client phoned: she is safe.")
         .await;
     assert_eq!(
         added.location(),
         Some(format!("{note}?amended=1#addenda").as_str())
     );
-    let empty = app
-        .post_form(
-            &format!("{note}/addenda"),
-            &[("csrf_token", &page.csrf_token()), ("body", "  ")],
-        )
-        .await;
+    let empty = app.add_addendum(&note, &page.csrf_token(), "  ").await;
     assert_eq!(empty.status, 400);
     let page = app.get(&note).await;
     page.assert_contains("Client phoned: she is safe.");
@@ -151,29 +126,11 @@ async fn signing_locks_the_note_and_addenda_are_appended(app: TestApp) {
     let draft = app
         .add_note(&sam, &[("section_subjective", "scratch")])
         .await;
-    let token = app.get(&draft).await.csrf_token();
     let gone = app
-        .post_form(&format!("{draft}/delete"), &[("csrf_token", &token)])
+        .press(&app.get(&draft).await, &format!("{draft}/delete"))
         .await;
     assert_eq!(gone.status, 303);
     assert_eq!(app.get(&draft).await.status, 404);
-}
-
-fn edit_fields<'a>(
-    revision: &'a str,
-    subjective: &'a str,
-    token: &'a str,
-) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("csrf_token", token),
-        ("revision", revision),
-        ("session_date", "2026-03-02"),
-        ("duration_minutes", "50"),
-        ("session_type", "individual"),
-        ("format", "soap"),
-        ("section_subjective", subjective),
-        ("intent", "save"),
-    ]
 }
 
 async fn every_save_keeps_the_previous_version_with_what_changed(app: TestApp) {
@@ -222,18 +179,17 @@ async fn changing_format_keeps_the_text_already_typed(app: TestApp) {
     let switched = app
         .post_form(
             &format!("{sam}/notes"),
-            &[
-                ("csrf_token", &token),
-                ("session_date", "2026-03-02"),
-                ("duration_minutes", "50"),
-                ("session_type", "individual"),
-                ("format", "dap"),
-                ("section_subjective", "what she said"),
-                ("section_objective", "tearful"),
-                ("section_plan", "next week"),
-                ("key_moment", "kept moment"),
-                ("intent", "reformat"),
-            ],
+            &note_form(
+                &[("csrf_token", &token)],
+                "dap",
+                &[
+                    ("section_subjective", "what she said"),
+                    ("section_objective", "tearful"),
+                    ("section_plan", "next week"),
+                    ("key_moment", "kept moment"),
+                    ("intent", "reformat"),
+                ],
+            ),
         )
         .await;
     assert_eq!(switched.status, 200);
@@ -374,15 +330,6 @@ fn carried(body: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn html_unescape(s: &str) -> String {
-    s.replace("&#10;", "\n")
-        .replace("&#34;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#60;", "<")
-        .replace("&#62;", ">")
-        .replace("&#38;", "&")
-}
-
 fn end_all_sessions(app: &TestApp) {
     use diesel::prelude::*;
     let mut conn = app.pool().get().expect("conn");
@@ -497,9 +444,8 @@ async fn search_sees_every_change_made_after_it_first_read_the_notes(app: TestAp
         .await
         .assert_contains("1 note matches");
 
-    let token = app.get(&note).await.csrf_token();
     let deleted = app
-        .post_form(&format!("{note}/delete"), &[("csrf_token", &token)])
+        .press(&app.get(&note).await, &format!("{note}/delete"))
         .await;
     assert_eq!(deleted.status, 303, "{}", deleted.body);
     app.get("/notes?q=harbour")
@@ -514,13 +460,7 @@ async fn search_sees_every_change_made_after_it_first_read_the_notes(app: TestAp
     app.get("/notes?q=lantern")
         .await
         .assert_contains("1 note matches");
-    let gone = app
-        .submit(
-            &format!("{kit}/delete"),
-            &format!("{kit}/delete"),
-            &[("confirm", "delete")],
-        )
-        .await;
+    let gone = app.delete_client(&kit, "delete").await;
     assert_eq!(gone.location(), Some("/clients?deleted=1"));
     app.get("/notes?q=lantern")
         .await
@@ -709,15 +649,11 @@ async fn an_idle_session_while_writing_loses_nothing() {
     let page = app
         .post_form(
             &format!("{sam}/notes"),
-            &[
-                ("csrf_token", &token),
-                ("session_date", "2026-03-02"),
-                ("duration_minutes", "50"),
-                ("session_type", "individual"),
-                ("format", "soap"),
-                ("section_plan", "idle but kept"),
-                ("intent", "save"),
-            ],
+            &note_form(
+                &[("csrf_token", &token)],
+                "soap",
+                &[("section_plan", "idle but kept"), ("intent", "save")],
+            ),
         )
         .await;
     assert_eq!(page.status, 401);

@@ -1,6 +1,8 @@
 //! Running Tearsheet for real: several app servers on one PostgreSQL,
 //! backups that restore.
 
+use crate::helpers::app::{note_form, serde_urlencoded_encode};
+use crate::helpers::binary::{Server, free_port};
 use crate::helpers::{Agent, Backend, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -397,65 +399,16 @@ async fn bad_backups_are_refused_clearly_and_nothing_is_half_restored() {
     );
 }
 
-/// Start the real binary on `database`, and wait until it answers.
-async fn start_server(database: &str) -> (std::process::Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tearsheet"))
-        .args([
-            "--database-url",
-            database,
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start tearsheet");
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..200 {
-        if reqwest::get(format!("{base}/healthz")).await.is_ok() {
-            return (child, base);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    kill_hard(&mut child);
-    panic!("the server did not start");
-}
-
-fn kill_hard(child: &mut std::process::Child) {
-    let _ = std::process::Command::new("kill")
-        .args(["-KILL", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-}
-
 async fn crash_loop(database: String) {
-    let (mut child, base) = start_server(&database).await;
+    let mut server = Server::start(&database, free_port(), |_| {});
+    let base = server.base.clone();
     let agent = Agent::new(&base);
     let password = "correct horse battery staple";
     agent
-        .submit(
-            "/setup",
-            "/setup",
-            &[
-                ("display_name", "Dr Crash"),
-                ("email", "crash@example.org"),
-                ("password", password),
-                ("password_confirm", password),
-            ],
-        )
+        .submit_setup("Dr Crash", "crash@example.org", password, &[])
         .await;
     let code = agent.get("/account/recovery-code").await;
-    agent
-        .post_form(
-            "/account/recovery-code",
-            &[("stored", "yes"), ("csrf_token", &code.csrf_token())],
-        )
-        .await;
+    agent.confirm_recovery_code(&code).await;
     let client = agent.add_client("Crash Client", "").await;
     let cookie = agent.cookie("__Host-tearsheet").expect("cookie");
     let token = agent.get(&client).await.csrf_token();
@@ -463,7 +416,7 @@ async fn crash_loop(database: String) {
     let mut seed = u64::from_le_bytes(tearsheet::crypto::random_bytes());
     for round in 0..5 {
         if round > 0 {
-            (child, _) = start_server_at(&database, &base).await;
+            server = Server::start(&database, server.port, |_| {});
         }
         // Save in a loop until the server dies under us.
         let writer = {
@@ -477,15 +430,11 @@ async fn crash_loop(database: String) {
                 let mut saved = Vec::new();
                 for i in 0.. {
                     let text = format!("round {round} save {i} {}", "words ".repeat(200));
-                    let body = crate::helpers::app::serde_urlencoded_encode(&[
-                        ("csrf_token", &token),
-                        ("session_date", "2026-03-02"),
-                        ("duration_minutes", "50"),
-                        ("session_type", "individual"),
-                        ("format", "free"),
-                        ("section_text", &text),
-                        ("intent", "save"),
-                    ]);
+                    let body = serde_urlencoded_encode(&note_form(
+                        &[("csrf_token", &token)],
+                        "free",
+                        &[("section_text", &text), ("intent", "save")],
+                    ));
                     let res = http
                         .post(format!("{base}{client}/notes"))
                         .header("cookie", format!("__Host-tearsheet={cookie}"))
@@ -513,11 +462,11 @@ async fn crash_loop(database: String) {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         tokio::time::sleep(std::time::Duration::from_millis(150 + seed % 450)).await;
-        kill_hard(&mut child);
+        server.kill_hard();
         let saved = writer.await.expect("writer");
         answered.extend(saved);
     }
-    let (mut child, _) = start_server_at(&database, &base).await;
+    server = Server::start(&database, server.port, |_| {});
     assert!(
         answered.len() >= 5,
         "the loop saved notes: {}",
@@ -557,31 +506,7 @@ async fn crash_loop(database: String) {
         );
         assert!(page.body.contains("words words"), "note {id} has its text");
     }
-    kill_hard(&mut child);
-}
-
-async fn start_server_at(database: &str, base: &str) -> (std::process::Child, String) {
-    let port = base.rsplit(':').next().expect("port");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tearsheet"))
-        .args([
-            "--database-url",
-            database,
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("restart tearsheet");
-    for _ in 0..400 {
-        if reqwest::get(format!("{base}/healthz")).await.is_ok() {
-            return (child, base.to_owned());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    kill_hard(&mut child);
-    panic!("the server did not restart");
+    server.kill_hard();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -635,26 +560,15 @@ async fn built_in_tls_serves_https_with_hsts() {
         "{}",
         String::from_utf8_lossy(&made.stderr)
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
+    let port = free_port();
     let db = dir.path().join("tearsheet.db");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tearsheet"))
-        .args([
-            "--database-url",
-            &db.display().to_string(),
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .arg("--tls-cert")
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start");
+    let mut server = Server::spawn(&db.display().to_string(), port, |command| {
+        command
+            .arg("--tls-cert")
+            .arg(&cert)
+            .arg("--tls-key")
+            .arg(&key);
+    });
     let curl = |url: String| {
         std::process::Command::new("curl")
             .args(["-sk", "-D", "-", "--max-time", "5", &url])
@@ -671,7 +585,7 @@ async fn built_in_tls_serves_https_with_hsts() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let plain = curl(format!("http://127.0.0.1:{port}/healthz"));
-    kill_hard(&mut child);
+    server.kill_hard();
     assert!(answer.starts_with("HTTP/"), "https answers: {answer}");
     assert!(
         answer
@@ -722,16 +636,8 @@ async fn a_caseload_moves_to_another_practice_and_a_broken_export_imports_nothin
         )
         .await;
     let token = from.get(&note).await.csrf_token();
-    from.post_form(
-        &format!("{note}/sign"),
-        &[("csrf_token", &token), ("revision", "1")],
-    )
-    .await;
-    from.post_form(
-        &format!("{note}/addenda"),
-        &[("csrf_token", &token), ("body", "a moving addendum")],
-    )
-    .await;
+    from.sign_note(&note, &token).await;
+    from.add_addendum(&note, &token, "a moving addendum").await;
     let wrong = from
         .post_form(
             "/settings/export",
@@ -917,7 +823,12 @@ async fn the_demo_caseload_signs_in_and_is_searchable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_the_server_cleanly() {
     let dir = tempfile::tempdir().expect("dir");
-    let (mut child, base) = start_server(&dir.path().join("t.db").display().to_string()).await;
+    let mut server = Server::start(
+        &dir.path().join("t.db").display().to_string(),
+        free_port(),
+        |_| {},
+    );
+    let base = server.base.clone();
     assert_eq!(
         reqwest::get(format!("{base}/healthz"))
             .await
@@ -926,21 +837,9 @@ async fn sigterm_stops_the_server_cleanly() {
             .as_u16(),
         200
     );
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let mut status = None;
-    for _ in 0..200 {
-        if let Some(s) = child.try_wait().expect("wait") {
-            status = Some(s);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let status = status.unwrap_or_else(|| {
-        kill_hard(&mut child);
-        panic!("the server did not stop on SIGTERM");
-    });
+    let status = server
+        .stop("TERM")
+        .unwrap_or_else(|| panic!("the server did not stop on SIGTERM"));
     assert!(status.success(), "a clean exit on SIGTERM: {status:?}");
     assert!(
         reqwest::get(format!("{base}/healthz")).await.is_err(),

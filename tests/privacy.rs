@@ -4,9 +4,10 @@
 
 use std::io::Read as _;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use crate::both_backends;
+use crate::helpers::app::note_form;
+use crate::helpers::binary::{Server, free_port};
 use crate::helpers::{Agent, Backend, TestApp};
 
 both_backends!(another_therapists_ids_get_404_on_every_route_and_are_audited);
@@ -27,11 +28,7 @@ async fn another_therapists_ids_get_404_on_every_route_and_are_audited(app: Test
         .add_note(&client, &[("section_subjective", "signed private words")])
         .await;
     let token = app.get(&signed).await.csrf_token();
-    app.post_form(
-        &format!("{signed}/sign"),
-        &[("csrf_token", &token), ("revision", "1")],
-    )
-    .await;
+    app.sign_note(&signed, &token).await;
 
     app.add_therapist("bea@example.org", "another long password")
         .await;
@@ -71,19 +68,17 @@ async fn another_therapists_ids_get_404_on_every_route_and_are_audited(app: Test
             "GET {path} leaks"
         );
     }
-    let note_fields = [
-        ("csrf_token", token.as_str()),
-        ("revision", "1"),
-        ("session_date", "2026-03-02"),
-        ("duration_minutes", "50"),
-        ("session_type", "individual"),
-        ("format", "soap"),
-        ("section_subjective", "overwritten"),
-        ("body", "intruding addendum"),
-        ("full_name", "Renamed"),
-        ("confirm", "delete"),
-        ("intent", "save"),
-    ];
+    let note_fields = note_form(
+        &[("csrf_token", &token), ("revision", "1")],
+        "soap",
+        &[
+            ("section_subjective", "overwritten"),
+            ("body", "intruding addendum"),
+            ("full_name", "Renamed"),
+            ("confirm", "delete"),
+            ("intent", "save"),
+        ],
+    );
     let posts = [
         format!("{client}/edit"),
         format!("{client}/archive"),
@@ -121,59 +116,28 @@ const CANARY: &str = "Quillfeather";
 const LOG_CANARY: &str = "Bramblewick";
 
 /// Start the real binary with debug logging to a file, on `database_url`.
-fn start_binary(database_url: &str, log: &std::path::Path) -> (std::process::Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_tearsheet"))
-        .args([
-            "--database-url",
-            database_url,
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-        ])
+fn start_binary(database_url: &str, log: &std::path::Path) -> Server {
+    Server::start(database_url, free_port(), |command| {
         // The most a server can say: every crate at its most verbose.
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::from(
-            std::fs::File::create(log.with_extension("out")).expect("log"),
-        ))
-        .stderr(Stdio::from(std::fs::File::create(log).expect("log")))
-        .spawn()
-        .expect("start tearsheet");
-    (child, format!("http://127.0.0.1:{port}"))
+        command
+            .env("RUST_LOG", "trace")
+            .stdout(Stdio::from(
+                std::fs::File::create(log.with_extension("out")).expect("log"),
+            ))
+            .stderr(Stdio::from(std::fs::File::create(log).expect("log")));
+    })
 }
 
 async fn write_canaries(base: &str) {
-    for _ in 0..100 {
-        if reqwest::get(format!("{base}/healthz")).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let agent = Agent::new(base);
     // The password itself must never be logged either.
     let password = format!("correct horse {CANARY} staple");
     let page = agent
-        .submit(
-            "/setup",
-            "/setup",
-            &[
-                ("display_name", "Dr Canary Test"),
-                ("email", "t@example.org"),
-                ("password", &password),
-                ("password_confirm", &password),
-            ],
-        )
+        .submit_setup("Dr Canary Test", "t@example.org", &password, &[])
         .await;
     assert_eq!(page.status, 303);
     let code = agent.get("/account/recovery-code").await;
-    agent
-        .post_form(
-            "/account/recovery-code",
-            &[("stored", "yes"), ("csrf_token", &code.csrf_token())],
-        )
-        .await;
+    agent.confirm_recovery_code(&code).await;
     // A wrong password with the canary, and signing in again.
     let visitor = Agent::new(base);
     visitor
@@ -214,20 +178,9 @@ async fn write_canaries(base: &str) {
         )
         .await;
     let token = agent.get(&note).await.csrf_token();
+    agent.sign_note(&note, &token).await;
     agent
-        .post_form(
-            &format!("{note}/sign"),
-            &[("csrf_token", &token), ("revision", "1")],
-        )
-        .await;
-    agent
-        .post_form(
-            &format!("{note}/addenda"),
-            &[
-                ("csrf_token", &token),
-                ("body", &format!("{CANARY} addendum")),
-            ],
-        )
+        .add_addendum(&note, &token, &format!("{CANARY} addendum"))
         .await;
     for path in [
         client.clone(),
@@ -352,27 +305,13 @@ fn assert_absent(what: &str, bytes: &[u8]) {
     );
 }
 
-fn stop(mut child: std::process::Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    for _ in 0..100 {
-        if child.try_wait().ok().flatten().is_some() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_canary_written_through_the_app_is_in_no_sqlite_file_and_no_log() {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("data").join("tearsheet.db");
     let log = dir.path().join("server.log");
-    let (child, base) = start_binary(db.to_str().expect("utf8"), &log);
-    write_canaries(&base).await;
+    let mut server = start_binary(db.to_str().expect("utf8"), &log);
+    write_canaries(&server.base).await;
     // Read the files while the server still runs: the WAL holds recent pages.
     let files: Vec<_> = ["", "-wal", "-shm"]
         .iter()
@@ -386,7 +325,7 @@ async fn a_canary_written_through_the_app_is_in_no_sqlite_file_and_no_log() {
             &std::fs::read(file).expect("read"),
         );
     }
-    stop(child);
+    server.stop("TERM");
     for file in &files {
         if file.exists() {
             assert_absent(
@@ -431,15 +370,15 @@ async fn a_canary_written_through_the_app_is_nowhere_in_pg_dump_or_the_log() {
     let url = cluster.fresh_database();
     let dir = tempfile::tempdir().expect("dir");
     let log = dir.path().join("server.log");
-    let (child, base) = start_binary(&url, &log);
-    write_canaries(&base).await;
+    let mut server = start_binary(&url, &log);
+    write_canaries(&server.base).await;
     let dump = cluster.dump(&url);
     assert!(
         String::from_utf8_lossy(&dump).contains("CREATE TABLE public.notes"),
         "the dump is real"
     );
     assert_absent("pg_dump", &dump);
-    stop(child);
+    server.stop("TERM");
     assert_not_logged("the server log", &std::fs::read(&log).expect("log"));
 }
 

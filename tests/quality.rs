@@ -1,6 +1,7 @@
 //! Quality gates over HTTP: every page the server sends, error pages
 //! included, is valid HTML by the Nu Html Checker.
 
+use crate::helpers::app::edit_fields;
 use crate::helpers::gates::assert_valid_html;
 use crate::helpers::{Backend, TestApp};
 
@@ -55,16 +56,11 @@ async fn every_page_served_is_valid_html() {
         .await,
     );
 
-    let token = app.get("/setup").await.csrf_token();
-    app.post_form(
-        "/setup",
-        &[
-            ("display_name", "Ada"),
-            ("email", "ada@example.org"),
-            ("password", "correct horse battery staple"),
-            ("password_confirm", "correct horse battery staple"),
-            ("csrf_token", &token),
-        ],
+    app.submit_setup(
+        "Ada",
+        "ada@example.org",
+        "correct horse battery staple",
+        &[],
     )
     .await;
     let code_page = app.get("/account/recovery-code").await;
@@ -77,11 +73,7 @@ async fn every_page_served_is_valid_html() {
         )
         .await,
     );
-    app.post_form(
-        "/account/recovery-code",
-        &[("stored", "yes"), ("csrf_token", &code_page.csrf_token())],
-    )
-    .await;
+    app.confirm_recovery_code(&code_page).await;
     keep("clients", app.get("/clients").await);
     let client = app.add_client("Quality Client", "Q").await;
     let note = app
@@ -97,16 +89,7 @@ async fn every_page_served_is_valid_html() {
     let token = app.get(&note).await.csrf_token();
     app.post_form(
         &format!("{note}/edit"),
-        &[
-            ("csrf_token", &token),
-            ("revision", "1"),
-            ("session_date", "2026-03-02"),
-            ("duration_minutes", "50"),
-            ("session_type", "individual"),
-            ("format", "soap"),
-            ("section_subjective", "a changed note"),
-            ("intent", "save"),
-        ],
+        &edit_fields("1", "a changed note", &token),
     )
     .await;
     for (name, path) in [
@@ -145,20 +128,8 @@ async fn every_page_served_is_valid_html() {
     }
     keep(
         "note-conflict",
-        app.post_form(
-            &format!("{note}/edit"),
-            &[
-                ("csrf_token", &token),
-                ("revision", "1"),
-                ("session_date", "2026-03-02"),
-                ("duration_minutes", "50"),
-                ("session_type", "individual"),
-                ("format", "soap"),
-                ("section_subjective", "stale"),
-                ("intent", "save"),
-            ],
-        )
-        .await,
+        app.post_form(&format!("{note}/edit"), &edit_fields("1", "stale", &token))
+            .await,
     );
     keep(
         "import-draft",

@@ -26,17 +26,12 @@ both_backends!(
 );
 
 async fn session_cookie_has_the_contract_attributes_and_changes_at_every_login(app: TestApp) {
-    let token = app.get("/setup").await.csrf_token();
     let page = app
-        .post_form(
-            "/setup",
-            &[
-                ("display_name", "Ada"),
-                ("email", "ada@example.org"),
-                ("password", "correct horse battery staple"),
-                ("password_confirm", "correct horse battery staple"),
-                ("csrf_token", &token),
-            ],
+        .submit_setup(
+            "Ada",
+            "ada@example.org",
+            "correct horse battery staple",
+            &[],
         )
         .await;
     let cookie = page
@@ -78,11 +73,7 @@ async fn session_cookie_has_the_contract_attributes_and_changes_at_every_login(a
 
     let first = app.cookie("__Host-tearsheet").expect("cookie");
     let code = app.get("/account/recovery-code").await;
-    app.post_form(
-        "/account/recovery-code",
-        &[("stored", "yes"), ("csrf_token", &code.csrf_token())],
-    )
-    .await;
+    app.confirm_recovery_code(&code).await;
     // Signing in again, even while signed in, never reuses the old session id.
     let token = app.get("/login?x").await;
     assert_eq!(
@@ -148,12 +139,7 @@ async fn posts_without_or_with_another_sessions_csrf_token_are_refused_and_chang
         .get_result(&mut *conn)
         .expect("count");
     assert_eq!(live, 2);
-    let logouts: i64 = audit_events::table
-        .filter(audit_events::action.eq("logout"))
-        .count()
-        .get_result(&mut *conn)
-        .expect("count");
-    assert_eq!(logouts, 0);
+    assert_eq!(app.audit_count("logout"), 0);
     assert_eq!(
         app.post_form("/logout", &[("csrf_token", &own_token)])
             .await
@@ -394,13 +380,7 @@ async fn many_concurrent_wrong_passwords_lock_the_account_and_the_server_keeps_a
     assert_eq!(locked.status, 429, "{}", locked.body);
     locked.assert_contains("Too many attempts");
     assert!(locked.headers.contains_key("retry-after"));
-    let mut conn = app.pool().get().expect("conn");
-    let locks: i64 = audit_events::table
-        .filter(audit_events::action.eq("login.locked"))
-        .count()
-        .get_result(&mut *conn)
-        .expect("count");
-    assert!(locks >= 1);
+    assert!(app.audit_count("login.locked") >= 1);
     assert!(
         during < Duration::from_secs(30),
         "other pages kept answering ({during:?})"
@@ -459,13 +439,7 @@ async fn an_idle_session_past_its_timeout_is_refused_and_audited() {
         app.get("/login?expired=1")
             .await
             .assert_contains("signed out because the session was idle");
-        let mut conn = app.pool().get().expect("conn");
-        let expired: i64 = audit_events::table
-            .filter(audit_events::action.eq("session.expired"))
-            .count()
-            .get_result(&mut *conn)
-            .expect("count");
-        assert_eq!(expired, 1, "{backend:?}");
+        assert_eq!(app.audit_count("session.expired"), 1, "{backend:?}");
     }
 }
 

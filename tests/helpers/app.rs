@@ -51,9 +51,30 @@ impl Page {
             .and_then(|v| v.to_str().ok())
     }
 
+    /// The `Location` without its query, such as a given handout's path.
+    pub fn location_path(&self) -> String {
+        self.location()
+            .expect("location")
+            .split('?')
+            .next()
+            .expect("path")
+            .to_owned()
+    }
+
     /// The value of the first `csrf_token` hidden field.
     pub fn csrf_token(&self) -> String {
         hidden_value(&self.body, "csrf_token").expect("page has a csrf_token field")
+    }
+
+    /// The path segment after the first `prefix` in the page, such as the
+    /// id in the first `/settings/sessions/ID/end`.
+    pub fn segment_after(&self, prefix: &str) -> String {
+        self.body
+            .split(prefix)
+            .nth(1)
+            .and_then(|s| s.split('/').next())
+            .unwrap_or_else(|| panic!("no {prefix} in the page"))
+            .to_owned()
     }
 
     /// Every `Set-Cookie` header.
@@ -202,6 +223,13 @@ impl Agent {
         all.push(("csrf_token", &token));
         self.post_form(action, &all).await
     }
+
+    /// Press a button on `page` that posts nothing but the page's CSRF
+    /// token to `action` (disable, delete, copy, sign out...).
+    pub async fn press(&self, page: &Page, action: &str) -> Page {
+        self.post_form(action, &[("csrf_token", &page.csrf_token())])
+            .await
+    }
 }
 
 pub fn serde_urlencoded_encode(fields: &[(&str, &str)]) -> String {
@@ -239,20 +267,7 @@ impl TestApp {
     /// Another app server on an existing database (several servers, one
     /// PostgreSQL; or a server started on a restored copy).
     pub async fn spawn_on(database: DatabaseUrl) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config::new(database.clone());
-        config.bind = "127.0.0.1:0".into();
-        config.workers = 2;
-        let app = Application::build(config).await.expect("the app starts");
-        let address = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
-        let agent = Agent::new(&address);
-        Self {
-            address,
-            database,
-            agent,
-            _dir: dir,
-        }
+        Self::start(database, tempfile::tempdir().expect("temp dir"), |_| {}).await
     }
 
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
@@ -311,6 +326,16 @@ impl TestApp {
             Backend::Postgres => DatabaseUrl::Postgres(pg::cluster().fresh_database()),
         };
         prepare(&database);
+        Self::start(database, dir, adjust).await
+    }
+
+    /// The app on `database` with two workers on a random loopback port,
+    /// its configuration `adjust`ed; `dir` is kept until the test ends.
+    async fn start(
+        database: DatabaseUrl,
+        dir: tempfile::TempDir,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut config = Config::new(database.clone());
         config.bind = "127.0.0.1:0".into();
         config.workers = 2;
@@ -366,16 +391,11 @@ impl TestApp {
             recovery_code: String::new(),
         };
         let page = self
-            .submit(
-                "/setup",
-                "/setup",
-                &[
-                    ("display_name", &account.name),
-                    ("email", &account.email),
-                    ("password", &account.password),
-                    ("password_confirm", &account.password),
-                    ("practice_name", "Riverside Counselling"),
-                ],
+            .submit_setup(
+                &account.name,
+                &account.email,
+                &account.password,
+                &[("practice_name", "Riverside Counselling")],
             )
             .await;
         assert_eq!(page.status, 303, "setup redirects: {}", page.body);
@@ -383,12 +403,7 @@ impl TestApp {
         let code_page = self.get("/account/recovery-code").await;
         assert_eq!(code_page.status, 200);
         let recovery_code = recovery_code_from(&code_page.body);
-        let done = self
-            .post_form(
-                "/account/recovery-code",
-                &[("stored", "yes"), ("csrf_token", &code_page.csrf_token())],
-            )
-            .await;
+        let done = self.confirm_recovery_code(&code_page).await;
         assert_eq!(done.status, 303, "{}", done.body);
         Account {
             recovery_code,
@@ -399,14 +414,56 @@ impl TestApp {
 
 /// Read the grouped recovery code off its page.
 pub fn recovery_code_from(body: &str) -> String {
+    codes_listed(body).join("-")
+}
+
+/// Every `<li><code>` of a page: the groups of a recovery code, or the
+/// backup codes of two-factor sign-in.
+pub fn codes_listed(body: &str) -> Vec<String> {
     body.split("<li><code>")
         .skip(1)
         .filter_map(|part| part.split("</code>").next())
-        .collect::<Vec<_>>()
-        .join("-")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Seconds since the Unix epoch, as an authenticator app counts time.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs()
 }
 
 impl Agent {
+    /// Send the setup form (with its pre-session token) as the practice's
+    /// first therapist, with `more` fields such as the practice's name.
+    pub async fn submit_setup(
+        &self,
+        name: &str,
+        email: &str,
+        password: &str,
+        more: &[(&str, &str)],
+    ) -> Page {
+        let mut fields = vec![
+            ("display_name", name),
+            ("email", email),
+            ("password", password),
+            ("password_confirm", password),
+        ];
+        fields.extend_from_slice(more);
+        self.submit("/setup", "/setup", &fields).await
+    }
+
+    /// Tick "I have stored it" on the recovery-code page `code_page`.
+    pub async fn confirm_recovery_code(&self, code_page: &Page) -> Page {
+        self.post_form(
+            "/account/recovery-code",
+            &[("stored", "yes"), ("csrf_token", &code_page.csrf_token())],
+        )
+        .await
+    }
+
     /// Sign in through the sign-in page.
     pub async fn log_in(&self, email: &str, password: &str) -> Page {
         self.submit(
@@ -419,8 +476,7 @@ impl Agent {
 
     /// Sign out with the CSRF token from a signed-in page.
     pub async fn log_out(&self) -> Page {
-        let token = self.get("/clients").await.csrf_token();
-        self.post_form("/logout", &[("csrf_token", &token)]).await
+        self.press(&self.get("/clients").await, "/logout").await
     }
 }
 
@@ -476,15 +532,15 @@ impl Agent {
         page.location().expect("location").to_owned()
     }
 
+    /// Send a client's delete form with `confirm` typed in its box.
+    pub async fn delete_client(&self, client_path: &str, confirm: &str) -> Page {
+        let form = format!("{client_path}/delete");
+        self.submit(&form, &form, &[("confirm", confirm)]).await
+    }
+
     /// Write a draft note for a client; returns the note's path.
     pub async fn add_note(&self, client_path: &str, fields: &[(&str, &str)]) -> String {
-        let mut all: Vec<(&str, &str)> = vec![
-            ("session_date", "2026-03-02"),
-            ("duration_minutes", "50"),
-            ("session_type", "individual"),
-            ("format", "soap"),
-            ("intent", "save"),
-        ];
+        let mut all = note_form(&[], "soap", &[("intent", "save")]);
         for (k, v) in fields {
             all.retain(|(key, _)| key != k || *k == "tag");
             all.push((k, v));
@@ -499,6 +555,57 @@ impl Agent {
         assert_eq!(page.status, 303, "note saved: {}", page.body);
         page.location().expect("location").to_owned()
     }
+
+    /// Sign the draft at `note` (at revision 1) with `token`, a CSRF token
+    /// of this visitor's session.
+    pub async fn sign_note(&self, note: &str, token: &str) -> Page {
+        self.post_form(
+            &format!("{note}/sign"),
+            &[("csrf_token", token), ("revision", "1")],
+        )
+        .await
+    }
+
+    /// Add an addendum to the signed note at `note`.
+    pub async fn add_addendum(&self, note: &str, token: &str, body: &str) -> Page {
+        self.post_form(
+            &format!("{note}/addenda"),
+            &[("csrf_token", token), ("body", body)],
+        )
+        .await
+    }
+}
+
+/// A note form's fields as a browser sends them: `before` (the CSRF token,
+/// the revision), the session facts `add_note` uses (a 50-minute individual
+/// session on Mon 2 Mar 2026) in `format`, then `after` (sections, intent).
+pub fn note_form<'a>(
+    before: &[(&'a str, &'a str)],
+    format: &'a str,
+    after: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut fields = before.to_vec();
+    fields.extend([
+        ("session_date", "2026-03-02"),
+        ("duration_minutes", "50"),
+        ("session_type", "individual"),
+        ("format", format),
+    ]);
+    fields.extend_from_slice(after);
+    fields
+}
+
+/// A SOAP note's edit form saving `subjective` over `revision`.
+pub fn edit_fields<'a>(
+    revision: &'a str,
+    subjective: &'a str,
+    token: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    note_form(
+        &[("csrf_token", token), ("revision", revision)],
+        "soap",
+        &[("section_subjective", subjective), ("intent", "save")],
+    )
 }
 
 /// The text of a `<textarea name=...>` (unescaped).
@@ -510,10 +617,16 @@ pub fn hidden_textarea(body: &str, name: &str) -> String {
     let text = body[open_end..close]
         .strip_prefix('\n')
         .unwrap_or(&body[open_end..close]);
-    text.replace("&#60;", "<")
-        .replace("&#62;", ">")
+    html_unescape(text)
+}
+
+/// Text as it was before the page escaped it.
+pub fn html_unescape(s: &str) -> String {
+    s.replace("&#10;", "\n")
         .replace("&#34;", "\"")
         .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
         .replace("&#38;", "&")
 }
 

@@ -1,7 +1,6 @@
 //! Real headless Chromium over WebDriver (Debian's `chromium` and
 //! `chromium-driver`). One chromedriver per browser test, stopped on drop.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -59,10 +58,7 @@ impl Browser {
             &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
             "chromium",
         );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = super::binary::free_port();
         let driver = Command::new(driver_path)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
