@@ -291,5 +291,11 @@ fn import(config: &Config, file: &std::path::Path, email: &str) -> anyhow::Resul
         "Imported {} client(s) and {} note(s) into {}.",
         done.clients, done.notes, therapist.email
     );
+    if done.left_unsigned > 0 {
+        println!(
+            "{} note(s) marked signed in the file have an empty heading, so they arrived as drafts: finish and sign them in Tearsheet.",
+            done.left_unsigned
+        );
+    }
     Ok(())
 }

@@ -240,6 +240,7 @@ pub fn run(
         enrolment.insert(conn, now())
     })?;
     let (therapist, dk) = (enrolment.id, &enrolment.dk);
+    let signature = account::signature_of(&mut conn, therapist)?;
     let mut rng = fastrand::Rng::new();
     let bar = if std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new((n_clients + n_notes) as u64)
@@ -309,9 +310,10 @@ pub fn run(
                     client,
                     &facts,
                     &note_content(&mut rng, format),
+                    None,
                 )?;
                 if days_ago > 7 {
-                    notes::sign(conn, therapist, dk, id, 1)?;
+                    notes::sign(conn, therapist, dk, id, 1, &signature)?;
                 }
                 made += 1;
                 bar.inc(1);

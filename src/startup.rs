@@ -100,7 +100,7 @@ impl Application {
 /// Every route, registered once, area by area.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
-        .route("/static/{name}", web::get().to(assets::asset))
+        .route("/static/{path:.+}", web::get().to(assets::asset))
         .configure(crate::auth::configure)
         .configure(crate::clients::configure)
         .configure(crate::notes::configure)

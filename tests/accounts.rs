@@ -15,6 +15,8 @@ both_backends!(
     two_factor_is_replaced_only_with_the_password_and_a_current_code,
     sessions_can_be_ended_from_settings,
     the_audit_trail_is_shown_and_verified,
+    a_profile_signs_notes_and_the_practice_chooses_how_dates_read,
+    signing_in_again_asks_for_a_code_only_from_accounts_that_use_one,
 );
 
 /// Invite a colleague as the administrator; returns the invitation path.
@@ -684,4 +686,115 @@ async fn two_factor_is_replaced_only_with_the_password_and_a_current_code(app: T
     )
     .await;
     assert_eq!(ok.location(), Some("/clients"));
+}
+
+async fn a_profile_signs_notes_and_the_practice_chooses_how_dates_read(app: TestApp) {
+    app.set_up().await;
+    let settings = app.get("/settings").await;
+    settings.assert_contains("Your profile");
+    // Too long: named beside the field, nothing changed.
+    let long = "P".repeat(121);
+    let refused = app
+        .submit(
+            "/settings",
+            "/settings/profile",
+            &[("display_name", "Dr Ada Lovelace"), ("credentials", &long)],
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    refused.assert_contains("Keep your credentials under 120 characters.");
+    let saved = app
+        .submit(
+            "/settings",
+            "/settings/profile",
+            &[
+                ("display_name", "Dr Ada Lovelace"),
+                ("credentials", "PhD, Licensed Psychologist"),
+                ("licence", "PSY 12345"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.location(), Some("/settings?profile=1"));
+    assert_eq!(app.audit_count("profile.change"), 1);
+    let client = app.add_client("Dana Dates", "").await;
+    let note = app
+        .add_note(&client, &[("session_date", "2026-03-02")])
+        .await;
+    let token = app.get(&note).await.csrf_token();
+    app.sign_note(&note, &token).await;
+    app.add_addendum(&note, &token, "Later words.").await;
+    let page = app.get(&note).await;
+    page.assert_contains(
+        "Signed by Dr Ada Lovelace, PhD, Licensed Psychologist, licence PSY 12345 on ",
+    );
+    page.assert_contains(
+        "Added by Dr Ada Lovelace, PhD, Licensed Psychologist, licence PSY 12345 on ",
+    );
+    page.assert_contains("Mon 2 Mar 2026");
+
+    // The practice writes dates the US way: every page follows.
+    let practice = app.get("/practice").await;
+    practice.assert_contains("United States: Thu, Nov 26, 2026, 2:05 PM");
+    let us = app
+        .post_form(
+            "/practice/dates",
+            &[("csrf_token", &practice.csrf_token()), ("date_style", "us")],
+        )
+        .await;
+    assert_eq!(us.location(), Some("/practice"));
+    assert_eq!(app.audit_count("practice.settings"), 1);
+    app.get(&client).await.assert_contains("Mon, Mar 2, 2026");
+    let page = app.get(&note).await;
+    page.assert_contains("Mon, Mar 2, 2026");
+    assert!(
+        page.body.contains(" AM") || page.body.contains(" PM"),
+        "a 12-hour time"
+    );
+    app.get(&format!("{client}/record"))
+        .await
+        .assert_contains("Mon, Mar 2, 2026");
+
+    // Only an administrator chooses for the practice.
+    let colleague = app
+        .colleague("colleague@example.org", "a colleague's password")
+        .await;
+    let token = colleague.get("/clients").await.csrf_token();
+    let refused = colleague
+        .post_form(
+            "/practice/dates",
+            &[("csrf_token", &token), ("date_style", "intl")],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    app.get(&client).await.assert_contains("Mon, Mar 2, 2026");
+}
+
+async fn signing_in_again_asks_for_a_code_only_from_accounts_that_use_one(app: TestApp) {
+    let account = app.set_up().await;
+    enable_two_factor(&app).await;
+    let client = app.add_client("Cody Code", "").await;
+    let token = app.get(&format!("{client}/notes/new")).await.csrf_token();
+    app.age_all_sessions();
+    let mut fields = crate::helpers::app::note_form(
+        &[("csrf_token", &token)],
+        "soap",
+        &[
+            ("section_subjective", "Typed before the timeout."),
+            ("intent", "save"),
+        ],
+    );
+    let reauth = app.post_form(&format!("{client}/notes"), &fields).await;
+    assert_eq!(reauth.status, 401);
+    reauth.assert_contains(&format!("value=\"{}\"", account.email));
+    reauth.assert_contains("name=\"reauth_code\"");
+    // A stranger's browser (no expired session) is asked for no code and
+    // given no email.
+    let stranger = app.new_agent();
+    fields[0] = ("csrf_token", "");
+    let anonymous = stranger
+        .post_form(&format!("{client}/notes"), &fields)
+        .await;
+    assert_eq!(anonymous.status, 401);
+    assert!(!anonymous.body.contains(&account.email));
+    assert!(!anonymous.body.contains("name=\"reauth_code\""));
 }

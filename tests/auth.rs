@@ -94,6 +94,14 @@ async fn setup_shows_the_recovery_code_once_and_requires_confirming_it(app: Test
     code_page.assert_contains("shown <strong>only now</strong>");
     code_page.assert_contains("nobody can recover your notes");
     code_page.assert_contains(r#"media="print""#);
+    // Never stored by the browser, so Back cannot show it again.
+    assert_eq!(
+        code_page
+            .headers
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
     let code = crate::helpers::app::recovery_code_from(&code_page.body);
     assert_eq!(code.split('-').count(), 8, "eight groups: {code}");
     assert!(code.split('-').all(|g| g.len() == 4));
@@ -115,6 +123,13 @@ async fn setup_shows_the_recovery_code_once_and_requires_confirming_it(app: Test
 
     let done = app.confirm_recovery_code(&code_page).await;
     assert_eq!(done.location(), Some("/clients"));
+    // Confirming also tells the browser to drop any page it cached.
+    assert_eq!(
+        done.headers
+            .get("clear-site-data")
+            .and_then(|v| v.to_str().ok()),
+        Some("\"cache\"")
+    );
     // Once confirmed, it is gone for good.
     assert_eq!(
         app.get("/account/recovery-code").await.location(),

@@ -178,6 +178,12 @@ async fn a_therapist_documents_a_breakthrough_and_finds_it_again() {
     let b = Browser::start().await;
     sign_in(&b, &app, &account.email, &account.password).await;
     b.wait_for_path("/clients").await;
+    // Nothing to search or to find archived yet, so neither is offered.
+    let empty = b.text("main").await;
+    assert!(
+        !empty.contains("Find by name") && !empty.contains("Archived clients"),
+        "{empty}"
+    );
     b.check("clients-none").await;
 
     b.click("a.button.primary[href='/clients/new']").await;
@@ -197,6 +203,11 @@ async fn a_therapist_documents_a_breakthrough_and_finds_it_again() {
         "Maya spoke about her father's illness.",
     )
     .await;
+    b.fill(
+        "#section_objective",
+        "Tearful, then settled; good eye contact.",
+    )
+    .await;
     b.fill("#section_assessment", "Grief surfacing; trust is growing.")
         .await;
     b.fill("#section_plan", "Continue weekly; gentle journaling.")
@@ -206,7 +217,7 @@ async fn a_therapist_documents_a_breakthrough_and_finds_it_again() {
     b.click("label[for='tag-0']").await;
     b.click("label[for='tag-3']").await;
     b.check("note-form").await;
-    b.click("button[name=intent][value=save]").await;
+    b.click("button.primary[name=intent][value=save]").await;
     b.find("form[action$='/sign'] button").await;
     let note_path = b.path().await;
     assert!(note_path.starts_with("/notes/"), "{note_path}");
@@ -258,7 +269,7 @@ async fn a_therapist_documents_a_breakthrough_and_finds_it_again() {
     b.find(".timeline").await;
     let markers = b
         .client
-        .find_all(fantoccini::Locator::Css(".timeline circle"))
+        .find_all(fantoccini::Locator::Css(".timeline .tl-dot"))
         .await
         .expect("markers");
     assert_eq!(markers.len(), 2, "one marker per tag on the session");
@@ -271,6 +282,8 @@ async fn a_therapist_documents_a_breakthrough_and_finds_it_again() {
     b.close().await;
 }
 
+/// Fill the handout's print form for the client and press `button`
+/// (`just` for "Just print", `give` for "Print and record as given").
 async fn open_print_page(
     b: &Browser,
     app: &TestApp,
@@ -278,6 +291,7 @@ async fn open_print_page(
     paper: &str,
     large: bool,
     discreet: bool,
+    button: &str,
 ) {
     b.goto(&format!("{}/handouts/crying-in-therapy", app.address))
         .await;
@@ -298,12 +312,29 @@ async fn open_print_page(
     if discreet {
         b.click("#discreet").await;
     }
-    b.click(".print-options button[type=submit]").await;
+    let selector = match button {
+        "give" => ".print-options button[name=give]",
+        _ => ".print-options button:not([name=give])",
+    };
+    b.click(selector).await;
     b.find("article.handout").await;
 }
 
+/// The body text's size on the page on screen, in CSS pixels.
+async fn body_text_px(b: &Browser) -> f64 {
+    b.client
+        .execute(
+            "return parseFloat(getComputedStyle(document.querySelector('.handout .part:nth-child(2) p')).fontSize);",
+            vec![],
+        )
+        .await
+        .expect("font size")
+        .as_f64()
+        .expect("number")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_crying_handout_prints_on_letter_and_a4_within_two_pages() {
+async fn the_crying_handout_prints_as_two_full_pages_on_letter_and_a4() {
     use crate::helpers::browser::Paper;
     let app = TestApp::spawn(Backend::Sqlite).await;
     let account = app.set_up().await;
@@ -318,100 +349,164 @@ async fn the_crying_handout_prints_on_letter_and_a4_within_two_pages() {
         .await;
     b.check("handout-show").await;
 
-    let mut normal_pages = 0;
-    for (paper, size) in [("letter", Paper::Letter), ("a4", Paper::A4)] {
-        open_print_page(&b, &app, &client_id, paper, false, false).await;
-        if paper == "letter" {
-            b.check("handout-print").await;
-        }
-        let pdf = b.print_pdf(size).await;
-        assert!(pdf.pages <= 2, "{paper}: {} pages", pdf.pages);
-        normal_pages = normal_pages.max(pdf.pages);
-        for text in [
-            "For Sam",
-            "you showed real courage today",
-            "Riverside Counselling",
-            "Dr Ada Lovelace",
-            "How could you be kind to yourself this week?",
-        ] {
-            assert!(
-                pdf.text.contains(text),
-                "{paper}: {text:?} missing from the PDF:\n{}",
-                pdf.text
-            );
-        }
-    }
-
-    // The summary card fits one page on both papers.
-    for (paper, size) in [("letter", Paper::Letter), ("a4", Paper::A4)] {
-        b.goto(&format!(
-            "{}/handouts/crying-in-therapy-card/print?client={client_id}&paper={paper}&names=1",
-            app.address
-        ))
-        .await;
-        b.find("article.handout").await;
-        let pdf = b.print_pdf(size).await;
-        assert_eq!(pdf.pages, 1, "the card on {paper}");
-        assert!(pdf.text.contains("One thing I want to remember") && pdf.text.contains("For Sam"));
-    }
-
-    // Discreet: no practice name, and no "therapy" in the header or footer.
-    open_print_page(&b, &app, &client_id, "letter", false, true).await;
-    let header_footer = format!(
-        "{} {}",
-        b.text(".print-header").await,
-        b.text(".print-footer").await
-    );
-    assert!(
-        !header_footer.to_lowercase().contains("therapy"),
-        "{header_footer}"
-    );
-    assert!(!header_footer.contains("Riverside"), "{header_footer}");
-    let pdf = b.print_pdf(Paper::Letter).await;
-    assert!(
-        !pdf.text.contains("Riverside Counselling"),
-        "the practice name is nowhere in a discreet print"
-    );
-    assert!(pdf.text.contains("For Sam"));
-
-    // Large print: bigger type, more pages, nothing lost.
-    open_print_page(&b, &app, &client_id, "a4", true, false).await;
-    let size: f64 = b
+    let today = b
         .client
         .execute(
-            "return parseFloat(getComputedStyle(document.querySelector('.handout p')).fontSize);",
+            "return new Date().toLocaleDateString('en-GB', {day: 'numeric', month: 'short', year: 'numeric'});",
             vec![],
         )
         .await
-        .expect("font size")
-        .as_f64()
-        .expect("number");
-    assert!(size >= 19.0, "large print is larger: {size}px");
-    let pdf = b.print_pdf(Paper::A4).await;
-    assert!(
-        pdf.pages > normal_pages,
-        "large print takes more pages ({} vs {normal_pages})",
-        pdf.pages
-    );
-    for text in [
-        "For Sam",
-        "You are not alone",
-        "Questions people ask",
-        "How could you be kind to yourself this week?",
-    ] {
-        assert!(pdf.text.contains(text), "large print still has {text:?}");
+        .expect("today")
+        .as_str()
+        .expect("a date")
+        .replace("Sept", "Sep");
+    let mut normal_px = 0.0;
+    for (paper, size) in [("letter", Paper::Letter), ("a4", Paper::A4)] {
+        for large in [false, true] {
+            let name = format!("handout-{paper}-{}", if large { "large" } else { "normal" });
+            open_print_page(&b, &app, &client_id, paper, large, false, "just").await;
+            if paper == "letter" {
+                b.check(&format!("{name}-print")).await;
+            }
+            // The face is the one shipped in static/, loaded from there.
+            let loaded = b
+                .client
+                .execute(
+                    "return [...document.fonts].filter(f => f.status === 'loaded').map(f => f.family).join(',');",
+                    vec![],
+                )
+                .await
+                .expect("fonts");
+            assert!(
+                loaded
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("Atkinson Hyperlegible"),
+                "{name}: {loaded}"
+            );
+            let px = body_text_px(&b).await;
+            if large {
+                assert!(
+                    px >= 18.5 && px >= normal_px * 1.15,
+                    "{name}: large print is 14 pt or more ({px}px against {normal_px}px)"
+                );
+            } else {
+                assert!(px >= 15.9, "{name}: 12 pt body text ({px}px)");
+                normal_px = px;
+            }
+            let pdf = b.print_pdf(size).await;
+            b.keep_print_pages(size, &name);
+            // Two full pages: the second at least 70% filled.
+            assert_eq!(pdf.pages, 2, "{name}: {} pages", pdf.pages);
+            assert!(
+                pdf.fill(0) > 0.85 && pdf.fill(1) > 0.7,
+                "{name}: pages filled {:.2} and {:.2}",
+                pdf.fill(0),
+                pdf.fill(1)
+            );
+            // Embedded, from static/, and nothing else.
+            assert!(
+                pdf.fonts.contains("AtkinsonHyperlegible-Regular")
+                    && pdf.fonts.contains("AtkinsonHyperlegible-Bold"),
+                "{name}:\n{}",
+                pdf.fonts
+            );
+            for row in pdf.fonts.lines().skip(2) {
+                assert!(row.contains("AtkinsonHyperlegible"), "{name}: {row}");
+                assert!(row.contains(" yes "), "{name}: not embedded: {row}");
+            }
+            // The running head at the top and the foot on the last line of
+            // every page.
+            for (i, (height, lines)) in pdf.page_lines.iter().enumerate() {
+                let (head, foot) = (&lines[0], &lines[lines.len() - 1]);
+                assert!(
+                    head.text.contains("For Sam"),
+                    "{name} page {}: {head:?}",
+                    i + 1
+                );
+                assert!(
+                    foot.text.contains("Dr Ada Lovelace") && foot.text.contains(&today),
+                    "{name} page {}: the last line is {foot:?}",
+                    i + 1
+                );
+                assert!(
+                    foot.bottom > height * 0.9,
+                    "{name} page {}: the foot is at {:.0} of {height:.0} pt",
+                    i + 1,
+                    foot.bottom
+                );
+            }
+            for text in [
+                "It's okay to cry in therapy",
+                "you showed real courage today",
+                "Riverside Counselling",
+                "You are not alone",
+                "Questions people ask",
+                "How could you be kind to yourself this week?",
+                "Smith et al. (2020)",
+            ] {
+                assert!(
+                    pdf.text.contains(text),
+                    "{name}: {text:?} missing from the PDF:\n{}",
+                    pdf.text
+                );
+            }
+        }
     }
 
-    // Record it as given; the chart lists it.
-    b.click("button.give").await;
-    b.find(".toolbar .notice").await;
-    assert!(
-        b.text(".toolbar .notice")
-            .await
-            .contains("Recorded on Samantha Reyes")
+    // The summary card fits one page on both papers, at both sizes.
+    for (paper, size) in [("letter", Paper::Letter), ("a4", Paper::A4)] {
+        for large in ["", "&large=1"] {
+            b.goto(&format!(
+                "{}/handouts/crying-in-therapy-card/print?client={client_id}&paper={paper}&names=1{large}",
+                app.address
+            ))
+            .await;
+            b.find("article.handout").await;
+            let pdf = b.print_pdf(size).await;
+            assert_eq!(pdf.pages, 1, "the card on {paper}{large}");
+            assert!(
+                pdf.text.contains("One thing I want to remember") && pdf.text.contains("For Sam")
+            );
+        }
+    }
+    b.check("handout-card-print").await;
+
+    // Discreet: a title that does not say "cry", no practice name, and no
+    // "therapy" in the running head or foot.
+    open_print_page(&b, &app, &client_id, "letter", false, true, "just").await;
+    let title = b.text(".band h1").await;
+    assert_eq!(title, "Feelings are welcome here");
+    assert!(!title.to_lowercase().contains("cry"));
+    let running = format!(
+        "{} {}",
+        b.text(".running-head").await,
+        b.text(".running-foot").await
     );
+    assert!(!running.to_lowercase().contains("therapy"), "{running}");
+    assert!(!running.contains("Riverside"), "{running}");
+    let pdf = b.print_pdf(Paper::Letter).await;
+    b.keep_print_pages(Paper::Letter, "handout-discreet");
+    assert_eq!(pdf.pages, 2);
+    assert!(
+        !pdf.text.contains("Riverside Counselling") && !pdf.text.contains("It's okay to cry"),
+        "neither the practice nor the crying title on a discreet print"
+    );
+    assert!(pdf.text.contains("For Sam"));
+    b.check("handout-discreet-print").await;
+
+    // Print and record in one step, then undo it.
+    open_print_page(&b, &app, &client_id, "a4", true, false, "give").await;
+    let notice = b.text(".toolbar .notice").await;
+    assert!(notice.contains("Recorded on Samantha Reyes"), "{notice}");
+    b.check("handout-given").await;
     b.goto(&format!("{}{client}", app.address)).await;
     assert!(b.text("main").await.contains("It's okay to cry in therapy"));
+    b.client.back().await.expect("back");
+    b.click(".toolbar form[action$='/undo'] button").await;
+    b.wait_for_path(&client).await;
+    let main = b.text("main").await;
+    assert!(!main.contains("It's okay to cry in therapy"), "{main}");
     b.close().await;
 }
 
@@ -452,7 +547,7 @@ async fn an_administrator_invites_a_colleague_who_keeps_their_notes_private_and_
         "Omar spoke about his brother for the first time.",
     )
     .await;
-    b.click("button[name=intent][value=save]").await;
+    b.click("button.primary[name=intent][value=save]").await;
     b.find("form[action$='/sign'] button").await;
     let note = b.path().await;
     sign_out(&b).await;
@@ -495,5 +590,296 @@ async fn an_administrator_invites_a_colleague_who_keeps_their_notes_private_and_
     b.click("form[action='/login/code'] button").await;
     b.wait_for_path("/clients").await;
     assert!(b.text("main").await.contains("Omar Client"));
+    b.close().await;
+}
+
+/// Wait (up to ten seconds) for a new document to have loaded after a
+/// click, and count it.
+async fn next_page(b: &Browser, seen: &mut f64, loads: &mut usize) {
+    for _ in 0..100 {
+        let now = b.document().await;
+        if now != *seen && b.js("return document.readyState").await == "complete" {
+            *seen = now;
+            *loads += 1;
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no new page loaded; still at {}", b.path().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_core_journey_takes_six_page_loads_without_javascript() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let account = app.set_up().await;
+    let client = app.add_client("Samantha Reyes", "Sam").await;
+    let b = Browser::start_without_javascript().await;
+    // Page scripts really do not run in this browser.
+    b.goto("data:text/html,<title>before</title><script>document.title='ran'</script>")
+        .await;
+    assert_eq!(b.js("return document.title").await, "before");
+
+    // From the sign-in page: sign in, open the client, write a SOAP note
+    // with two breakthrough tags and sign it, print the crying handout for
+    // the client with a personal note, and record it as given.
+    b.goto(&format!("{}/login", app.address)).await;
+    let (mut seen, mut loads, mut clicks, mut fields) = (b.document().await, 0, 0, 0);
+    b.fill("#email", &account.email).await;
+    b.fill("#password", &account.password).await;
+    fields += 2;
+    b.click("form[action='/login'] button").await;
+    clicks += 1;
+    next_page(&b, &mut seen, &mut loads).await;
+    assert_eq!(b.path().await, "/clients");
+
+    b.click(&format!("a[href='{client}']")).await;
+    clicks += 1;
+    next_page(&b, &mut seen, &mut loads).await;
+    b.click("a.button.primary[href$='/notes/new']").await;
+    clicks += 1;
+    next_page(&b, &mut seen, &mut loads).await;
+
+    for (id, text) in [
+        (
+            "#section_subjective",
+            "Sam spoke about her mother's illness and cried.",
+        ),
+        (
+            "#section_objective",
+            "Tearful, then calmer; steady eye contact.",
+        ),
+        (
+            "#section_assessment",
+            "Grief surfacing safely; trust growing.",
+        ),
+        ("#section_plan", "Weekly; a handout about tears in therapy."),
+    ] {
+        b.fill(id, text).await;
+        fields += 1;
+    }
+    for tag in ["tearful-breakthrough", "emotional-release"] {
+        b.click(&format!("input[name=tag][value='{tag}']")).await;
+        clicks += 1;
+    }
+    b.click("button[name=intent][value=sign]").await;
+    clicks += 1;
+    next_page(&b, &mut seen, &mut loads).await;
+    let note = b.path().await;
+    assert!(note.starts_with("/notes/"), "{note}");
+    assert!(
+        b.text(".status")
+            .await
+            .starts_with("Signed by Dr Ada Lovelace")
+    );
+
+    b.click(".suggestions a[href^='/handouts/crying-in-therapy?']")
+        .await;
+    clicks += 1;
+    next_page(&b, &mut seen, &mut loads).await;
+    // The personalise form, with the client chosen and names on.
+    let chosen = b.js("return document.querySelector('#client').value").await;
+    assert_eq!(chosen, client.trim_start_matches("/clients/"));
+    assert_eq!(
+        b.js("return document.querySelector('#names').checked")
+            .await,
+        true
+    );
+    b.fill(
+        "#note",
+        "Sam, you were brave today. Read this when you like.",
+    )
+    .await;
+    fields += 1;
+    b.click(".print-options button[name=give]").await;
+    clicks += 1;
+    next_page(&b, &mut seen, &mut loads).await;
+    let notice = b.text(".toolbar .notice").await;
+    assert!(notice.contains("Recorded on Samantha Reyes"), "{notice}");
+    assert!(
+        b.text("article.handout")
+            .await
+            .contains("Sam, you were brave today.")
+    );
+    b.screenshots("journey-given").await;
+
+    assert!(loads <= 6, "{loads} page loads");
+    assert_eq!(
+        (loads, clicks, fields),
+        (6, 8, 7),
+        "page loads, clicks, fields"
+    );
+    // Nothing was skipped: the note is signed with both tags, and the
+    // handout is on the client's chart.
+    assert_eq!(app.audit_count("note.sign"), 1);
+    assert_eq!(app.audit_count("handout.given"), 1);
+    b.goto(&format!("{}{client}", app.address)).await;
+    let chart = b.text("main").await;
+    assert!(chart.contains("It's okay to cry in therapy"), "{chart}");
+    assert!(chart.contains("Tearful breakthrough") && chart.contains("Emotional release"));
+    b.close().await;
+}
+
+/// Where an element is on screen: `[left, top, width, height]`.
+async fn rect(b: &Browser, css: &str) -> [f64; 4] {
+    let v = b
+        .js(&format!(
+            "const r = document.querySelector({css:?}).getBoundingClientRect(); return [r.left, r.top, r.width, r.height];"
+        ))
+        .await;
+    let n = |i: usize| v[i].as_f64().expect("a number");
+    [n(0), n(1), n(2), n(3)]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_reflow_on_a_phone_and_use_the_width_on_a_desktop() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let account = app.set_up().await;
+    let client = app.add_client("Rowan Thistlewood", "Rowan").await;
+    for (date, tags) in [
+        ("2026-01-12", vec!["tearful-breakthrough"]),
+        ("2026-02-09", vec!["trust-building", "self-compassion"]),
+        ("2026-04-20", vec!["emotional-release"]),
+        ("2026-06-15", vec!["tearful-breakthrough", "trust-building"]),
+        ("2026-09-07", vec!["self-compassion"]),
+        ("2026-11-02", vec!["tearful-breakthrough"]),
+    ] {
+        let mut fields = vec![("session_date", date), ("key_moment", "let the tears come")];
+        fields.extend(tags.iter().map(|t| ("tag", *t)));
+        app.add_note(&client, &fields).await;
+    }
+    let b = Browser::start().await;
+    sign_in(&b, &app, &account.email, &account.password).await;
+    b.wait_for_path("/clients").await;
+
+    // The timeline: as wide as the panel on a desktop with a few dated
+    // ticks; on a phone each label above its track, text its real size.
+    b.goto(&format!("{}{client}", app.address)).await;
+    let visible_ticks = "return [...document.querySelectorAll('.tl-tick')].filter(t => getComputedStyle(t).display !== 'none').map(t => { const r = t.getBoundingClientRect(); return [r.left, r.right, parseFloat(getComputedStyle(t).fontSize)]; });";
+    let track = rect(&b, ".tl-row .tl-track").await;
+    let panel = rect(&b, ".timeline").await;
+    assert!(
+        track[2] > panel[2] * 0.7,
+        "the track uses the width: {track:?} in {panel:?}"
+    );
+    let ticks = b.js(visible_ticks).await;
+    let ticks = ticks.as_array().expect("ticks");
+    assert!(ticks.len() >= 3, "a few dated ticks: {ticks:?}");
+    b.check("client-timeline").await;
+    b.resize(390, 844).await;
+    let label = rect(&b, ".tl-row .tl-label").await;
+    let track = rect(&b, ".tl-row .tl-track").await;
+    assert!(
+        label[1] + label[3] <= track[1] + 1.0,
+        "label above track: {label:?} {track:?}"
+    );
+    assert!(track[2] >= 280.0, "the track spans the phone: {track:?}");
+    let ticks = b.js(visible_ticks).await;
+    let ticks = ticks.as_array().expect("ticks");
+    assert!(ticks.len() >= 2, "{ticks:?}");
+    let mut right_of_last = f64::MIN;
+    for t in ticks {
+        let (left, right, px) = (
+            t[0].as_f64().unwrap_or(0.0),
+            t[1].as_f64().unwrap_or(0.0),
+            t[2].as_f64().unwrap_or(0.0),
+        );
+        assert!(
+            px >= 12.0,
+            "tick labels at 12px or more, not scaled down: {px}"
+        );
+        assert!(
+            left >= right_of_last,
+            "tick labels do not overlap: {ticks:?}"
+        );
+        right_of_last = right;
+    }
+    let label_px = b
+        .js("return parseFloat(getComputedStyle(document.querySelector('.tl-label')).fontSize);")
+        .await;
+    assert!(label_px.as_f64().unwrap_or(0.0) >= 14.0, "{label_px}");
+    // The five areas sit on one line of the header.
+    let tops = b
+        .js("return [...document.querySelectorAll('.site-nav a')].map(a => Math.round(a.getBoundingClientRect().top));")
+        .await;
+    let tops = tops.as_array().expect("tops");
+    assert!(
+        tops.iter().all(|t| *t == tops[0]),
+        "nav on one line: {tops:?}"
+    );
+    b.resize(1280, 900).await;
+
+    // The notes search: a wide Words box, the dates side by side on any
+    // screen, the count clear of the button, chips with room in them.
+    b.goto(&format!("{}/notes?q=tears&from=2026-01-01", app.address))
+        .await;
+    b.find("#results").await;
+    for (width, height) in [(1280, 900), (390, 844)] {
+        b.resize(width, height).await;
+        let words = rect(&b, "#q").await;
+        assert!(
+            words[2] >= (width as f64 * 0.25).min(300.0),
+            "{width}: Words {words:?}"
+        );
+        let (from, to) = (rect(&b, "#from").await, rect(&b, "#to").await);
+        assert!(
+            (from[1] - to[1]).abs() < 1.0,
+            "{width}: From and To on one row: {from:?} {to:?}"
+        );
+        let button = rect(&b, ".search-form .actions").await;
+        let count = rect(&b, "#results").await;
+        assert!(
+            count[1] - (button[1] + button[3]) >= 16.0,
+            "{width}: {button:?} {count:?}"
+        );
+        let chip = b
+            .js("const c = document.querySelector('.results .chip'); const s = getComputedStyle(c); return [parseFloat(s.paddingLeft), c.getBoundingClientRect().height, parseFloat(s.lineHeight) || 20];")
+            .await;
+        let (pad, h, line) = (
+            chip[0].as_f64().unwrap_or(0.0),
+            chip[1].as_f64().unwrap_or(0.0),
+            chip[2].as_f64().unwrap_or(20.0),
+        );
+        assert!(
+            pad >= 6.0 && h < line * 2.0,
+            "{width}: chip padding {pad}px, height {h}px"
+        );
+    }
+    b.resize(1280, 900).await;
+    b.check("search-layout").await;
+
+    // An error summary keeps its distance from the field below it.
+    b.goto(&format!("{}/clients/new", app.address)).await;
+    b.click("form[action='/clients'] button[type=submit]").await;
+    b.find(".error-summary").await;
+    let summary = rect(&b, ".error-summary").await;
+    let next = b
+        .js("const s = document.querySelector('.error-summary'); let n = s.nextElementSibling; while (n && n.getBoundingClientRect().height === 0) { n = n.nextElementSibling; } return n.getBoundingClientRect().top;")
+        .await;
+    assert!(
+        next.as_f64().unwrap_or(0.0) - (summary[1] + summary[3]) >= 12.0,
+        "space under the error summary: {summary:?} then {next}"
+    );
+    b.check("client-form-errors").await;
+
+    // A draft's Delete asks first, on a page that names the note.
+    let draft = app
+        .add_note(&client, &[("section_subjective", "A draft about the move")])
+        .await;
+    b.goto(&format!("{}{draft}", app.address)).await;
+    b.click(&format!("a[href='{draft}/delete']")).await;
+    b.wait_for_path(&format!("{draft}/delete")).await;
+    let text = b.text("main").await;
+    assert!(
+        text.contains("Rowan Thistlewood") && text.contains("A draft about the move"),
+        "{text}"
+    );
+    b.check("note-delete-confirm").await;
+    b.click(
+        "a.button[href='{draft}']"
+            .replace("{draft}", &draft)
+            .as_str(),
+    )
+    .await;
+    b.wait_for_path(&draft).await;
     b.close().await;
 }

@@ -38,9 +38,14 @@ async fn a_therapist_adds_edits_and_finds_clients(app: TestApp) {
         .await;
     assert_eq!(edit.location(), Some(format!("{sam}?saved=1").as_str()));
     let page = app.get(&sam).await;
-    for text in ["Sami", "she/her", "Thu 12 Apr 1990", "Referred by her GP."] {
+    // A date of birth is a plain date, without a weekday.
+    for text in ["Sami", "she/her", "12 Apr 1990", "Referred by her GP."] {
         page.assert_contains(text);
     }
+    assert!(
+        !page.body.contains("Thu 12 Apr 1990"),
+        "no weekday on a birthday"
+    );
     app.add_client("Jonas Berg", "").await;
     let found = app.get("/clients?q=sami").await;
     found.assert_contains("Samantha Okafor");
@@ -150,6 +155,18 @@ both_backends!(a_clients_record_exports_everything_but_process_notes);
 
 async fn a_clients_record_exports_everything_but_process_notes(app: TestApp) {
     app.set_up().await;
+    let profile = app
+        .submit(
+            "/settings",
+            "/settings/profile",
+            &[
+                ("display_name", "Dr Ada Lovelace"),
+                ("credentials", "LCSW"),
+                ("licence", "12345"),
+            ],
+        )
+        .await;
+    assert_eq!(profile.status, 303, "{}", profile.body);
     let client = app.add_client("Rita Export", "Rita").await;
     let note = app
         .add_note(
@@ -183,14 +200,19 @@ async fn a_clients_record_exports_everything_but_process_notes(app: TestApp) {
             .contains("attachment")
     );
     let record: serde_json::Value = serde_json::from_str(&json.body).expect("JSON");
-    assert_eq!(record["format"], "tearsheet.client-record.v1");
+    assert_eq!(record["format"], "tearsheet.client-record.v2");
     assert_eq!(record["full_name"], "Rita Export");
     let n = &record["notes"][0];
     assert_eq!(n["signed"], true);
+    assert_eq!(n["signed_by"], "Dr Ada Lovelace, LCSW, licence 12345");
     assert_eq!(n["sections"][0][1], "record-worthy words");
     assert_eq!(n["key_moment"], "a record moment");
     assert_eq!(n["tags"][0], "Trust building");
-    assert_eq!(n["addenda"][0][1], "an addendum for the record");
+    assert_eq!(n["addenda"][0]["text"], "an addendum for the record");
+    assert_eq!(
+        n["addenda"][0]["by"],
+        "Dr Ada Lovelace, LCSW, licence 12345"
+    );
     assert_eq!(record["handouts"][0]["personal_note"], "for Rita");
     assert!(
         !json.body.contains("my private musing"),
@@ -199,6 +221,13 @@ async fn a_clients_record_exports_everything_but_process_notes(app: TestApp) {
 
     let print = app.get(&format!("{client}/record")).await;
     print.assert_contains("record-worthy words");
+    // The printed record names the signer and writes dates for people.
+    print.assert_contains("Signed by Dr Ada Lovelace, LCSW, licence 12345");
+    print.assert_contains("Mon 2 Mar 2026");
+    assert!(
+        !print.body.contains("T0") && !print.body.contains("+00:00"),
+        "no RFC 3339 stamps on the printed record"
+    );
     print.assert_contains("an addendum for the record");
     assert!(
         !print.body.contains("my private musing"),
@@ -206,11 +235,8 @@ async fn a_clients_record_exports_everything_but_process_notes(app: TestApp) {
     );
     assert_eq!(app.audit_count("client.export"), 2);
 
-    app.add_therapist("other@example.org", "another long password")
-        .await;
-    let other = app.new_agent();
-    other
-        .log_in("other@example.org", "another long password")
+    let other = app
+        .colleague("other@example.org", "another long password")
         .await;
     assert_eq!(
         other.get(&format!("{client}/record.json")).await.status,

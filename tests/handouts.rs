@@ -12,7 +12,183 @@ both_backends!(
     hostile_empty_and_oversized_imports_are_refused_clearly,
     built_ins_are_read_only_and_my_version_can_be_edited,
     another_therapists_given_handouts_are_404,
+    printing_and_recording_is_one_step_with_an_undo_for_an_hour,
+    a_print_form_sent_after_the_session_expired_comes_back_after_signing_in,
+    a_print_form_from_an_old_tab_comes_back_to_be_sent_again,
 );
+
+async fn printing_and_recording_is_one_step_with_an_undo_for_an_hour(app: TestApp) {
+    app.set_up().await;
+    let sam = app.add_client("Sam Undo", "Sam").await;
+    let id = sam.trim_start_matches("/clients/");
+    let fields = [
+        ("client", id),
+        ("note", "For you, Sam."),
+        ("paper", "letter"),
+        ("names", "1"),
+        ("give", "1"),
+    ];
+    let given = app
+        .submit(
+            "/handouts/crying-in-therapy",
+            "/handouts/crying-in-therapy/print",
+            &fields,
+        )
+        .await;
+    assert_eq!(given.status, 303, "{}", given.body);
+    let printed = app.get(given.location().expect("location")).await;
+    printed.assert_contains("Recorded on Sam Undo");
+    printed.assert_contains("For you, Sam.");
+    printed.assert_contains("Undo: it was not given");
+    assert_eq!(app.audit_count("handout.given"), 1);
+    let undo = format!("{}/undo", given.location_path().trim_end_matches("/print"));
+    // Not someone else's to undo.
+    let other = app
+        .colleague("other@example.org", "another long password")
+        .await;
+    let theirs = other.get("/clients").await;
+    assert_eq!(other.press(&theirs, &undo).await.status, 404);
+    app.get(&sam)
+        .await
+        .assert_contains("It&#39;s okay to cry in therapy");
+    // Undone within the hour: off the chart, audited.
+    let undone = app.press(&printed, &undo).await;
+    assert_eq!(undone.location(), Some(format!("{sam}?undone=1").as_str()));
+    let chart = app.get(&format!("{sam}?undone=1")).await;
+    assert!(
+        !chart.body.contains("It&#39;s okay to cry in therapy"),
+        "{}",
+        chart.body
+    );
+    assert_eq!(app.audit_count("handout.undo"), 1);
+    assert_eq!(app.get(&given.location_path()).await.status, 404);
+    // After an hour the record stays: it is part of the chart.
+    let again = app
+        .submit(
+            "/handouts/crying-in-therapy",
+            "/handouts/crying-in-therapy/print",
+            &fields,
+        )
+        .await;
+    {
+        use diesel::prelude::*;
+        use tearsheet::db::schema::handouts_given as given_handouts;
+        let mut conn = app.pool().get().expect("conn");
+        diesel::update(given_handouts::table)
+            .set(given_handouts::given_at.eq(given_handouts::given_at - 3_601))
+            .execute(&mut *conn)
+            .expect("age the record");
+    }
+    let page = app.get(again.location().expect("location")).await;
+    assert!(!page.body.contains("Undo: it was not given"));
+    let late = app
+        .press(
+            &app.get(&sam).await,
+            &format!("{}/undo", again.location_path().trim_end_matches("/print")),
+        )
+        .await;
+    assert_eq!(late.status, 409, "{}", late.body);
+    late.assert_contains("more than an hour");
+    app.get(&sam)
+        .await
+        .assert_contains("It&#39;s okay to cry in therapy");
+}
+
+async fn a_print_form_sent_after_the_session_expired_comes_back_after_signing_in(app: TestApp) {
+    let account = app.set_up().await;
+    let sam = app.add_client("Sam Expired", "Sam").await;
+    let id = sam.trim_start_matches("/clients/");
+    let token = app.get("/handouts/crying-in-therapy").await.csrf_token();
+    app.age_all_sessions();
+    let typed = [
+        ("csrf_token", token.as_str()),
+        ("client", id),
+        ("note", "Words chosen with care\nfor Sam."),
+        ("paper", "a4"),
+        ("large", "1"),
+        ("names", "1"),
+        ("give", "1"),
+    ];
+    let reauth = app
+        .post_form("/handouts/crying-in-therapy/print", &typed)
+        .await;
+    assert_eq!(reauth.status, 401, "{}", reauth.body);
+    reauth.assert_contains("What you typed is safe on this page");
+    // The email is filled in; this account has no second factor, so no
+    // code is asked for.
+    reauth.assert_contains(&format!("value=\"{}\"", account.email));
+    assert!(!reauth.body.contains("reauth_code"));
+    let mut again = crate::helpers::app::carried(&reauth.body);
+    assert!(again.contains(&("note".into(), "Words chosen with care\nfor Sam.".into())));
+    again.push(("reauth_email".into(), account.email.clone()));
+    again.push(("reauth_password".into(), account.password.clone()));
+    let refs: Vec<(&str, &str)> = again
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let back = app
+        .post_form("/handouts/crying-in-therapy/print", &refs)
+        .await;
+    assert_eq!(back.status, 200, "{}", back.body);
+    back.assert_contains("You are signed in again");
+    back.assert_contains("Words chosen with care\nfor Sam.");
+    back.assert_contains(&format!("<option value=\"{id}\" selected>"));
+    back.assert_contains("value=\"a4\" checked");
+    back.assert_contains("name=\"large\" value=\"1\" checked");
+    assert_eq!(
+        app.audit_count("handout.given"),
+        0,
+        "nothing recorded unseen"
+    );
+}
+
+async fn a_print_form_from_an_old_tab_comes_back_to_be_sent_again(app: TestApp) {
+    let account = app.set_up().await;
+    let sam = app.add_client("Sam Oldtab", "Sam").await;
+    let id = sam.trim_start_matches("/clients/");
+    let old = app.get("/handouts/crying-in-therapy").await.csrf_token();
+    // Signed out and in again elsewhere: a new session, a new token.
+    app.log_out().await;
+    app.log_in(&account.email, &account.password).await;
+    let typed = [
+        ("csrf_token", old.as_str()),
+        ("client", id),
+        ("note", "From the tab left open."),
+        ("paper", "letter"),
+        ("names", "1"),
+        ("give", "1"),
+    ];
+    let resend = app
+        .post_form("/handouts/crying-in-therapy/print", &typed)
+        .await;
+    assert_eq!(resend.status, 409, "{}", resend.body);
+    resend.assert_contains("Check your work and send it again");
+    assert_eq!(app.audit_count("handout.given"), 0);
+    let again = crate::helpers::app::carried(&resend.body);
+    assert!(again.contains(&("note".into(), "From the tab left open.".into())));
+    assert!(
+        !again.iter().any(|(_, v)| v == &old),
+        "the old token is not carried"
+    );
+    let refs: Vec<(&str, &str)> = again
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let form = app
+        .post_form("/handouts/crying-in-therapy/print", &refs)
+        .await;
+    assert_eq!(form.status, 200);
+    form.assert_contains("From the tab left open.");
+    assert_eq!(app.audit_count("handout.given"), 0);
+    // A forged request without any token is still refused outright.
+    let forged = app
+        .post_form(
+            "/handouts/crying-in-therapy/print",
+            &[("client", id), ("note", "x"), ("give", "1")],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+}
 
 async fn the_library_shows_the_crying_handout_with_its_reading_level(app: TestApp) {
     app.set_up().await;
@@ -37,9 +213,13 @@ async fn the_library_shows_the_crying_handout_with_its_reading_level(app: TestAp
     assert!(grade <= 7.0, "grade {grade}");
     page.assert_contains("pages printed");
     let show = app.get("/handouts/crying-in-therapy").await;
-    show.assert_contains("More than 6 in 10 people");
+    show.assert_contains("more than 6 in 10 people in therapy");
     show.assert_contains("Smith and others, 2020");
     show.assert_contains("Journal of Research in Medical Sciences");
+    // It names its source, and where its figures come from.
+    show.assert_contains("Embracing Tears: Why It’s Perfectly Okay to Cry in Therapy Sessions");
+    show.assert_contains("Smith et al. (2020)");
+    assert!(!show.body.contains("the article this handout is based on"));
     show.assert_contains("class=\"write-line\"");
     assert_eq!(app.get("/handouts/no-such-handout").await.status, 404);
     // Every stylesheet and icon these pages link to is served.
@@ -106,7 +286,7 @@ async fn a_personalised_print_is_recorded_on_the_chart_and_reprints_the_same_tex
     chart.assert_contains("Handouts given");
     chart.assert_contains(&reprint_path);
     let again = app.get(&reprint_path).await;
-    again.assert_contains("exactly what was given to Samuel Ortiz (version 1)");
+    again.assert_contains("exactly what was given to Samuel Ortiz (version 2)");
     again.assert_contains("You were brave today, Sam.");
     again.assert_contains("class=\"paper-a4 large\"");
     let article = |body: &str| {
@@ -132,10 +312,51 @@ async fn a_tagged_note_suggests_the_handout_already_personalised(app: TestApp) {
     let tagged = app.add_note(&sam, &[("tag", "emotional-release")]).await;
     let page = app.get(&tagged).await;
     page.assert_contains("Handouts that fit this session");
-    let link = format!("/handouts/crying-in-therapy/print?client={id}");
+    // The suggestion opens the personalise form with the client chosen
+    // and names on, rather than printing straight away.
+    let link = format!("/handouts/crying-in-therapy?client={id}#print");
     page.assert_contains(&link);
-    let print = app.get(&link).await;
+    let form = app.get(&link).await;
+    assert_eq!(form.status, 200);
+    form.assert_contains(&format!(
+        "<option value=\"{id}\" selected>Sam Suggest (Sammy)</option>"
+    ));
+    form.assert_contains("name=\"names\" value=\"1\" checked");
+    form.assert_contains("id=\"note\" name=\"note\"");
+    let print = app
+        .submit(
+            &link,
+            "/handouts/crying-in-therapy/print",
+            &[
+                ("client", id),
+                ("note", "Take this home, Sammy."),
+                ("names", "1"),
+                ("paper", "letter"),
+            ],
+        )
+        .await;
     print.assert_contains("For Sammy");
+    print.assert_contains("Take this home, Sammy.");
+    print.assert_contains("Dr Ada Lovelace");
+    // Back keeps what was typed.
+    let back = app
+        .submit(
+            &link,
+            "/handouts/crying-in-therapy",
+            &[
+                ("client", id),
+                ("note", "Take this home, Sammy."),
+                ("names", "1"),
+                ("paper", "a4"),
+                ("large", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(back.status, 200);
+    back.assert_contains("Take this home, Sammy.");
+    back.assert_contains(&format!("<option value=\"{id}\" selected>"));
+    back.assert_contains("value=\"a4\" checked");
+    back.assert_contains("name=\"large\" value=\"1\" checked");
     let plain = app.add_note(&sam, &[("tag", "self-compassion")]).await;
     assert!(
         !app.get(&plain)

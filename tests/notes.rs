@@ -4,12 +4,15 @@
 use std::time::Duration;
 
 use crate::both_backends;
-use crate::helpers::app::{edit_fields, hidden_value, html_unescape, note_form};
+use crate::helpers::app::{edit_fields, hidden_value, note_form};
 use crate::helpers::{Backend, TestApp};
 
 both_backends!(
     a_soap_note_with_tags_and_a_key_moment_is_saved_and_shown,
     signing_locks_the_note_and_addenda_are_appended,
+    deleting_a_draft_asks_first_and_names_the_note,
+    an_empty_note_cannot_be_signed_and_the_page_says_what_is_missing,
+    save_and_sign_is_one_step_and_a_resubmitted_form_makes_no_second_note,
     every_save_keeps_the_previous_version_with_what_changed,
     changing_format_keeps_the_text_already_typed,
     a_save_from_a_stale_tab_gets_409_with_both_texts,
@@ -80,7 +83,7 @@ async fn signing_locks_the_note_and_addenda_are_appended(app: TestApp) {
     let signed = app.sign_note(&note, &page.csrf_token()).await;
     assert_eq!(signed.location(), Some(format!("{note}?signed=1").as_str()));
     let page = app.get(&note).await;
-    page.assert_contains("Signed ");
+    page.assert_contains("Signed by Dr Ada Lovelace on ");
     assert!(!page.body.contains("Edit draft"));
 
     // The text can no longer change, by form or by a hand-made request.
@@ -100,8 +103,24 @@ async fn signing_locks_the_note_and_addenda_are_appended(app: TestApp) {
         .await;
     assert_eq!(edit.status, 409);
     edit.assert_contains("signed");
-    let deleted = app.press(&page, &format!("{note}/delete")).await;
-    assert_eq!(deleted.status, 409);
+    // What was typed is not lost: it waits in the addendum box.
+    assert_eq!(
+        crate::helpers::app::hidden_textarea(&edit.body, "body"),
+        "Subjective:\nRewritten history"
+    );
+    // A stale draft page's Delete leads back to the note, never to a dead end.
+    let stale = app.get(&format!("{note}/delete")).await;
+    assert_eq!(stale.location(), Some(format!("{note}?kept=1").as_str()));
+    let deleted = app
+        .post_form(
+            &format!("{note}/delete"),
+            &[("csrf_token", &page.csrf_token()), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(deleted.location(), Some(format!("{note}?kept=1").as_str()));
+    app.get(&format!("{note}?kept=1"))
+        .await
+        .assert_contains("signed notes are part of the clinical record");
     let page = app.get(&note).await;
     page.assert_contains("The signed words.");
     assert!(!page.body.contains("Rewritten history"));
@@ -117,20 +136,179 @@ async fn signing_locks_the_note_and_addenda_are_appended(app: TestApp) {
     assert_eq!(empty.status, 400);
     let page = app.get(&note).await;
     page.assert_contains("Client phoned: she is safe.");
-    page.assert_contains("Added ");
+    page.assert_contains("Added by Dr Ada Lovelace on ");
     page.assert_contains("The signed words.");
     assert_eq!(app.audit_count("note.sign"), 1);
     assert_eq!(app.audit_count("note.addendum"), 1);
+}
 
-    // A draft can be deleted.
+async fn deleting_a_draft_asks_first_and_names_the_note(app: TestApp) {
+    app.set_up().await;
+    let sam = app.add_client("Sam Delete", "").await;
     let draft = app
-        .add_note(&sam, &[("section_subjective", "scratch")])
+        .add_note(
+            &sam,
+            &[(
+                "section_subjective",
+                "Talked about the move to Leeds and the new job there",
+            )],
+        )
         .await;
+    let page = app.get(&draft).await;
+    // The note page links to a confirmation; it does not delete.
+    page.assert_contains(&format!("href=\"{draft}/delete\""));
+    let confirm = app.get(&format!("{draft}/delete")).await;
+    assert_eq!(confirm.status, 200);
+    for text in [
+        "Delete this draft note?",
+        "Sam Delete",
+        "Mon 2 Mar 2026",
+        "Talked about the move to Leeds and the new job there",
+        "Keep it",
+    ] {
+        confirm.assert_contains(text);
+    }
+    // A post without the confirmation (a hand-made one, or an old page's
+    // one-click button) deletes nothing and asks.
+    let unconfirmed = app.press(&page, &format!("{draft}/delete")).await;
+    assert_eq!(
+        unconfirmed.location(),
+        Some(format!("{draft}/delete").as_str())
+    );
+    assert_eq!(app.get(&draft).await.status, 200);
+    assert_eq!(app.audit_count("note.delete"), 0);
     let gone = app
-        .press(&app.get(&draft).await, &format!("{draft}/delete"))
+        .post_form(
+            &format!("{draft}/delete"),
+            &[("csrf_token", &confirm.csrf_token()), ("confirm", "yes")],
+        )
         .await;
-    assert_eq!(gone.status, 303);
+    assert_eq!(
+        gone.location(),
+        Some(format!("{sam}?note_deleted=1").as_str())
+    );
     assert_eq!(app.get(&draft).await.status, 404);
+    assert_eq!(app.audit_count("note.delete"), 1);
+    // Another therapist's draft cannot be asked about or deleted.
+    let mine = app.add_note(&sam, &[]).await;
+    let other = app
+        .colleague("other@example.org", "another long password")
+        .await;
+    assert_eq!(other.get(&format!("{mine}/delete")).await.status, 404);
+    let token = other.get("/clients").await.csrf_token();
+    let refused = other
+        .post_form(
+            &format!("{mine}/delete"),
+            &[("csrf_token", &token), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(refused.status, 404);
+    assert_eq!(app.get(&mine).await.status, 200);
+}
+
+async fn an_empty_note_cannot_be_signed_and_the_page_says_what_is_missing(app: TestApp) {
+    app.set_up().await;
+    let sam = app.add_client("Sam Empty", "").await;
+    let note = app
+        .add_note(
+            &sam,
+            &[
+                ("section_subjective", ""),
+                ("section_objective", "Tearful at first."),
+                ("section_assessment", " "),
+                ("section_plan", ""),
+            ],
+        )
+        .await;
+    let page = app.get(&note).await;
+    let refused = app.sign_note(&note, &page.csrf_token()).await;
+    assert_eq!(refused.status, 400);
+    refused.assert_contains(
+        "Not signed yet: write something under Subjective, Assessment and Plan first",
+    );
+    assert_eq!(app.audit_count("note.sign"), 0);
+    let page = app.get(&note).await;
+    page.assert_contains("Draft, saved");
+    // "Save and sign" on a new form keeps the draft and says the same.
+    let token = app.get(&format!("{sam}/notes/new")).await.csrf_token();
+    let half = app
+        .post_form(
+            &format!("{sam}/notes"),
+            &note_form(
+                &[("csrf_token", &token)],
+                "soap",
+                &[
+                    ("section_subjective", "Only this so far."),
+                    ("intent", "sign"),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(half.status, 400);
+    half.assert_contains("Your note is saved as a draft.");
+    half.assert_contains("write something under Objective, Assessment and Plan");
+    half.assert_contains("Only this so far.");
+    assert_eq!(app.audit_count("note.create"), 2);
+    assert_eq!(app.audit_count("note.sign"), 0);
+}
+
+async fn save_and_sign_is_one_step_and_a_resubmitted_form_makes_no_second_note(app: TestApp) {
+    app.set_up().await;
+    let sam = app.add_client("Sam Twice", "").await;
+    let form = app.get(&format!("{sam}/notes/new")).await;
+    let form_id = hidden_value(&form.body, "form_id").expect("a one-time form id");
+    let again = app.get(&format!("{sam}/notes/new")).await;
+    assert_ne!(
+        hidden_value(&again.body, "form_id").as_deref(),
+        Some(form_id.as_str()),
+        "each form gets its own"
+    );
+    let token = form.csrf_token();
+    let mut fields = note_form(
+        &[("csrf_token", &token), ("form_id", &form_id)],
+        "soap",
+        &[("intent", "sign")],
+    );
+    fields.extend(crate::helpers::app::NOTE_DEFAULTS);
+    let signed = app.post_form(&format!("{sam}/notes"), &fields).await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let note = signed.location_path();
+    assert_eq!(signed.location(), Some(format!("{note}?signed=1").as_str()));
+    app.get(&note)
+        .await
+        .assert_contains("Signed by Dr Ada Lovelace");
+    // Back, then the same form sent again: the note it made, not a second.
+    let resent = app.post_form(&format!("{sam}/notes"), &fields).await;
+    assert_eq!(
+        resent.location(),
+        Some(format!("{note}?already=1").as_str())
+    );
+    app.get(&format!("{note}?already=1"))
+        .await
+        .assert_contains("already saved from that form");
+    assert_eq!(app.audit_count("note.create"), 1);
+    assert_eq!(app.audit_count("note.sign"), 1);
+    assert_eq!(
+        crate::helpers::app::links_starting(&app.get(&sam).await.body, "/notes/").len(),
+        1,
+        "one note on the client's page"
+    );
+    // The same one-time id from another therapist's form is theirs alone.
+    let other = app
+        .colleague("other@example.org", "another long password")
+        .await;
+    let theirs = other.add_client("Their Client", "").await;
+    let token = other.get(&format!("{theirs}/notes/new")).await.csrf_token();
+    let mut fields = note_form(
+        &[("csrf_token", &token), ("form_id", &form_id)],
+        "soap",
+        &[("intent", "save")],
+    );
+    fields.extend(crate::helpers::app::NOTE_DEFAULTS);
+    let made = other.post_form(&format!("{theirs}/notes"), &fields).await;
+    assert_eq!(made.status, 303);
+    assert_ne!(made.location_path(), note, "never someone else's note");
+    assert_eq!(other.get(&made.location_path()).await.status, 200);
 }
 
 async fn every_save_keeps_the_previous_version_with_what_changed(app: TestApp) {
@@ -181,22 +359,32 @@ async fn changing_format_keeps_the_text_already_typed(app: TestApp) {
             &format!("{sam}/notes"),
             &note_form(
                 &[("csrf_token", &token)],
-                "dap",
+                "soap",
                 &[
                     ("section_subjective", "what she said"),
                     ("section_objective", "tearful"),
                     ("section_plan", "next week"),
                     ("key_moment", "kept moment"),
-                    ("intent", "reformat"),
+                    ("switch_format", "dap"),
                 ],
             ),
         )
         .await;
     assert_eq!(switched.status, 200);
     switched.assert_contains("now in DAP format");
-    switched.assert_contains("Subjective:\nwhat she said");
-    switched.assert_contains("Objective:\ntearful");
+    // In the order the therapist wrote them: Subjective, then Objective.
+    let data = crate::helpers::app::hidden_textarea(&switched.body, "section_data");
+    assert_eq!(data, "Subjective:\nwhat she said\n\nObjective:\ntearful");
     switched.assert_contains("next week");
+    // The switch is a button that says what it does; Enter saves a draft.
+    switched.assert_contains("name=\"switch_format\" value=\"soap\"");
+    switched.assert_contains(">Switch to SOAP</button>");
+    let save = switched.body.find("name=\"intent\" value=\"save\"");
+    let switch = switched.body.find("name=\"switch_format\"");
+    assert!(
+        save.is_some() && save < switch,
+        "the form's first (default) button saves the draft"
+    );
     switched.assert_contains(r#"value="kept moment""#);
     assert!(switched.body.contains("name=\"section_data\""));
     let list = app.get(&sam).await;
@@ -277,7 +465,7 @@ async fn a_note_submitted_after_the_session_expired_comes_back_after_signing_in(
     );
 
     // Post the carried form back with the credentials, as the page does.
-    let mut again = carried(&reauth.body);
+    let mut again = crate::helpers::app::carried(&reauth.body);
     again.push(("reauth_email".into(), account.email.clone()));
     again.push(("reauth_password".into(), "wrong password".into()));
     let refs: Vec<(&str, &str)> = again
@@ -289,7 +477,7 @@ async fn a_note_submitted_after_the_session_expired_comes_back_after_signing_in(
     wrong.assert_contains("do not match");
     wrong.assert_contains("a moment worth keeping");
 
-    let mut again = carried(&wrong.body);
+    let mut again = crate::helpers::app::carried(&wrong.body);
     again.push(("reauth_email".into(), account.email.clone()));
     again.push(("reauth_password".into(), account.password.clone()));
     let refs: Vec<(&str, &str)> = again
@@ -316,18 +504,6 @@ async fn a_note_submitted_after_the_session_expired_comes_back_after_signing_in(
     app.get(saved.location().expect("note"))
         .await
         .assert_contains("Long careful words");
-}
-
-/// The hidden fields a page carries, as a browser would send them.
-fn carried(body: &str) -> Vec<(String, String)> {
-    body.split("<input type=\"hidden\" name=\"")
-        .skip(1)
-        .filter_map(|part| {
-            let (name, rest) = part.split_once("\" value=\"")?;
-            let value = rest.split('"').next()?;
-            Some((name.to_owned(), html_unescape(value)))
-        })
-        .collect()
 }
 
 fn end_all_sessions(app: &TestApp) {
@@ -445,7 +621,13 @@ async fn search_sees_every_change_made_after_it_first_read_the_notes(app: TestAp
         .assert_contains("1 note matches");
 
     let deleted = app
-        .press(&app.get(&note).await, &format!("{note}/delete"))
+        .post_form(
+            &format!("{note}/delete"),
+            &[
+                ("csrf_token", &app.get(&note).await.csrf_token()),
+                ("confirm", "yes"),
+            ],
+        )
         .await;
     assert_eq!(deleted.status, 303, "{}", deleted.body);
     app.get("/notes?q=harbour")
@@ -493,15 +675,23 @@ async fn the_timeline_marks_each_tagged_session(app: TestApp) {
     .await;
     app.add_note(&sam, &[("session_date", "2026-03-01")]).await;
     let page = app.get(&sam).await;
-    page.assert_contains("<title id=\"timeline-title\">Breakthrough timeline</title>");
+    page.assert_contains("<h2>Breakthrough timeline</h2>");
     page.assert_contains(
         "3 sessions from Mon 5 Jan 2026 to Sun 1 Mar 2026; 2 with breakthrough tags.",
     );
     assert_eq!(
-        page.body.matches("<circle").count(),
+        page.body.matches("class=\"tl-dot\"").count(),
         3,
         "one marker per (session, tag)"
     );
+    // A row per tag, the first session at the left edge, the last at the
+    // right, and dated ticks a fortnight apart between them.
+    assert_eq!(page.body.matches("class=\"tl-row\"").count(), 2);
+    page.assert_contains("cx=\"0.00%\"");
+    page.assert_contains("x1=\"100.00%\" y1=\"1\"");
+    for tick in ["5 Jan", "19 Jan", "2 Feb", "16 Feb"] {
+        page.assert_contains(&format!(">{tick}</text>"));
+    }
     page.assert_contains("Thu 5 Feb 2026: Tearful breakthrough");
     page.assert_contains("<caption>Sessions with tagged moments</caption>");
     page.assert_contains("first risk taken");

@@ -747,6 +747,24 @@ async fn a_caseload_moves_to_another_practice_and_a_broken_export_imports_nothin
         !page.body.contains("no longer matches what was signed"),
         "the signature is sealed afresh and holds"
     );
+
+    // A note marked signed with an empty heading (an older export) arrives
+    // as a draft to finish, and the import says so.
+    let gap = dir.path().join("gap.json");
+    let gap_body = export.body.replacen(
+        "\"objective\": \"Calm and engaged.\"",
+        "\"objective\": \"\"",
+        1,
+    );
+    assert_ne!(gap_body, export.body);
+    std::fs::write(&gap, gap_body).expect("write");
+    let out = import(&gap, &there.password);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success()
+            && said.contains("1 note(s) marked signed in the file have an empty heading"),
+        "{said}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -96,6 +96,8 @@ actions! {
     HandoutPrint = ("handout.print", "Handout printed"),
     /// A handout was recorded as given to a client (subject: the record).
     HandoutGiven = ("handout.given", "Handout given"),
+    /// A record of a handout given was taken back just after (subject: the record).
+    HandoutUndo = ("handout.undo", "Handout record taken back"),
     /// A practice handout was imported, copied or edited.
     HandoutSave = ("handout.save", "Practice handout saved"),
     /// A therapist changed their password.
@@ -128,6 +130,10 @@ actions! {
     CaseloadImport = ("caseload.import", "Caseload imported"),
     /// `tearsheet backup` copied the database (no therapist: the operator).
     Backup = ("backup", "Backup taken"),
+    /// A therapist changed their name, credentials or licence number.
+    ProfileChange = ("profile.change", "Profile changed"),
+    /// The administrator changed how the practice writes dates.
+    PracticeSettings = ("practice.settings", "Practice settings changed"),
 }
 
 /// Security events the administrator sees for the whole practice.

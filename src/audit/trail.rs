@@ -10,7 +10,6 @@ use super::ledger::{self, Action, TrailFilter};
 use crate::auth::account::{self, Role};
 use crate::auth::extract::Signed;
 use crate::auth::layout_for;
-use crate::web::layout::local_time;
 use crate::web::{AppError, AppState, Layout};
 
 /// Register the audit routes.
@@ -105,7 +104,7 @@ async fn trail(
         .map(|e| {
             let action = Action::parse(&e.action);
             Row {
-                when: local_time(e.at),
+                when: session.dates.moment(e.at),
                 who: match e.therapist_id {
                     Some(id) => names
                         .iter()

@@ -80,6 +80,10 @@ pub struct Therapist {
     pub backup_codes: Option<Vec<u8>>,
     /// Which form the therapist's sealed data is in (see `crate::upgrade`).
     pub data_format: i32,
+    /// Professional credentials, such as "LCSW".
+    pub credentials: String,
+    /// Licence number, if they give one.
+    pub licence: String,
 }
 
 #[derive(Insertable)]
@@ -109,6 +113,21 @@ pub fn recovery_place(id: TherapistId) -> Place<'static> {
 }
 
 impl Therapist {
+    /// How they sign: "Dr Ada Lovelace, LCSW, licence 12345" (the name,
+    /// then the credentials and licence they gave, if any).
+    pub fn signature(&self) -> String {
+        let mut out = self.display_name.clone();
+        if !self.credentials.trim().is_empty() {
+            out.push_str(", ");
+            out.push_str(self.credentials.trim());
+        }
+        if !self.licence.trim().is_empty() {
+            out.push_str(", licence ");
+            out.push_str(self.licence.trim());
+        }
+        out
+    }
+
     /// Whether the account may sign in.
     pub fn is_active(&self) -> bool {
         self.status == "active"
@@ -442,4 +461,41 @@ pub fn new_recovery_code(
         })
         .execute(conn)?;
     Ok(code)
+}
+
+/// How a therapist signs, by id ("a former colleague" if the account is gone).
+pub fn signature_of(conn: &mut DbConn, id: TherapistId) -> QueryResult<String> {
+    Ok(find(conn, id)?.map_or_else(|| "a former colleague".to_owned(), |t| t.signature()))
+}
+
+/// A therapist's professional details, as they change them in Settings.
+#[derive(AsChangeset)]
+#[diesel(table_name = therapists)]
+pub struct ProfileChanges<'a> {
+    /// Name shown in the app and on what they sign.
+    pub display_name: &'a str,
+    /// Credentials.
+    pub credentials: &'a str,
+    /// Licence number.
+    pub licence: &'a str,
+}
+
+/// Change a therapist's name, credentials and licence number.
+pub fn update_profile(
+    conn: &mut DbConn,
+    id: TherapistId,
+    changes: &ProfileChanges<'_>,
+) -> QueryResult<()> {
+    diesel::update(therapists::table.find(id))
+        .set(changes)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Set how the practice writes dates.
+pub fn set_date_style(conn: &mut DbConn, style: crate::web::dates::DateStyle) -> QueryResult<()> {
+    diesel::update(practice::table)
+        .set(practice::date_style.eq(style.key()))
+        .execute(conn)
+        .map(|_| ())
 }

@@ -31,7 +31,8 @@ pub const RECOVERY_CODE_PATH: &str = "/account/recovery-code";
 #[derive(Clone)]
 enum Loaded {
     Active(Rc<CurrentSession>),
-    Expired,
+    /// The session of this account just ended (idle or too old).
+    Expired(crate::ids::TherapistId),
     Missing,
 }
 
@@ -58,7 +59,7 @@ async fn load(req: &HttpRequest) -> Result<Loaded, AppError> {
                 .await?
             {
                 Lookup::Active(s) => Loaded::Active(Rc::new(s)),
-                Lookup::Expired => Loaded::Expired,
+                Lookup::Expired(therapist) => Loaded::Expired(therapist),
                 Lookup::Missing => Loaded::Missing,
             }
         }
@@ -88,7 +89,7 @@ async fn require(req: &HttpRequest, allow_pending: bool) -> Result<Rc<CurrentSes
             Err(AppError::Redirect(RECOVERY_CODE_PATH.to_owned()))
         }
         Loaded::Active(s) => Ok(s),
-        Loaded::Expired => Err(AppError::SignInRequired {
+        Loaded::Expired(_) => Err(AppError::SignInRequired {
             next: next_for(req),
             expired: true,
         }),
@@ -145,7 +146,7 @@ impl FromRequest for AwaitingCode {
             match load(&req).await? {
                 Loaded::Active(s) if s.needs_second_factor => Ok(Self(s)),
                 Loaded::Active(_) => Err(AppError::Redirect("/clients".to_owned())),
-                Loaded::Expired => Err(AppError::SignInRequired {
+                Loaded::Expired(_) => Err(AppError::SignInRequired {
                     next: None,
                     expired: true,
                 }),
@@ -176,7 +177,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CodeForm<T> {
             let session = match load(&req).await? {
                 Loaded::Active(s) if s.needs_second_factor => s,
                 Loaded::Active(_) => return Err(AppError::Redirect("/clients".to_owned())),
-                Loaded::Expired => {
+                Loaded::Expired(_) => {
                     return Err(AppError::SignInRequired {
                         next: None,
                         expired: true,
@@ -269,14 +270,21 @@ impl<T: DeserializeOwned + 'static> FromRequest for PendingForm<T> {
     }
 }
 
-/// A form that holds a therapist's writing (notes, addenda, client records).
+/// A form that holds a therapist's writing (notes, addenda, client
+/// records, a handout's personal note).
 ///
-/// Like [`SignedForm`], except that when the session has ended the typed
-/// fields are not lost: the visitor gets a sign-in page that carries them
-/// back to the same action ([`AppError::ReauthRequired`]). When that page is
-/// sent with the right password, this extractor signs the therapist in and
-/// hands the handler the form with `resumed` set: the handler must then show
-/// the filled form again, unsaved, for the therapist to check and save.
+/// Like [`SignedForm`], except that typed text is never lost:
+/// - when the session has ended, the visitor gets a sign-in page that
+///   carries every field back to the same action
+///   ([`AppError::ReauthRequired`]), with their email filled in and the
+///   two-factor field only if their account uses it;
+/// - when the form comes from a page of an earlier session (an old tab,
+///   after signing in again elsewhere), it gets a page that carries the
+///   fields back with this session's token ([`AppError::ResendRequired`]).
+///
+/// Either way, when the fields come back the handler gets them with
+/// `resumed` set, and must show the filled form again, unsaved, for the
+/// therapist to check and save.
 pub struct WritingForm<T> {
     /// The (possibly new) session.
     pub session: Rc<CurrentSession>,
@@ -284,14 +292,30 @@ pub struct WritingForm<T> {
     pub form: T,
     /// The raw pairs, for repeated and dynamic fields.
     pub pairs: Pairs,
-    /// Set when the therapist has just signed in again: the new session
-    /// cookie to send with the re-shown form.
-    pub resumed: Option<actix_web::cookie::Cookie<'static>>,
+    /// The fields came back through a sign-in or resend page: show them
+    /// again, do not act on them yet.
+    pub resumed: bool,
+    /// The new session's cookie, after signing in again, to send with the
+    /// page.
+    pub cookie: Option<actix_web::cookie::Cookie<'static>>,
 }
 
 const REAUTH_EMAIL: &str = "reauth_email";
 const REAUTH_PASSWORD: &str = "reauth_password";
 const REAUTH_CODE: &str = "reauth_code";
+/// Marks fields carried back by a sign-in or resend page.
+pub const RESUMED: &str = "resumed";
+
+/// The typed fields, without tokens, credentials or markers.
+fn carried(pairs: &Pairs) -> Vec<(String, String)> {
+    pairs.without(&[
+        "csrf_token",
+        REAUTH_EMAIL,
+        REAUTH_PASSWORD,
+        REAUTH_CODE,
+        RESUMED,
+    ])
+}
 
 impl<T: DeserializeOwned + 'static> FromRequest for WritingForm<T> {
     type Error = AppError;
@@ -307,112 +331,151 @@ impl<T: DeserializeOwned + 'static> FromRequest for WritingForm<T> {
                 Loaded::Active(session) if session.pending_recovery.is_some() => {
                     Err(AppError::Redirect(RECOVERY_CODE_PATH.to_owned()))
                 }
-                Loaded::Active(session) if session.needs_second_factor => resume(&req, pairs).await,
+                Loaded::Active(session) if session.needs_second_factor => {
+                    resume(&req, pairs, None).await
+                }
                 Loaded::Active(session) => {
-                    check_token(pairs.get("csrf_token"), Some(&session.csrf_token))?;
+                    let sent = pairs.get("csrf_token");
+                    if let Err(refused) = check_token(sent, Some(&session.csrf_token)) {
+                        // No token at all is no page of ours: refused. A
+                        // token from an earlier session is an old tab
+                        // (the cookie is SameSite=Strict, so never another
+                        // site's): its work comes back to be sent again.
+                        if sent.is_none_or(str::is_empty) {
+                            return Err(refused);
+                        }
+                        return Err(AppError::ResendRequired {
+                            action: req.uri().path().to_owned(),
+                            fields: carried(&pairs),
+                            csrf_token: session.csrf_token.clone(),
+                        });
+                    }
                     let form = pairs.deserialize()?;
                     Ok(Self {
                         session,
                         form,
+                        resumed: pairs.get(RESUMED).is_some(),
                         pairs,
-                        resumed: None,
+                        cookie: None,
                     })
                 }
-                Loaded::Expired | Loaded::Missing => resume(&req, pairs).await,
+                Loaded::Expired(therapist) => resume(&req, pairs, Some(therapist)).await,
+                Loaded::Missing => resume(&req, pairs, None).await,
             }
         })
     }
 }
 
+/// Sign in again from the sign-in page a [`WritingForm`] sent, or send that
+/// page (again). `known` is the account whose session just ended, if that
+/// is known: its email is filled in, and the code field shown if it uses
+/// two-factor sign-in.
 async fn resume<T: DeserializeOwned>(
     req: &HttpRequest,
     pairs: Pairs,
+    known: Option<crate::ids::TherapistId>,
 ) -> Result<WritingForm<T>, AppError> {
-    let fields = pairs.without(&["csrf_token", REAUTH_EMAIL, REAUTH_PASSWORD, REAUTH_CODE]);
-    let action = req.uri().path().to_owned();
-    let email = pairs.get(REAUTH_EMAIL).unwrap_or_default().to_owned();
-    let reauth = |error: Option<&str>| AppError::ReauthRequired {
-        action: action.clone(),
-        fields: fields.clone(),
+    let state = state(req)?;
+    let account = match known {
+        Some(id) => {
+            state
+                .db(move |conn| Ok(super::account::find(conn, id)?))
+                .await?
+        }
+        None => None,
+    };
+    let typed = pairs.get(REAUTH_EMAIL).unwrap_or_default();
+    let email = if typed.is_empty() {
+        account
+            .as_ref()
+            .map(|a| a.email.clone())
+            .unwrap_or_default()
+    } else {
+        typed.to_owned()
+    };
+    let wants_code = account.as_ref().is_some_and(|a| a.totp_secret.is_some())
+        || pairs.get(REAUTH_CODE).is_some();
+    let reauth = |error: Option<&str>, code: bool| AppError::ReauthRequired {
+        action: req.uri().path().to_owned(),
+        fields: carried(&pairs),
         email: email.clone(),
         error: error.map(str::to_owned),
+        code,
     };
     let Some(password) = pairs.get(REAUTH_PASSWORD) else {
-        return Err(reauth(None));
+        return Err(reauth(None, wants_code));
     };
     // The sign-in page carried a pre-session token; without it, this could
     // be another site replaying a password it somehow holds.
     let cookie = req.cookie(cookies::PRE_SESSION_CSRF);
     if check_token(pairs.get("csrf_token"), cookie.as_ref().map(|c| c.value())).is_err() {
-        return Err(reauth(Some(
-            "That sign-in form had expired. Please enter your password again.",
-        )));
+        return Err(reauth(
+            Some("That sign-in form had expired. Please enter your password again."),
+            wants_code,
+        ));
     }
-    let state = state(req)?;
-    match super::login::attempt(req, &state, &email, password).await? {
-        super::login::Attempt::Success { token, .. } => {
-            let cookie = cookies::session(token.encode().to_string());
-            let config = state.config.clone();
-            let session = match state
-                .db(move |conn| Ok(session::load(conn, &token, &config)?))
-                .await?
-            {
-                Lookup::Active(s) => Rc::new(s),
-                Lookup::Expired | Lookup::Missing => {
-                    return Err(reauth(Some(super::login::FAILED)));
-                }
-            };
-            let form = pairs.deserialize()?;
-            Ok(WritingForm {
-                session,
-                form,
-                pairs,
-                resumed: Some(cookie),
-            })
+    let token = match super::login::attempt(req, &state, &email, password).await? {
+        super::login::Attempt::Success { token, .. } => token,
+        super::login::Attempt::SecondFactor { token } => token,
+        super::login::Attempt::Failed => {
+            return Err(reauth(Some(super::login::FAILED), wants_code));
         }
-        super::login::Attempt::SecondFactor { token } => {
-            let cookie = cookies::session(token.encode().to_string());
-            let config = state.config.clone();
-            let Lookup::Active(session) = state
-                .db(move |conn| Ok(session::load(conn, &token, &config)?))
-                .await?
-            else {
-                return Err(reauth(Some(super::login::FAILED)));
-            };
-            let code = pairs.get(REAUTH_CODE).unwrap_or_default().to_owned();
-            let (id, dk, waiting) = (session.therapist, session.dk.duplicate(), session.id);
-            let address = crate::web::client::throttle_address(req, &state.config);
-            let s = Rc::new(session);
-            let outcome = state
-                .db(move |conn| {
-                    Ok(super::login::second_factor(
-                        conn, waiting, id, &dk, &code, &address,
-                    )?)
-                })
-                .await?;
-            if let super::login::SecondFactor::Locked(secs) = outcome {
+        super::login::Attempt::Disabled => {
+            return Err(reauth(Some(super::login::DISABLED), wants_code));
+        }
+    };
+    let cookie = cookies::session(token.encode().to_string());
+    let config = state.config.clone();
+    let Lookup::Active(session) = state
+        .db(move |conn| Ok(session::load(conn, &token, &config)?))
+        .await?
+    else {
+        return Err(reauth(Some(super::login::FAILED), wants_code));
+    };
+    if session.needs_second_factor {
+        let code = pairs.get(REAUTH_CODE).unwrap_or_default().to_owned();
+        if code.trim().is_empty() {
+            return Err(reauth(
+                Some(
+                    "Your account uses two-factor sign-in: enter your password again with the code your app shows now (or a backup code).",
+                ),
+                true,
+            ));
+        }
+        let (id, dk, waiting) = (session.therapist, session.dk.duplicate(), session.id);
+        let address = crate::web::client::throttle_address(req, &state.config);
+        let outcome = state
+            .db(move |conn| {
+                Ok(super::login::second_factor(
+                    conn, waiting, id, &dk, &code, &address,
+                )?)
+            })
+            .await?;
+        match outcome {
+            super::login::SecondFactor::Locked(secs) => {
                 return Err(AppError::TooManyRequests(secs));
             }
-            let ok = outcome == super::login::SecondFactor::Accepted;
-            if ok {
-                state.signed_in(s.therapist, &s.dk);
+            super::login::SecondFactor::Refused => {
+                return Err(reauth(
+                    Some(
+                        "That code does not match, or it was already used. Enter your password again with the code your app shows now, or a backup code.",
+                    ),
+                    true,
+                ));
             }
-            if !ok {
-                return Err(reauth(Some(
-                    "Enter the current code from your authenticator app (or a backup code) as well as your password.",
-                )));
+            super::login::SecondFactor::Accepted => {
+                state.signed_in(session.therapist, &session.dk);
             }
-            let form = pairs.deserialize()?;
-            Ok(WritingForm {
-                session: s,
-                form,
-                pairs,
-                resumed: Some(cookie),
-            })
         }
-        super::login::Attempt::Failed => Err(reauth(Some(super::login::FAILED))),
-        super::login::Attempt::Disabled => Err(reauth(Some(super::login::DISABLED))),
     }
+    let form = pairs.deserialize()?;
+    Ok(WritingForm {
+        session: Rc::new(session),
+        form,
+        pairs,
+        resumed: true,
+        cookie: Some(cookie),
+    })
 }
 
 /// A form sent before sign-in, checked against the pre-session CSRF cookie.
@@ -446,7 +509,7 @@ impl FromRequest for MaybeSigned {
         Box::pin(async move {
             Ok(Self(match load(&req).await? {
                 Loaded::Active(s) => Some(s),
-                Loaded::Expired | Loaded::Missing => None,
+                Loaded::Expired(_) | Loaded::Missing => None,
             }))
         })
     }

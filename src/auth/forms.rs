@@ -61,13 +61,9 @@ pub fn check_new_password(
     errors
 }
 
-/// Check a new account's fields, as typed.
-pub fn check_new_account(
-    display_name: &str,
-    email: &str,
-    password: &str,
-    confirm: &str,
-) -> FieldErrors {
+/// A therapist's name as colleagues and clients know it: present, and
+/// under 100 characters.
+pub fn check_name(display_name: &str) -> FieldErrors {
     let mut errors = FieldErrors::default();
     let name = display_name.trim();
     if name.is_empty() {
@@ -78,6 +74,17 @@ pub fn check_new_account(
     } else if name.chars().count() > 100 {
         errors.add("display_name", "Keep your name under 100 characters.");
     }
+    errors
+}
+
+/// Check a new account's fields, as typed.
+pub fn check_new_account(
+    display_name: &str,
+    email: &str,
+    password: &str,
+    confirm: &str,
+) -> FieldErrors {
+    let mut errors = check_name(display_name);
     errors.extend(check_email(email));
     errors.extend(check_new_password(
         password,

@@ -19,14 +19,15 @@ use crate::crypto::random_token;
 use crate::db::{is_unique_violation, now, write_transaction};
 use crate::ids::TherapistId;
 use crate::web::client::user_agent;
+use crate::web::dates::DateStyle;
 use crate::web::form::{FieldErrors, NoFields};
-use crate::web::layout::local_time;
 use crate::web::{AppError, AppState, Layout, render, see_other};
 
 /// Register the practice routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/practice", web::get().to(index))
         .route("/practice/invites", web::post().to(invite))
+        .route("/practice/dates", web::post().to(set_dates))
         .route("/practice/accounts/{id}/disable", web::post().to(disable))
         .route("/practice/accounts/{id}/enable", web::post().to(enable))
         .route("/invite/{token}", web::get().to(accept_form))
@@ -68,6 +69,7 @@ struct PracticePage {
     new_link: Option<String>,
     email: String,
     errors: FieldErrors,
+    date_styles: Vec<(&'static str, &'static str, bool)>,
 }
 
 async fn practice_page(
@@ -115,7 +117,7 @@ async fn practice_page(
                 active: t.is_active(),
                 last_login: t
                     .last_login_at
-                    .map(local_time)
+                    .map(|at| session.dates.moment(at))
                     .unwrap_or_else(|| "Never".into()),
             })
             .collect(),
@@ -123,12 +125,16 @@ async fn practice_page(
             .into_iter()
             .map(|i| InviteRow {
                 email: i.email,
-                expires: local_time(i.expires_at),
+                expires: session.dates.moment(i.expires_at),
             })
             .collect(),
         new_link: link,
         email,
         errors,
+        date_styles: DateStyle::ALL
+            .iter()
+            .map(|d| (d.key(), d.label(), *d == session.dates))
+            .collect(),
     })
 }
 
@@ -211,6 +217,31 @@ async fn invite(
         )
         .await?,
     )
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct DatesForm {
+    date_style: String,
+}
+
+/// `POST /practice/dates`: how the practice writes dates and times.
+async fn set_dates(
+    state: web::Data<AppState>,
+    form: SignedForm<DatesForm>,
+) -> Result<HttpResponse, AppError> {
+    let session = form.session.clone();
+    admin_only(&session)?;
+    let style = DateStyle::parse(&form.form.date_style);
+    let by = session.therapist;
+    state
+        .db(move |conn| {
+            account::set_date_style(conn, style)?;
+            audit::record(conn, Some(by), Action::PracticeSettings, None)?;
+            Ok(())
+        })
+        .await?;
+    Ok(see_other("/practice"))
 }
 
 async fn set_active(

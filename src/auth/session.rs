@@ -12,9 +12,10 @@ use crate::config::Config;
 use crate::crypto::recovery::RecoveryCode;
 use crate::crypto::session::SessionToken;
 use crate::crypto::{DataKey, Place, SessionKey, open, random_token, seal};
-use crate::db::schema::{sessions, therapists};
+use crate::db::schema::{practice, sessions, therapists};
 use crate::db::{DbConn, now};
 use crate::ids::{SessionId, TherapistId};
+use crate::web::dates::DateStyle;
 
 use super::account::Role;
 
@@ -36,14 +37,17 @@ pub struct CurrentSession {
     pub pending_recovery: Option<RecoveryCode>,
     /// A right password was given but the two-factor code is still due.
     pub needs_second_factor: bool,
+    /// How the practice writes dates.
+    pub dates: DateStyle,
 }
 
 /// What a cookie turned out to be.
 pub enum Lookup {
     /// A live session.
     Active(CurrentSession),
-    /// A session that just ended by idle time or age (now deleted).
-    Expired,
+    /// A session of this therapist that just ended by idle time or age
+    /// (now deleted).
+    Expired(TherapistId),
     /// No such session (never existed, signed out, or tampered with).
     Missing,
 }
@@ -156,7 +160,8 @@ fn truncate(s: &str, max: usize) -> String {
 
 /// Find the session a cookie names, end it if it has expired, and open its DK.
 pub fn load(conn: &mut DbConn, token: &SessionToken, config: &Config) -> QueryResult<Lookup> {
-    let found: Option<(SessionRow, (String, String, String))> = sessions::table
+    type Found = (SessionRow, (String, String, String), Option<String>);
+    let found: Option<Found> = sessions::table
         .inner_join(therapists::table)
         .filter(sessions::token_hash.eq(token.id_hash().as_slice()))
         .select((
@@ -166,10 +171,14 @@ pub fn load(conn: &mut DbConn, token: &SessionToken, config: &Config) -> QueryRe
                 therapists::role,
                 therapists::status,
             ),
+            practice::table
+                .select(practice::date_style)
+                .limit(1)
+                .single_value(),
         ))
         .first(conn)
         .optional()?;
-    let Some((row, (display_name, role, status))) = found else {
+    let Some((row, (display_name, role, status), date_style)) = found else {
         return Ok(Lookup::Missing);
     };
     let (id, therapist) = (row.id, row.therapist_id);
@@ -180,7 +189,7 @@ pub fn load(conn: &mut DbConn, token: &SessionToken, config: &Config) -> QueryRe
     if idle || too_old {
         end(conn, id)?;
         audit::record(conn, Some(therapist), Action::SessionExpired, Some(id.0))?;
-        return Ok(Lookup::Expired);
+        return Ok(Lookup::Expired(therapist));
     }
     if status != "active" {
         end_all(conn, therapist)?;
@@ -214,6 +223,7 @@ pub fn load(conn: &mut DbConn, token: &SessionToken, config: &Config) -> QueryRe
         dk,
         pending_recovery,
         needs_second_factor: row.needs_second_factor,
+        dates: DateStyle::parse(date_style.as_deref().unwrap_or_default()),
     }))
 }
 

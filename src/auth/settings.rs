@@ -17,12 +17,12 @@ use crate::crypto::session::SessionToken;
 use crate::ids::SessionId;
 use crate::web::client::user_agent;
 use crate::web::form::{FieldErrors, NoFields};
-use crate::web::layout::local_time;
 use crate::web::{AppError, AppState, Layout, cookies, render, see_other};
 
 /// Register the settings routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/settings", web::get().to(index))
+        .route("/settings/profile", web::post().to(profile))
         .route("/settings/password", web::post().to(change_password))
         .route("/settings/recovery-code", web::post().to(new_recovery_code))
         .route("/settings/sessions/{id}/end", web::post().to(end_session))
@@ -43,6 +43,9 @@ struct SettingsPage {
     layout: Layout,
     csrf_token: String,
     email: String,
+    display_name: String,
+    credentials: String,
+    licence: String,
     two_factor: bool,
     sessions: Vec<SessionRow>,
     errors: FieldErrors,
@@ -52,6 +55,7 @@ struct SettingsPage {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct SettingsQuery {
+    profile: Option<String>,
     changed: Option<String>,
     ended: Option<String>,
     enabled: Option<String>,
@@ -78,13 +82,16 @@ async fn settings_page(
         layout: layout_for(session, "settings"),
         csrf_token: session.csrf_token.clone(),
         email: account.email.clone(),
+        display_name: account.display_name.clone(),
+        credentials: account.credentials.clone(),
+        licence: account.licence.clone(),
         two_factor: account.totp_secret.is_some(),
         sessions: listed
             .into_iter()
             .map(|s| SessionRow {
                 id: s.id,
-                started: local_time(s.created_at),
-                last_seen: local_time(s.last_seen_at),
+                started: session.dates.moment(s.created_at),
+                last_seen: session.dates.moment(s.last_seen_at),
                 browser: if s.user_agent.is_empty() {
                     "Unknown browser".into()
                 } else {
@@ -135,7 +142,9 @@ async fn index(
     Signed(session): Signed,
     query: web::Query<SettingsQuery>,
 ) -> Result<SettingsPage, AppError> {
-    let notice = if query.changed.is_some() {
+    let notice = if query.profile.is_some() {
+        Some("Saved. Notes and addenda you sign from now on show these details.")
+    } else if query.changed.is_some() {
         Some("Your password is changed. Every other session has been signed out.")
     } else if query.ended.is_some() {
         Some("Done. Those sessions are signed out.")
@@ -147,6 +156,56 @@ async fn index(
         None
     };
     settings_page(&state, &session, FieldErrors::default(), notice).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ProfileForm {
+    display_name: String,
+    credentials: String,
+    licence: String,
+}
+
+/// `POST /settings/profile`: the name, credentials and licence number a
+/// therapist signs with.
+async fn profile(
+    state: web::Data<AppState>,
+    form: SignedForm<ProfileForm>,
+) -> Result<HttpResponse, AppError> {
+    let session = form.session.clone();
+    let f = form.form;
+    let (name, credentials, licence) = (
+        f.display_name.trim().to_owned(),
+        f.credentials.trim().to_owned(),
+        f.licence.trim().to_owned(),
+    );
+    let mut errors = super::forms::check_name(&name);
+    if credentials.chars().count() > 120 {
+        errors.add("credentials", "Keep your credentials under 120 characters.");
+    }
+    if licence.chars().count() > 60 {
+        errors.add("licence", "Keep the licence number under 60 characters.");
+    }
+    if !errors.is_empty() {
+        return refused(&state, &session, errors).await;
+    }
+    let therapist = session.therapist;
+    state
+        .db(move |conn| {
+            account::update_profile(
+                conn,
+                therapist,
+                &account::ProfileChanges {
+                    display_name: &name,
+                    credentials: &credentials,
+                    licence: &licence,
+                },
+            )?;
+            audit::record(conn, Some(therapist), Action::ProfileChange, None)?;
+            Ok(())
+        })
+        .await?;
+    Ok(see_other("/settings?profile=1"))
 }
 
 #[derive(Deserialize, Default)]

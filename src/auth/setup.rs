@@ -199,5 +199,12 @@ async fn recovery_code_stored(
             Ok(())
         })
         .await?;
-    Ok(see_other("/clients"))
+    // The code must not come back with the browser's Back button: pages are
+    // never stored (no-store), and this also empties the back-forward cache.
+    let mut res = see_other("/clients");
+    res.headers_mut().insert(
+        actix_web::http::header::HeaderName::from_static("clear-site-data"),
+        actix_web::http::header::HeaderValue::from_static("\"cache\""),
+    );
+    Ok(res)
 }

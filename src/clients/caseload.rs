@@ -285,6 +285,10 @@ pub struct Imported {
     pub clients: usize,
     /// Notes.
     pub notes: usize,
+    /// Notes signed in the file that arrived as drafts, because a heading
+    /// was empty and a signed note needs every one (they can be finished
+    /// and signed in the app).
+    pub left_unsigned: usize,
 }
 
 /// Write a checked caseload into a therapist's account, in one transaction.
@@ -296,6 +300,9 @@ pub fn import(
 ) -> diesel::QueryResult<Imported> {
     write_transaction(conn, |conn| {
         let mut own = tags::custom::all(conn, therapist, dk)?;
+        // What the export says was signed is signed again here, by the
+        // account it is imported into.
+        let signature = crate::auth::account::signature_of(conn, therapist)?;
         let mut done = Imported::default();
         for c in &caseload.clients {
             let fields = ClientFields {
@@ -329,12 +336,15 @@ pub fn import(
                     process_note: String::new(),
                     tags,
                 };
-                let id = model::create(conn, therapist, dk, client, &facts, &content)?;
-                if n.signed {
-                    model::sign(conn, therapist, dk, id, 1)?;
+                let id = model::create(conn, therapist, dk, client, &facts, &content, None)?;
+                if n.signed
+                    && model::sign(conn, therapist, dk, id, 1, &signature)?
+                        != model::SignOutcome::Signed
+                {
+                    done.left_unsigned += 1;
                 }
                 for a in &n.addenda {
-                    addenda::add(conn, therapist, dk, id, a)?;
+                    addenda::add(conn, therapist, dk, id, a, &signature)?;
                 }
                 done.notes += 1;
             }

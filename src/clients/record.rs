@@ -17,6 +17,7 @@ use crate::handouts::given::GivenText;
 use crate::ids::ClientId;
 use crate::notes::model::{NoteContent, SessionFacts};
 use crate::tags::{self, Vocabulary};
+use crate::web::dates::DateStyle;
 use crate::web::{AppError, AppState, Layout};
 
 /// Register the record routes.
@@ -26,7 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The export format's version; bump on any change to its shape.
-pub const FORMAT: &str = "tearsheet.client-record.v1";
+pub const FORMAT: &str = "tearsheet.client-record.v2";
 
 /// One note in the record.
 #[derive(Serialize)]
@@ -43,14 +44,33 @@ pub struct NoteRecord {
     pub signed: bool,
     /// When signed (RFC 3339), if signed.
     pub signed_at: Option<String>,
+    /// Who signed it, as they were then (name, credentials, licence).
+    pub signed_by: Option<String>,
+    /// When signed, for the printed page.
+    #[serde(skip)]
+    pub signed_unix: Option<i64>,
     /// Section heading and text, in the format's order.
     pub sections: Vec<(String, String)>,
     /// The key moment.
     pub key_moment: String,
     /// Tag names.
     pub tags: Vec<String>,
-    /// Addenda, oldest first: when (RFC 3339) and text.
-    pub addenda: Vec<(String, String)>,
+    /// Addenda, oldest first.
+    pub addenda: Vec<AddendumRecord>,
+}
+
+/// An addendum in the record.
+#[derive(Serialize)]
+pub struct AddendumRecord {
+    /// When written (RFC 3339).
+    pub at: String,
+    /// Who wrote it, as they were then, if recorded.
+    pub by: Option<String>,
+    /// Its text.
+    pub text: String,
+    /// When written, for the printed page.
+    #[serde(skip)]
+    pub unix: i64,
 }
 
 /// A handout given.
@@ -62,6 +82,9 @@ pub struct HandoutRecord {
     pub version: i32,
     /// When (RFC 3339).
     pub given_at: String,
+    /// When, for the printed page.
+    #[serde(skip)]
+    pub given_unix: i64,
     /// The personal note printed on it.
     pub personal_note: String,
 }
@@ -103,8 +126,10 @@ pub struct WholeNote {
     pub signed: bool,
     /// When signed.
     pub signed_at: Option<i64>,
-    /// Addenda, oldest first.
-    pub addenda: Vec<(i64, String)>,
+    /// Who signed it.
+    pub signed_as: Option<String>,
+    /// Addenda, oldest first: when, by whom, text.
+    pub addenda: Vec<(i64, Option<String>, String)>,
 }
 
 /// A handout given, whole: its text, version and when.
@@ -133,6 +158,8 @@ pub fn build(
             format: n.facts.format.key(),
             signed: n.signed,
             signed_at: n.signed_at.map(rfc3339),
+            signed_by: n.signed_as.clone(),
+            signed_unix: n.signed_at,
             sections: n
                 .facts
                 .format
@@ -154,7 +181,12 @@ pub fn build(
             addenda: n
                 .addenda
                 .iter()
-                .map(|(at, body)| (rfc3339(*at), body.clone()))
+                .map(|(at, by, text)| AddendumRecord {
+                    at: rfc3339(*at),
+                    by: by.clone(),
+                    text: text.clone(),
+                    unix: *at,
+                })
                 .collect(),
         })
         .collect();
@@ -165,6 +197,7 @@ pub fn build(
             title: g.text.title.clone(),
             version: g.version,
             given_at: rfc3339(g.given_at),
+            given_unix: g.given_at,
             personal_note: g.text.personal_note.clone(),
         })
         .collect();
@@ -201,7 +234,7 @@ async fn load_record(
                 let note = note_row.open(&dk);
                 let addenda = crate::notes::addenda::of_note(conn, therapist, &dk, note.id)?
                     .into_iter()
-                    .map(|a| a.body.map(|body| (a.created_at, body)).ok())
+                    .map(|a| a.body.map(|body| (a.created_at, a.written_as, body)).ok())
                     .collect::<Option<Vec<_>>>();
                 notes.push(
                     note.content()
@@ -211,6 +244,7 @@ async fn load_record(
                             content,
                             signed: note.signed,
                             signed_at: note.signed_at,
+                            signed_as: note.signed_as,
                             addenda,
                         }),
                 );
@@ -254,6 +288,10 @@ struct RecordPage {
     layout: Layout,
     id: ClientId,
     record: ClientRecord,
+    /// How the practice writes dates.
+    dates: DateStyle,
+    /// When the page was made.
+    exported: i64,
 }
 
 /// `GET /clients/{id}/record`: the printable record, without process notes.
@@ -267,6 +305,8 @@ async fn record_page(
         layout: layout_for(&session, "clients"),
         id,
         record,
+        dates: session.dates,
+        exported: crate::db::now(),
     })
 }
 

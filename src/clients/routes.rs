@@ -16,7 +16,7 @@ use crate::auth::layout_for;
 use crate::auth::session::CurrentSession;
 use crate::notes::search::find_ci;
 use crate::web::form::{FormLimit, NoFields};
-use crate::web::layout::{long_date, shown};
+use crate::web::layout::shown;
 use crate::web::{AppError, AppState, render, see_other, with_cookie};
 
 /// Register the clients routes.
@@ -83,7 +83,10 @@ async fn list(
             href: format!("/clients/{}", row.id),
             name,
             preferred,
-            last_session: last.as_deref().map(long_date).unwrap_or_default(),
+            last_session: last
+                .as_deref()
+                .map(|d| session.dates.session(d))
+                .unwrap_or_default(),
         };
         items.push((last.clone(), item));
     }
@@ -137,16 +140,17 @@ const RESUMED: &str = "You are signed in again. The form is below exactly as you
 fn show_again(
     mut page: ClientForm,
     errors: crate::web::form::FieldErrors,
-    resumed: Option<actix_web::cookie::Cookie<'static>>,
+    resumed: bool,
+    cookie: Option<actix_web::cookie::Cookie<'static>>,
 ) -> Result<HttpResponse, AppError> {
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::BAD_REQUEST
     };
-    page.notice = resumed.as_ref().map(|_| RESUMED);
+    page.notice = resumed.then_some(RESUMED);
     page.errors = errors;
-    with_cookie(render(status, &page)?, resumed)
+    with_cookie(render(status, &page)?, cookie)
 }
 
 /// `GET /clients/new`.
@@ -169,7 +173,7 @@ async fn create(
     let session = form.session.clone();
     let fields = form.form;
     let errors = model::validate(&fields);
-    if form.resumed.is_some() || !errors.is_empty() {
+    if form.resumed || !errors.is_empty() {
         let page = form_page(
             &session,
             "New client".into(),
@@ -177,7 +181,7 @@ async fn create(
             "/clients".into(),
             &fields,
         );
-        return show_again(page, errors, form.resumed);
+        return show_again(page, errors, form.resumed, form.cookie);
     }
     let (therapist, dk) = (session.therapist, session.dk.duplicate());
     let id = state
@@ -222,7 +226,7 @@ async fn update(
     let row = owned(&state, &session, &path).await?;
     let fields = form.form;
     let errors = model::validate(&fields);
-    if form.resumed.is_some() || !errors.is_empty() {
+    if form.resumed || !errors.is_empty() {
         let page = form_page(
             &session,
             "Edit client".into(),
@@ -230,7 +234,7 @@ async fn update(
             format!("/clients/{}", row.id),
             &fields,
         );
-        return show_again(page, errors, form.resumed);
+        return show_again(page, errors, form.resumed, form.cookie);
     }
     let (therapist, dk, id) = (session.therapist, session.dk.duplicate(), row.id);
     state

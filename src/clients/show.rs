@@ -12,7 +12,8 @@ use crate::auth::layout_for;
 use crate::crypto::DataKey;
 use crate::notes::model::NoteRow;
 use crate::tags::{self, Vocabulary};
-use crate::web::layout::{local_time, long_date, shown};
+use crate::web::dates::DateStyle;
+use crate::web::layout::shown;
 use crate::web::{AppError, AppState};
 
 /// Register the client page.
@@ -28,6 +29,7 @@ struct ShowQuery {
     archived: Option<String>,
     unarchived: Option<String>,
     note_deleted: Option<String>,
+    undone: Option<String>,
 }
 
 impl ShowQuery {
@@ -40,6 +42,8 @@ impl ShowQuery {
             Some("Back in your active caseload.")
         } else if self.note_deleted.is_some() {
             Some("The draft note was deleted.")
+        } else if self.undone.is_some() {
+            Some("The handout is no longer recorded as given.")
         } else {
             None
         }
@@ -69,7 +73,7 @@ async fn show(
         })
         .await?;
     let vocabulary = Vocabulary::new(&custom);
-    let (list, timeline) = notes_overview(&notes, &session.dk, &vocabulary);
+    let (list, timeline) = notes_overview(&notes, &session.dk, &vocabulary, session.dates);
     Ok(ClientPage {
         layout: layout_for(&session, "clients"),
         csrf_token: session.csrf_token.clone(),
@@ -78,7 +82,7 @@ async fn show(
         archived: client.archived,
         date_of_birth: match &client.date_of_birth {
             Ok(dob) if dob.is_empty() => String::new(),
-            Ok(dob) => long_date(dob),
+            Ok(dob) => session.dates.day(dob),
             Err(_) => shown(&client.date_of_birth),
         },
         full_name: shown(&client.full_name),
@@ -94,7 +98,7 @@ async fn show(
                     Ok(text) => text.title.clone(),
                     Err(_) => "⚠ A handout record that failed an integrity check".to_owned(),
                 },
-                when: local_time(g.given_at),
+                when: session.dates.moment(g.given_at),
                 href: format!("/handouts/given/{}/print", g.id),
             })
             .collect(),
@@ -107,6 +111,7 @@ fn notes_overview(
     rows: &[NoteRow],
     dk: &DataKey,
     vocabulary: &Vocabulary,
+    dates: DateStyle,
 ) -> (Vec<TimelineRow>, Option<TimelineView>) {
     let mut list = Vec::new();
     let mut points = Vec::new();
@@ -120,14 +125,14 @@ fn notes_overview(
             href: format!("/notes/{}", row.id),
         });
         list.push(TimelineRow {
-            date: long_date(&row.session_date),
+            date: dates.session(&row.session_date),
             href: format!("/notes/{}", row.id),
             tags: views,
             key_moment,
         });
     }
     points.reverse();
-    let timeline = timeline::timeline(&points, &vocabulary.tags).map(|chart| TimelineView {
+    let timeline = timeline::timeline(&points, &vocabulary.tags, dates).map(|chart| TimelineView {
         chart,
         rows: list
             .iter()

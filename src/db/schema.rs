@@ -6,6 +6,7 @@ diesel::table! {
         id -> BigInt,
         created_at -> BigInt,
         name -> Nullable<Text>,
+        date_style -> Text,
     }
 }
 
@@ -30,6 +31,8 @@ diesel::table! {
         totp_last_step -> Nullable<BigInt>,
         backup_codes -> Nullable<Binary>,
         data_format -> Integer,
+        credentials -> Text,
+        licence -> Text,
     }
 }
 
@@ -121,6 +124,8 @@ diesel::table! {
         signed_at -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        form_id -> Nullable<Text>,
+        signed_as -> Nullable<Text>,
     }
 }
 
@@ -146,6 +151,7 @@ diesel::table! {
         therapist_id -> BigInt,
         body -> Binary,
         created_at -> BigInt,
+        written_as -> Nullable<Text>,
     }
 }
 

@@ -4,13 +4,15 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use serde::Deserialize;
 
 use super::content::Origin;
 use super::library::{Library, card_facts};
 use super::pages::{
-    ClientOption, HandoutPage, LibraryCard, LibraryPage, VersionView, VersionsPage,
+    Choices, ClientOption, HandoutPage, LibraryCard, LibraryPage, VersionView, VersionsPage,
 };
 use super::practice;
+use super::print::PrintForm;
 use super::render::to_html;
 use crate::auth::extract::Signed;
 use crate::auth::layout_for;
@@ -18,7 +20,8 @@ use crate::auth::session::CurrentSession;
 use crate::clients::model as clients;
 use crate::ids::{ClientId, TherapistId};
 use crate::tags;
-use crate::web::layout::{local_time, shown};
+use crate::web::form::FieldErrors;
+use crate::web::layout::shown;
 use crate::web::{AppError, AppState, render};
 
 /// Register the library page (before the editor's `POST /handouts`).
@@ -103,27 +106,64 @@ pub async fn client_options(
     Ok(options)
 }
 
-/// `GET /handouts/{slug}`: the handout on screen, with print options.
+/// Who a handout's page prints for at first (a suggestion from a note
+/// names the client).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ShowQuery {
+    client: String,
+}
+
+/// `GET /handouts/{slug}`: the handout on screen, with the print form.
 async fn show(
     state: web::Data<AppState>,
     library: web::Data<Library>,
     Signed(session): Signed,
     path: web::Path<String>,
+    query: web::Query<ShowQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let h = super::find(&state, &library, &path).await?;
+    let form = PrintForm {
+        client: query.into_inner().client,
+        names: Some("1".into()),
+        ..PrintForm::default()
+    };
+    let page = handout_page(&state, &library, &session, &path, &form).await?;
+    render(StatusCode::OK, &page)
+}
+
+/// A handout's page with the print form filled in as `form` says (its
+/// client, if any, must be the therapist's: else an audited 404).
+pub async fn handout_page(
+    state: &AppState,
+    library: &Library,
+    session: &CurrentSession,
+    slug: &str,
+    form: &PrintForm,
+) -> Result<HandoutPage, AppError> {
+    let h = super::find(state, library, slug).await?;
+    let selected = if form.client.is_empty() {
+        None
+    } else {
+        Some(
+            crate::clients::owned(state, session, &form.client)
+                .await?
+                .id,
+        )
+    };
     let facts = card_facts(&h);
     let admin = session.role == crate::auth::account::Role::Admin;
     let changed = match &h.origin {
         Origin::Practice(meta) => Some(format!(
             "Your practice's own, version {}: last changed by {} on {}.",
             h.version,
-            therapist_name(&state, meta.last_editor).await?,
-            local_time(meta.changed_at)
+            therapist_name(state, meta.last_editor).await?,
+            session.dates.moment(meta.changed_at)
         )),
         _ => None,
     };
-    let page = HandoutPage {
-        layout: layout_for(&session, "handouts"),
+    let options = form.options();
+    Ok(HandoutPage {
+        layout: layout_for(session, "handouts"),
         csrf_token: session.csrf_token.clone(),
         body_html: to_html(&h.body),
         grade: facts.grade,
@@ -133,11 +173,19 @@ async fn show(
         editable: h.editable_by(session.therapist, admin),
         changed,
         has_versions: h.editable() && h.version > 1,
-        clients: client_options(&state, &session, None).await?,
+        clients: client_options(state, session, selected).await?,
+        choices: Choices {
+            note: form.note.clone(),
+            a4: options.paper == "a4",
+            large: options.large_print,
+            discreet: options.discreet,
+            names: form.names_on(),
+        },
+        notice: None,
+        errors: FieldErrors::default(),
         slug: h.slug,
         title: h.title,
-    };
-    render(StatusCode::OK, &page)
+    })
 }
 
 /// A colleague's display name (not PHI: it is theirs).
@@ -186,7 +234,11 @@ async fn versions(
             .map(|v| VersionView {
                 version: v.version,
                 title: v.title.clone(),
-                written: format!("{} on {}", name_of(v.written_by), local_time(v.written_at)),
+                written: format!(
+                    "{} on {}",
+                    name_of(v.written_by),
+                    session.dates.moment(v.written_at)
+                ),
                 body_html: to_html(&v.body),
             })
             .collect(),

@@ -9,6 +9,7 @@
 //! fits = ["tearful-breakthrough", "vulnerability"]   # tags it suits
 //! sources = ["Where the facts come from."]
 //! card_of = "crying-in-therapy"                      # optional: a summary card
+//! discreet_title = "Feelings are welcome here"       # optional: the title on discreet prints
 //! +++
 //! Markdown body. `[lines: 3]` on its own line becomes three lines to write on.
 //! ```
@@ -60,6 +61,9 @@ pub struct Handout {
     pub sources: Vec<String>,
     /// For a summary card, the full handout it summarises.
     pub card_of: Option<String>,
+    /// The title a discreet print shows instead (one that does not name
+    /// what the handout is about).
+    pub discreet_title: Option<String>,
     /// The Markdown body.
     pub body: String,
     /// Where it came from.
@@ -67,6 +71,16 @@ pub struct Handout {
 }
 
 impl Handout {
+    /// The title to print: the discreet one when asked for and there is
+    /// one, else a gentle general one for a discreet print, else the title.
+    pub fn print_title(&self, discreet: bool) -> &str {
+        match (&self.discreet_title, discreet) {
+            (Some(t), true) => t,
+            (None, true) => "Something to read at home",
+            (_, false) => &self.title,
+        }
+    }
+
     /// Whether it is the practice's own (editable in the app).
     pub fn editable(&self) -> bool {
         matches!(self.origin, Origin::Practice(_))
@@ -97,6 +111,8 @@ struct FrontMatter {
     sources: Vec<String>,
     #[serde(default)]
     card_of: Option<String>,
+    #[serde(default)]
+    discreet_title: Option<String>,
 }
 
 fn one() -> i32 {
@@ -116,8 +132,15 @@ pub fn valid_slug(slug: &str) -> bool {
 
 /// The keys front matter may hold, so an error can name a missing one
 /// without echoing anything from the file.
-const KEYS: [&str; 7] = [
-    "title", "slug", "version", "summary", "fits", "sources", "card_of",
+const KEYS: [&str; 8] = [
+    "title",
+    "slug",
+    "version",
+    "summary",
+    "fits",
+    "sources",
+    "card_of",
+    "discreet_title",
 ];
 
 /// Why front matter did not parse, in words of our own: a file's content is
@@ -189,6 +212,7 @@ pub fn parse(text: &str, origin: Origin) -> Result<Handout, String> {
         fits: meta.fits,
         sources: meta.sources,
         card_of: meta.card_of,
+        discreet_title: meta.discreet_title.filter(|t| !t.trim().is_empty()),
         body,
         origin,
     })

@@ -178,6 +178,7 @@ fn handout_of(draft: &Draft, author: TherapistId) -> Handout {
         fits: draft.fit.clone(),
         sources: vec![],
         card_of: None,
+        discreet_title: None,
         body: draft.body.clone(),
         origin: Origin::Practice(PracticeMeta {
             id: PracticeHandoutId(0),

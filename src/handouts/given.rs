@@ -279,6 +279,36 @@ pub fn to_client(
         .collect())
 }
 
+/// Take back a record of a handout given, if it was given at or after
+/// `since`: `None` if there is no such record of this therapist, else its
+/// client and whether it was removed.
+pub fn undo(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    id: GivenHandoutId,
+    since: i64,
+) -> QueryResult<Option<(ClientId, bool)>> {
+    let found: Option<(ClientId, i64)> = handouts_given::table
+        .filter(handouts_given::id.eq(id))
+        .filter(handouts_given::therapist_id.eq(therapist))
+        .select((handouts_given::client_id, handouts_given::given_at))
+        .first(conn)
+        .optional()?;
+    let Some((client, given_at)) = found else {
+        return Ok(None);
+    };
+    if given_at < since {
+        return Ok(Some((client, false)));
+    }
+    let n = diesel::delete(
+        handouts_given::table
+            .filter(handouts_given::id.eq(id))
+            .filter(handouts_given::therapist_id.eq(therapist)),
+    )
+    .execute(conn)?;
+    Ok(Some((client, n == 1)))
+}
+
 /// Bring up to `limit` of this therapist's given-handout records after id
 /// `after` to the current sealed format: blob version 2 bound to the
 /// client, with the name printed stored and a version 2 hash. A record

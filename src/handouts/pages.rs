@@ -56,6 +56,19 @@ pub struct HandoutPage {
     pub changed: Option<String>,
     pub has_versions: bool,
     pub clients: Vec<ClientOption>,
+    /// The print form as chosen and typed so far.
+    pub choices: Choices,
+    pub notice: Option<&'static str>,
+    pub errors: FieldErrors,
+}
+
+/// The print form's choices, to fill it in again.
+pub struct Choices {
+    pub note: String,
+    pub a4: bool,
+    pub large: bool,
+    pub discreet: bool,
+    pub names: bool,
 }
 
 /// An earlier version of a practice handout.
@@ -82,10 +95,16 @@ pub struct GiveForm {
     pub action: String,
     pub client_id: ClientId,
     pub client_name: String,
-    pub note: String,
-    pub paper: &'static str,
-    pub large: bool,
-    pub discreet: bool,
+    /// The print form's fields, sent again to record exactly this print.
+    pub fields: Vec<(&'static str, String)>,
+}
+
+/// What the print page of a given handout says about the record.
+pub struct GivenNote {
+    pub text: String,
+    /// Where to take the record back, while that can still be done.
+    pub undo: Option<String>,
+    pub client_href: String,
 }
 
 /// `/handouts/{slug}/print`: its own layout, made for paper.
@@ -100,14 +119,16 @@ pub struct PrintPage {
     pub personal_note: String,
     pub paper: &'static str,
     pub large: bool,
+    pub discreet: bool,
     pub header_left: String,
     pub header_right: String,
     pub footer_left: String,
     pub footer_right: String,
     pub sources: Vec<String>,
-    pub back_href: String,
+    /// Back to the form, with everything as chosen: where, and the fields.
+    pub back: Option<(String, Vec<(&'static str, String)>)>,
     pub give: Option<GiveForm>,
-    pub given_note: Option<String>,
+    pub given: Option<GivenNote>,
 }
 
 /// The import form and the draft editor.

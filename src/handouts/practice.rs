@@ -37,6 +37,7 @@ impl From<PracticeRow> for Handout {
             fits: serde_json::from_str(&r.fits).unwrap_or_default(),
             sources: serde_json::from_str(&r.sources).unwrap_or_default(),
             card_of: None,
+            discreet_title: None,
             body: r.body,
             origin: Origin::Practice(PracticeMeta {
                 id: r.id,

@@ -1,52 +1,98 @@
 //! Printing a handout: for no one in particular or personalised for a
 //! client (their name, a personal note, Letter or A4, large or discreet
-//! print), recording it on the client's chart as given, and reprinting
-//! exactly what was given. Print pages have their own layout
+//! print), recorded on the client's chart as given (with an undo), and
+//! reprinting exactly what was given. The personal note travels only in
+//! form posts, never in an address. A session that ends while the form is
+//! open loses nothing (`WritingForm`). Print pages have their own layout
 //! (`templates/handouts/print.html`, `static/handout.css`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
+use super::browse::handout_page;
+use super::content::Handout;
 use super::given::{self, GivenText, PrintOptions};
 use super::library::Library;
 use super::pages::{GiveForm, PrintPage};
 use super::render::to_html;
 use crate::audit::{self, Action};
-use crate::auth::extract::{Signed, SignedForm};
+use crate::auth::extract::{Signed, SignedForm, WritingForm};
 use crate::auth::session::CurrentSession;
 use crate::clients::model::Client;
-use crate::ids::GivenHandoutId;
-use crate::web::layout::{long_date, shown, today};
-use crate::web::{AppError, AppState, render, see_other};
+use crate::ids::{ClientId, GivenHandoutId};
+use crate::web::form::{FieldErrors, NoFields};
+use crate::web::layout::{shown, today};
+use crate::web::{AppError, AppState, render, see_other, with_cookie};
 
-/// Register the print routes (the given-record one before `{slug}`).
+/// Register the print routes (the given-record ones before `{slug}`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/handouts/given/{id}/print", web::get().to(reprint))
+        .route("/handouts/given/{id}/undo", web::post().to(undo))
+        .route("/handouts/{slug}", web::post().to(change))
         .route("/handouts/{slug}/print", web::get().to(print_get))
         .route("/handouts/{slug}/print", web::post().to(print_post))
         .route("/handouts/{slug}/give", web::post().to(give));
 }
 
-/// Print options as sent by the form or a suggestion link.
+/// How long after giving a handout its record can be undone.
+pub const UNDO_WINDOW: i64 = 60 * 60;
+/// The longest personal note, so it fits on the page.
+const MAX_NOTE_CHARS: usize = 2000;
+
+/// Print choices as sent by the form (or, without the note, in a link).
 #[derive(Deserialize, Default, Clone)]
 #[serde(default)]
-struct PrintForm {
-    client: String,
-    note: String,
-    paper: String,
-    large: Option<String>,
-    discreet: Option<String>,
-    names: Option<String>,
+pub struct PrintForm {
+    /// The client's id, or empty for no one in particular.
+    pub client: String,
+    /// The personal note.
+    pub note: String,
+    /// `letter` or `a4`.
+    pub paper: String,
+    /// Large print.
+    pub large: Option<String>,
+    /// Discreet print.
+    pub discreet: Option<String>,
+    /// The therapist's name, the practice's and the date on the page
+    /// (`0` turns them off in a link; the form sends `1` when ticked).
+    pub names: Option<String>,
+    /// Record the handout as given as it prints.
+    pub give: Option<String>,
 }
 
 impl PrintForm {
-    fn options(&self) -> PrintOptions {
+    /// How it is to be printed.
+    pub fn options(&self) -> PrintOptions {
         PrintOptions {
             paper: if self.paper == "a4" { "a4" } else { "letter" },
             large_print: self.large.is_some(),
             discreet: self.discreet.is_some(),
         }
+    }
+
+    /// Whether names go on the page.
+    pub fn names_on(&self) -> bool {
+        self.names.as_deref().is_some_and(|n| n != "0")
+    }
+
+    /// The fields to carry back to the form, as they were sent.
+    fn carried(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![
+            ("client", self.client.clone()),
+            ("note", self.note.clone()),
+            ("paper", self.options().paper.to_owned()),
+        ];
+        for (name, on) in [
+            ("large", self.large.is_some()),
+            ("discreet", self.discreet.is_some()),
+            ("names", self.names_on()),
+        ] {
+            if on {
+                out.push((name, "1".to_owned()));
+            }
+        }
+        out
     }
 }
 
@@ -90,17 +136,21 @@ async fn print_page(
     state: &AppState,
     session: &CurrentSession,
     p: Printing<'_>,
-    back_href: String,
 ) -> Result<PrintPage, AppError> {
-    let practice = state
-        .db(|conn| Ok(crate::auth::account::practice_name(conn)?))
-        .await?
-        .unwrap_or_default();
-    let date = long_date(&today());
+    let therapist = session.therapist;
+    let (practice, signature) = state
+        .db(move |conn| {
+            Ok((
+                crate::auth::account::practice_name(conn)?.unwrap_or_default(),
+                crate::auth::account::signature_of(conn, therapist)?,
+            ))
+        })
+        .await?;
+    let date = session.dates.day(&today());
     let (header_right, footer_left) = if p.options.discreet || !p.show_names {
         (String::new(), String::new())
     } else {
-        (practice, session.display_name.clone())
+        (practice, signature)
     };
     Ok(PrintPage {
         version: crate::web::assets::VERSION,
@@ -116,52 +166,86 @@ async fn print_page(
         personal_note: p.note.to_owned(),
         paper: p.options.paper,
         large: p.options.large_print,
+        discreet: p.options.discreet,
         header_right,
         footer_left,
         footer_right: date,
         sources: p.sources.to_vec(),
-        back_href,
+        back: None,
         give: None,
-        given_note: None,
+        given: None,
     })
 }
 
-async fn print(
+/// The handout's page again with the print form as it was sent (from the
+/// print page's "Change something", or after signing in again), and a
+/// notice or errors.
+async fn form_again(
     state: &AppState,
     library: &Library,
     session: &CurrentSession,
     slug: &str,
-    form: PrintForm,
+    form: &PrintForm,
+    notice: Option<&'static str>,
+    errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
-    let h = super::find(state, library, slug).await?;
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let mut page = handout_page(state, library, session, slug, form).await?;
+    page.notice = notice;
+    page.errors = errors;
+    render(status, &page)
+}
+
+/// Check a print form: the personal note fits, and recording as given
+/// names a client.
+fn check(form: &PrintForm) -> FieldErrors {
+    let mut errors = FieldErrors::default();
+    if form.note.trim_end().chars().count() > MAX_NOTE_CHARS {
+        errors.add(
+            "note",
+            "Keep the personal note under 2,000 characters so it fits on the page.",
+        );
+    }
+    if form.give.is_some() && form.client.is_empty() {
+        errors.add(
+            "client",
+            "Choose who the handout is for to record it as given, or use Just print.",
+        );
+    }
+    errors
+}
+
+async fn print(
+    state: &AppState,
+    session: &CurrentSession,
+    h: &Handout,
+    form: &PrintForm,
+) -> Result<PrintPage, AppError> {
     let client = print_client(state, session, &form.client).await?;
     let options = form.options();
     let for_name = client.as_ref().map(name_for).transpose()?;
     let note = form.note.trim_end();
-    if note.chars().count() > 2000 {
-        return Err(AppError::bad_request(
-            "Keep the personal note under 2,000 characters so it fits on the page.",
-        ));
-    }
     let printing = Printing {
-        title: &h.title,
+        title: h.print_title(options.discreet),
         body: &h.body,
         sources: &h.sources,
-        for_name: for_name.clone(),
+        for_name,
         note,
         options: &options,
-        show_names: form.names.is_some() || form.client.is_empty() && form.paper.is_empty(),
+        show_names: form.names_on(),
     };
-    let mut page = print_page(state, session, printing, format!("/handouts/{}", h.slug)).await?;
+    let mut page = print_page(state, session, printing).await?;
+    page.back = Some((format!("/handouts/{}", h.slug), form.carried()));
     if let Some(c) = &client {
         page.give = Some(GiveForm {
             action: format!("/handouts/{}/give", h.slug),
             client_id: c.id,
             client_name: shown(&c.full_name),
-            note: note.to_owned(),
-            paper: options.paper,
-            large: options.large_print,
-            discreet: options.discreet,
+            fields: form.carried(),
         });
     }
     audit::log(
@@ -171,10 +255,10 @@ async fn print(
         client.map(|c| c.id.0),
     )
     .await?;
-    render(StatusCode::OK, &page)
+    Ok(page)
 }
 
-/// `GET /handouts/{slug}/print`: options in the query (never the note).
+/// `GET /handouts/{slug}/print`: choices in the address, never a note.
 async fn print_get(
     state: web::Data<AppState>,
     library: web::Data<Library>,
@@ -184,41 +268,94 @@ async fn print_get(
 ) -> Result<HttpResponse, AppError> {
     let mut form = query.into_inner();
     form.note.clear();
-    print(&state, &library, &session, &path, form).await
+    form.give = None;
+    if form.names.is_none() {
+        form.names = Some("1".into());
+    }
+    let h = super::find(&state, &library, &path).await?;
+    render(StatusCode::OK, &print(&state, &session, &h, &form).await?)
 }
 
-/// `POST /handouts/{slug}/print`: with a personal note, which stays out of URLs.
+/// `POST /handouts/{slug}/print`: print (with the personal note, which stays
+/// out of addresses), and with `give`, record it on the client's chart
+/// first.
 async fn print_post(
     state: web::Data<AppState>,
     library: web::Data<Library>,
     path: web::Path<String>,
-    form: SignedForm<PrintForm>,
+    form: WritingForm<PrintForm>,
 ) -> Result<HttpResponse, AppError> {
-    print(&state, &library, &form.session, &path, form.form).await
+    let session = form.session.clone();
+    if form.resumed {
+        let page = form_again(
+            &state,
+            &library,
+            &session,
+            &path,
+            &form.form,
+            Some("You are signed in again. The form is as you left it, and nothing is printed or recorded yet: check it and print."),
+            FieldErrors::default(),
+        )
+        .await?;
+        return with_cookie(page, form.cookie);
+    }
+    let errors = check(&form.form);
+    if !errors.is_empty() {
+        return form_again(&state, &library, &session, &path, &form.form, None, errors).await;
+    }
+    let h = super::find(&state, &library, &path).await?;
+    if form.form.give.is_some() {
+        return record_given(&state, &session, &h, &form.form).await;
+    }
+    render(
+        StatusCode::OK,
+        &print(&state, &session, &h, &form.form).await?,
+    )
 }
 
-/// `POST /handouts/{slug}/give`: record the handout on the client's chart.
-async fn give(
+/// `POST /handouts/{slug}`: back from the print page to the form, with
+/// everything as it was chosen and typed.
+async fn change(
     state: web::Data<AppState>,
     library: web::Data<Library>,
     path: web::Path<String>,
-    form: SignedForm<PrintForm>,
+    form: WritingForm<PrintForm>,
 ) -> Result<HttpResponse, AppError> {
-    let session = form.session.clone();
-    let h = super::find(&state, &library, &path).await?;
-    let Some(client) = print_client(&state, &session, &form.form.client).await? else {
+    let page = form_again(
+        &state,
+        &library,
+        &form.session,
+        &path,
+        &form.form,
+        None,
+        FieldErrors::default(),
+    )
+    .await?;
+    with_cookie(page, form.cookie)
+}
+
+/// Record the handout as given to the form's client, then show the print
+/// page of that record.
+async fn record_given(
+    state: &AppState,
+    session: &CurrentSession,
+    h: &Handout,
+    form: &PrintForm,
+) -> Result<HttpResponse, AppError> {
+    let Some(client) = print_client(state, session, &form.client).await? else {
         return Err(AppError::bad_request(
             "Choose the client the handout was given to.",
         ));
     };
-    let options = form.form.options();
+    let options = form.options();
     let text = GivenText {
-        title: h.title.clone(),
+        // The title as printed (a discreet print's gentler one).
+        title: h.print_title(options.discreet).to_owned(),
         body: h.body.clone(),
-        personal_note: form.form.note.trim_end().to_owned(),
+        personal_note: form.note.trim_end().to_owned(),
         for_name: name_for(&client)?,
     };
-    let (therapist, dk) = (session.therapist, session.dk.duplicate());
+    let (therapist, dk, h) = (session.therapist, session.dk.duplicate(), h.clone());
     let id = state
         .db(move |conn| {
             let id = given::record(conn, therapist, &dk, client.id, &h, &text, &options)?;
@@ -227,6 +364,18 @@ async fn give(
         })
         .await?;
     Ok(see_other(&format!("/handouts/given/{id}/print?given=1")))
+}
+
+/// `POST /handouts/{slug}/give`: record on the client's chart a handout
+/// printed without recording.
+async fn give(
+    state: web::Data<AppState>,
+    library: web::Data<Library>,
+    path: web::Path<String>,
+    form: SignedForm<PrintForm>,
+) -> Result<HttpResponse, AppError> {
+    let h = super::find(&state, &library, &path).await?;
+    record_given(&state, &form.session, &h, &form.form).await
 }
 
 /// Whether the reprint page should say the record was just made.
@@ -267,25 +416,54 @@ async fn reprint(
         options: &record.options,
         show_names: true,
     };
-    let mut page = print_page(
-        &state,
-        &session,
-        printing,
-        format!("/clients/{}", client.id),
-    )
-    .await?;
-    page.given_note = Some(if query.given.is_some() {
-        format!(
-            "Recorded on {}'s chart. Print it now; this page can be printed again from their record.",
-            shown(&client.full_name)
-        )
-    } else {
-        format!(
-            "This is exactly what was given to {} (version {}).",
-            shown(&client.full_name),
-            record.version
-        )
+    let mut page = print_page(&state, &session, printing).await?;
+    let just_given = query.given.is_some() && crate::db::now() - record.given_at < UNDO_WINDOW;
+    page.given = Some(super::pages::GivenNote {
+        text: if just_given {
+            format!(
+                "Recorded on {}'s chart as given today. Print it now; it can be printed again from their page.",
+                shown(&client.full_name)
+            )
+        } else {
+            format!(
+                "This is exactly what was given to {} (version {}).",
+                shown(&client.full_name),
+                record.version
+            )
+        },
+        undo: just_given.then(|| format!("/handouts/given/{}/undo", record.id)),
+        client_href: format!("/clients/{}", client.id),
     });
     audit::log(&state, therapist, Action::HandoutPrint, Some(client.id.0)).await?;
     render(StatusCode::OK, &page)
+}
+
+/// `POST /handouts/given/{id}/undo`: take back a record of a handout just
+/// given (within an hour), for a handout recorded by mistake.
+async fn undo(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: SignedForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let session = form.session.clone();
+    let Ok(id) = path.parse::<GivenHandoutId>() else {
+        return Err(audit::denied(&state, session.therapist, None).await);
+    };
+    let therapist = session.therapist;
+    let undone: Option<(ClientId, bool)> = state
+        .db(move |conn| {
+            let outcome = given::undo(conn, therapist, id, crate::db::now() - UNDO_WINDOW)?;
+            if let Some((_, true)) = outcome {
+                audit::record(conn, Some(therapist), Action::HandoutUndo, Some(id.0))?;
+            }
+            Ok(outcome)
+        })
+        .await?;
+    match undone {
+        None => Err(audit::denied(&state, therapist, Some(id.0)).await),
+        Some((client, true)) => Ok(see_other(&format!("/clients/{client}?undone=1"))),
+        Some((_, false)) => Err(AppError::conflict(
+            "This handout was given more than an hour ago, so its record stays on the chart.",
+        )),
+    }
 }

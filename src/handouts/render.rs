@@ -34,6 +34,7 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         "a",
         "div",
         "span",
+        "section",
     ]
     .into_iter()
     .collect();
@@ -45,6 +46,7 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
             [
                 ("div", ["write-lines"].into_iter().collect()),
                 ("span", ["write-line"].into_iter().collect()),
+                ("section", ["part", "wide"].into_iter().collect()),
             ]
             .into_iter()
             .collect(),
@@ -68,13 +70,97 @@ fn write_lines(n: usize) -> String {
     format!("<div class=\"write-lines\">{lines}</div>")
 }
 
+/// Wrap each top-level `##` heading and what follows it (and whatever
+/// comes before the first one) in a `<section>`, so a print page can lay
+/// the parts out and box them. A short part (a paragraph or two of prose)
+/// is `part`, and a print page sets short parts two to a row; anything
+/// longer, with a list, a table or lines to write on, and the opening, is
+/// `part wide`. A short part left alone in its run is widened too, so the
+/// two-column rows never leave a hole.
+fn in_parts<'a>(
+    events: impl Iterator<Item = pulldown_cmark::Event<'a>>,
+) -> impl Iterator<Item = pulldown_cmark::Event<'a>> {
+    use pulldown_cmark::{CowStr, Event, HeadingLevel, Tag};
+    let mut parts: Vec<Vec<Event<'a>>> = Vec::new();
+    let mut depth = 0usize;
+    for event in events {
+        let starts_part = depth == 0
+            && match &event {
+                Event::Start(Tag::Heading {
+                    level: HeadingLevel::H2,
+                    ..
+                }) => true,
+                Event::Start(_) => parts.is_empty(),
+                _ => false,
+            };
+        if starts_part {
+            parts.push(Vec::new());
+        }
+        match &event {
+            Event::Start(_) => depth += 1,
+            Event::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if let Some(part) = parts.last_mut() {
+            part.push(event);
+        }
+    }
+    let mut wide: Vec<bool> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| i == 0 || !is_short(part))
+        .collect();
+    // Widen the last short part of every run of odd length.
+    let mut run = 0;
+    for i in 0..=wide.len() {
+        if i < wide.len() && !wide[i] {
+            run += 1;
+            continue;
+        }
+        if run % 2 == 1 {
+            wide[i - 1] = true;
+        }
+        run = 0;
+    }
+    parts.into_iter().zip(wide).flat_map(|(part, wide)| {
+        let open = if wide {
+            "<section class=\"part wide\">\n"
+        } else {
+            "<section class=\"part\">\n"
+        };
+        std::iter::once(Event::Html(CowStr::Borrowed(open)))
+            .chain(part)
+            .chain(std::iter::once(Event::Html(CowStr::Borrowed(
+                "</section>\n",
+            ))))
+    })
+}
+
+/// Whether a part is a heading and a little prose: at most two
+/// paragraphs, about seventy words, no list, table or lines to write on.
+fn is_short(part: &[pulldown_cmark::Event<'_>]) -> bool {
+    use pulldown_cmark::{Event, Tag};
+    let mut paragraphs = 0;
+    let mut words = 0;
+    for event in part {
+        match event {
+            Event::Start(Tag::Paragraph) => paragraphs += 1,
+            Event::Start(Tag::List(_) | Tag::Table(_) | Tag::BlockQuote(_)) => return false,
+            Event::Text(t) if t.starts_with("[lines:") => return false,
+            Event::Text(t) => words += t.split_whitespace().count(),
+            _ => {}
+        }
+    }
+    paragraphs <= 2 && words <= 70
+}
+
 /// Render a Markdown body to sanitised HTML.
 pub fn to_html(markdown: &str) -> String {
     let mut options = Options::empty();
     options.insert(Options::ENABLE_TABLES);
     options.insert(Options::ENABLE_STRIKETHROUGH);
     let mut raw = String::with_capacity(markdown.len() * 2);
-    html::push_html(&mut raw, Parser::new_ext(markdown, options));
+    html::push_html(&mut raw, in_parts(Parser::new_ext(markdown, options)));
     // `[lines: N]` alone in a paragraph becomes lines to write on.
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw.as_str();
@@ -214,6 +300,34 @@ mod tests {
         let html = to_html("Prompt\n\n[lines: 3]\n\n[lines: x]");
         assert_eq!(html.matches("write-line\"").count(), 3);
         assert!(html.contains("[lines: x]"));
+    }
+
+    #[test]
+    fn short_parts_pair_up_and_a_lone_one_is_widened() {
+        let html = to_html(
+            "Opening words.\n\n## One\n\nShort.\n\n## Two\n\nShort.\n\n## Three\n\nShort.\n\n\
+             ## Listed\n\n- a\n- b\n\n## Four\n\nShort.\n\n## Five\n\nShort.\n\n\
+             ## Ask\n\n**Q?**\n\n[lines: 2]",
+        );
+        let classes: Vec<&str> = html
+            .split("<section class=\"")
+            .skip(1)
+            .map(|s| s.split('"').next().unwrap_or(""))
+            .collect();
+        assert_eq!(
+            classes,
+            [
+                "part wide", // the opening
+                "part",
+                "part",
+                "part wide", // Three: alone after a pair
+                "part wide", // a list
+                "part",
+                "part",
+                "part wide", // lines to write on
+            ]
+        );
+        assert_eq!(html.matches("</section>").count(), 8);
     }
 
     #[test]

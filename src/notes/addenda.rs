@@ -18,12 +18,13 @@ fn record(dk: &DataKey, therapist: TherapistId, id: AddendumId, note: NoteId) ->
 
 #[derive(Insertable)]
 #[diesel(table_name = addenda)]
-struct NewAddendum {
+struct NewAddendum<'a> {
     id: AddendumId,
     note_id: NoteId,
     therapist_id: TherapistId,
     body: Vec<u8>,
     created_at: i64,
+    written_as: &'a str,
 }
 
 #[derive(Queryable, Selectable)]
@@ -33,6 +34,7 @@ struct AddendumRow {
     note_id: NoteId,
     body: Vec<u8>,
     created_at: i64,
+    written_as: Option<String>,
 }
 
 /// An addendum, opened.
@@ -41,15 +43,19 @@ pub struct Addendum {
     pub created_at: i64,
     /// Its text, or why it did not open.
     pub body: Opened<String>,
+    /// Who wrote it, as they were then (name, credentials, licence).
+    pub written_as: Option<String>,
 }
 
-/// Append an addendum to a signed note. `Ok(false)` if not signed or not found.
+/// Append an addendum to a signed note, written by `written_as` (name,
+/// credentials, licence). `Ok(false)` if not signed or not found.
 pub fn add(
     conn: &mut DbConn,
     therapist: TherapistId,
     dk: &DataKey,
     note: NoteId,
     body: &str,
+    written_as: &str,
 ) -> QueryResult<bool> {
     write_transaction(conn, |conn| {
         match find(conn, therapist, note)? {
@@ -64,6 +70,7 @@ pub fn add(
                 therapist_id: therapist,
                 body: record(dk, therapist, id, note).seal("body", body),
                 created_at: now(),
+                written_as,
             })
             .execute(conn)?;
         Ok(true)
@@ -99,6 +106,7 @@ pub fn of_note(
         .map(|row| Addendum {
             created_at: row.created_at,
             body: record(dk, therapist, row.id, note).open_field("body", &row.body),
+            written_as: row.written_as,
         })
         .collect())
 }

@@ -18,7 +18,7 @@ use crate::auth::layout_for;
 use crate::clients::model as clients;
 use crate::ids::ClientId;
 use crate::web::form::FieldErrors;
-use crate::web::layout::{long_date, shown, today};
+use crate::web::layout::{shown, today};
 use crate::web::{AppError, AppState, render};
 
 /// Register the search route.
@@ -158,7 +158,7 @@ async fn search(
             href: format!("/notes/{}", h.note_id),
             client_name: names.get(&h.client_id).cloned().unwrap_or_default(),
             client_href: format!("/clients/{}", h.client_id),
-            date: long_date(&h.session_date),
+            date: session.dates.session(&h.session_date),
             signed: h.signed,
             tags: h.tags,
             key_moment: h.key_moment,

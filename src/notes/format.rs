@@ -121,6 +121,17 @@ fn label_of(key: &str) -> &str {
         .map_or(key, |s| s.label)
 }
 
+/// Where a section stands among all formats' sections, in the order
+/// they are written (Subjective before Objective, and so on); unknown keys
+/// last. Text moved between formats keeps this order.
+fn written_order(key: &str) -> usize {
+    NoteFormat::ALL
+        .iter()
+        .flat_map(|f| f.sections())
+        .position(|s| s.key == key)
+        .unwrap_or(usize::MAX)
+}
+
 /// Move text into another format's sections. Sections both formats share
 /// keep their text; text from sections the new format lacks is appended to
 /// its first section under its old heading, so nothing typed is ever lost.
@@ -140,10 +151,12 @@ pub fn reformat(
         })
         .collect();
     let mut moved = Vec::new();
-    for (key, text) in sections {
-        if text.trim().is_empty() || targets.iter().any(|s| s.key == key) {
-            continue;
-        }
+    let mut leaving: Vec<(&String, &String)> = sections
+        .iter()
+        .filter(|(key, text)| !text.trim().is_empty() && !targets.iter().any(|s| s.key == *key))
+        .collect();
+    leaving.sort_by_key(|(key, _)| written_order(key));
+    for (key, text) in leaving {
         let first = out.entry(targets[0].key.to_owned()).or_default();
         if !first.trim().is_empty() {
             first.push_str("\n\n");
@@ -219,9 +232,15 @@ mod tests {
         let (dap, moved) = reformat(&soap, NoteFormat::Dap);
         assert_eq!(dap["assessment"], "grief");
         assert_eq!(dap["plan"], "journal");
-        assert!(dap["data"].contains("Subjective:\nfelt alone"));
-        assert!(dap["data"].contains("Objective:\ntearful"));
-        assert_eq!(moved, ["Objective", "Subjective"]);
+        assert_eq!(
+            dap["data"],
+            "Subjective:\nfelt alone\n\nObjective:\ntearful"
+        );
+        assert_eq!(
+            moved,
+            ["Subjective", "Objective"],
+            "in the order they were written"
+        );
         assert_eq!(dap.len(), 3);
     }
 

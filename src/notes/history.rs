@@ -11,7 +11,7 @@ use crate::audit::{self, Action};
 use crate::auth::extract::Signed;
 use crate::auth::layout_for;
 use crate::tags::{self, Vocabulary};
-use crate::web::layout::{DAMAGED, local_time, long_date, shown};
+use crate::web::layout::{DAMAGED, shown};
 use crate::web::{AppError, AppState, render};
 
 /// Register the history route.
@@ -144,7 +144,7 @@ async fn history(
     for (revision, saved_at, content, format, is_current) in snapshots {
         steps.push(HistoryStep {
             revision,
-            when: local_time(saved_at),
+            when: session.dates.moment(saved_at),
             changes: changes(&previous, &content, format, &vocabulary),
             current: is_current,
         });
@@ -155,7 +155,7 @@ async fn history(
         layout: layout_for(&session, "clients"),
         id: row.id,
         client_name: shown(&client.full_name),
-        date: long_date(&row.session_date),
+        date: session.dates.session(&row.session_date),
         steps,
     };
     render(actix_web::http::StatusCode::OK, &page)

@@ -32,8 +32,10 @@ pub struct NoteInput {
     pub new_tags: String,
     /// The revision the form was loaded at (0 for a new note).
     pub revision: i32,
-    /// `save` or `reformat`.
+    /// `save`, `sign` (save, then sign) or `reformat`.
     pub intent: String,
+    /// The form's one-time id: a new note sent twice is saved once.
+    pub form_id: String,
 }
 
 /// The longest key moment line.
@@ -57,14 +59,23 @@ impl NoteInput {
             session_date: get("session_date").trim().to_owned(),
             duration_minutes: get("duration_minutes").trim().to_owned(),
             session_type: get("session_type"),
-            format: get("format"),
+            // A "Switch to …" button names the format to switch to.
+            format: match NoteFormat::parse(&get("switch_format")) {
+                Some(to) => to.key().to_owned(),
+                None => get("format"),
+            },
             sections,
             key_moment: get("key_moment"),
             process_note: get("process_note"),
             tags: pairs.values("tag").into_iter().map(str::to_owned).collect(),
             new_tags: get("new_tags"),
             revision: get("revision").parse().unwrap_or(0),
-            intent: get("intent"),
+            intent: if NoteFormat::parse(&get("switch_format")).is_some() {
+                "reformat".to_owned()
+            } else {
+                get("intent")
+            },
+            form_id: get("form_id"),
         }
     }
 

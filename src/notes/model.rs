@@ -75,6 +75,8 @@ pub struct NoteRow {
     pub created_at: i64,
     /// Last save.
     pub updated_at: i64,
+    /// Who signed it, as they were then (name, credentials, licence).
+    pub signed_as: Option<String>,
 }
 
 /// A note's plain columns: enough to list, filter by client and date, and
@@ -127,10 +129,13 @@ pub struct Note {
     pub revision: i32,
     /// When signed.
     pub signed_at: Option<i64>,
+    /// Who signed it, as they were then.
+    pub signed_as: Option<String>,
     /// Last save.
     pub updated_at: i64,
-    /// For a signed note: whether its content still matches the hash sealed
-    /// at signing. `None` for drafts (and when a part failed to open).
+    /// For a signed note: whether its content and signer still match the
+    /// hash sealed at signing. `None` for drafts (and when a part failed to
+    /// open).
     pub intact: Option<bool>,
 }
 
@@ -220,35 +225,47 @@ impl NoteRow {
             signed: self.is_signed(),
             revision: self.revision,
             signed_at: self.signed_at,
+            signed_as: self.signed_as.clone(),
             updated_at: self.updated_at,
             intact: None,
         };
         note.intact = match (&self.content_hash, note.content()) {
-            (Some(blob), Some(content)) => Some(
-                r.open_bytes("content_hash", blob)
-                    .is_ok_and(|stored| stored.as_slice() == content_hash(&note.facts, &content)),
-            ),
+            (Some(blob), Some(content)) => {
+                let expected = content_hash(&note.facts, &content, self.signed_as.as_deref());
+                Some(
+                    r.open_bytes("content_hash", blob)
+                        .is_ok_and(|stored| stored.as_slice() == expected),
+                )
+            }
             _ => None,
         };
         note
     }
 }
 
-/// The hash sealed at signing: every fact and every word of the note.
-pub fn content_hash(facts: &SessionFacts, content: &NoteContent) -> [u8; 32] {
+/// The hash sealed at signing: every fact and every word of the note, and
+/// who signed it. Notes signed before the signer was recorded (`signer`
+/// `None`) carry the first form of the hash, without it.
+pub fn content_hash(facts: &SessionFacts, content: &NoteContent, signer: Option<&str>) -> [u8; 32] {
     let sections = serde_json::to_string(&content.sections).unwrap_or_default();
     let tags = serde_json::to_string(&content.tags).unwrap_or_default();
-    hash_parts(&[
+    let duration = facts.duration_minutes.to_be_bytes();
+    let mut parts: Vec<&[u8]> = vec![
         b"tearsheet/v1/note-content",
         facts.session_date.as_bytes(),
-        &facts.duration_minutes.to_be_bytes(),
+        &duration,
         facts.session_type.key().as_bytes(),
         facts.format.key().as_bytes(),
         sections.as_bytes(),
         content.key_moment.as_bytes(),
         content.process_note.as_bytes(),
         tags.as_bytes(),
-    ])
+    ];
+    if let Some(signer) = signer {
+        parts[0] = b"tearsheet/v2/note-content";
+        parts.push(signer.as_bytes());
+    }
+    hash_parts(&parts)
 }
 
 /// The sealed columns of a note (and of each earlier version of it).
@@ -314,6 +331,7 @@ struct NewNote<'a> {
     content: SealedContent,
     created_at: i64,
     updated_at: i64,
+    form_id: Option<&'a str>,
 }
 
 /// One of this therapist's notes.
@@ -382,7 +400,22 @@ pub fn rows_by_ids(
     Ok(rows)
 }
 
-/// Write a new draft; returns its id.
+/// The note this therapist first saved from the form with this one-time id.
+pub fn made_from_form(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    form_id: &str,
+) -> QueryResult<Option<NoteId>> {
+    notes::table
+        .filter(notes::therapist_id.eq(therapist))
+        .filter(notes::form_id.eq(form_id))
+        .select(notes::id)
+        .first(conn)
+        .optional()
+}
+
+/// Write a new draft; returns its id. `form_id` is the one-time id of the
+/// form it came from, if any (see [`made_from_form`]).
 pub fn create(
     conn: &mut DbConn,
     therapist: TherapistId,
@@ -390,6 +423,7 @@ pub fn create(
     client: ClientId,
     facts: &SessionFacts,
     content: &NoteContent,
+    form_id: Option<&str>,
 ) -> QueryResult<NoteId> {
     let id = NoteId::generate();
     let at = now();
@@ -404,6 +438,7 @@ pub fn create(
             content: SealedContent::new(&record(dk, therapist, id, client), content),
             created_at: at,
             updated_at: at,
+            form_id,
         })
         .execute(conn)?;
     Ok(id)
@@ -488,19 +523,24 @@ pub enum SignOutcome {
     AlreadySigned,
     /// The draft changed since the page was loaded; sign what you have seen.
     Stale,
+    /// Sections still empty (their headings): a note is signed with
+    /// something written under every heading of its format.
+    Incomplete(Vec<&'static str>),
     /// The stored draft failed its integrity check, so it cannot be signed.
     Damaged,
     /// No such note.
     NotFound,
 }
 
-/// Sign a draft as seen at `revision`: lock it and seal its content hash.
+/// Sign a draft as seen at `revision`, as `signed_as` (the signer's name,
+/// credentials and licence): lock it and seal its content hash.
 pub fn sign(
     conn: &mut DbConn,
     therapist: TherapistId,
     dk: &DataKey,
     id: NoteId,
     revision: i32,
+    signed_as: &str,
 ) -> QueryResult<SignOutcome> {
     write_transaction(conn, |conn| {
         let Some(row) = find(conn, therapist, id)? else {
@@ -516,7 +556,11 @@ pub fn sign(
         let Some(content) = note.content() else {
             return Ok(SignOutcome::Damaged);
         };
-        let hash = content_hash(&note.facts, &content);
+        let missing = missing_sections(note.facts.format, &content);
+        if !missing.is_empty() {
+            return Ok(SignOutcome::Incomplete(missing));
+        }
+        let hash = content_hash(&note.facts, &content, Some(signed_as));
         let sealed = row.record(dk).seal_bytes("content_hash", &hash);
         let n = diesel::update(
             notes::table
@@ -529,6 +573,7 @@ pub fn sign(
             notes::status.eq("signed"),
             notes::signed_at.eq(now()),
             notes::content_hash.eq(sealed),
+            notes::signed_as.eq(signed_as),
         ))
         .execute(conn)?;
         Ok(if n == 1 {
@@ -537,6 +582,21 @@ pub fn sign(
             SignOutcome::Stale
         })
     })
+}
+
+/// The headings of a format's sections that have nothing written yet.
+pub fn missing_sections(format: NoteFormat, content: &NoteContent) -> Vec<&'static str> {
+    format
+        .sections()
+        .iter()
+        .filter(|s| {
+            content
+                .sections
+                .get(s.key)
+                .is_none_or(|t| t.trim().is_empty())
+        })
+        .map(|s| s.label)
+        .collect()
 }
 
 /// Delete a draft. `Ok(false)` if it is signed or not found.

@@ -73,6 +73,10 @@ pub struct NoteFormPage {
     pub notice: Option<String>,
     pub key_moment_hint: String,
     pub max_chars: String,
+    /// The form's one-time id (a new note sent twice is saved once).
+    pub form_id: String,
+    /// Whether the note is new (not yet saved).
+    pub is_new: bool,
 }
 
 impl NoteFormPage {
@@ -155,6 +159,8 @@ impl NoteFormPage {
                 "One line for the timeline, such as “cried for the first time when talking about her father” (at most {MAX_KEY_MOMENT} characters)."
             ),
             max_chars: crate::web::layout::thousands(MAX_NOTE_CHARS),
+            form_id: input.form_id.clone(),
+            is_new: input.revision == 0,
         }
     }
 }
@@ -168,6 +174,7 @@ pub struct SectionView {
 /// An addendum as shown.
 pub struct AddendumView {
     pub when: String,
+    pub by: String,
     pub body: String,
 }
 
@@ -192,6 +199,7 @@ pub struct NotePage {
     pub format: &'static str,
     pub signed: bool,
     pub signed_at: String,
+    pub signed_by: String,
     pub updated_at: String,
     pub revision: i32,
     pub sections: Vec<SectionView>,
@@ -206,6 +214,8 @@ pub struct NotePage {
     pub errors: FieldErrors,
     pub addendum_text: String,
     pub suggestions: Vec<Suggestion>,
+    /// Why the draft could not be signed, beside the Sign button.
+    pub sign_error: Option<String>,
 }
 
 /// One line of a diff.
@@ -301,4 +311,16 @@ pub struct SearchPage {
     pub shown: usize,
     pub chart: MonthChart,
     pub errors: FieldErrors,
+}
+
+/// `/notes/{id}/delete`: what deleting would remove, and the confirmation.
+#[derive(Template, WebTemplate)]
+#[template(path = "notes/delete.html")]
+pub struct DeletePage {
+    pub layout: Layout,
+    pub csrf_token: String,
+    pub id: NoteId,
+    pub client_name: String,
+    pub date: String,
+    pub first_words: String,
 }

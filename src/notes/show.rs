@@ -16,7 +16,7 @@ use crate::auth::session::CurrentSession;
 use crate::clients::model::Client;
 use crate::tags::{self, Vocabulary};
 use crate::web::form::FieldErrors;
-use crate::web::layout::{DAMAGED, local_time, long_date, shown};
+use crate::web::layout::{DAMAGED, shown};
 use crate::web::{AppError, AppState, render};
 
 /// Register the note page.
@@ -31,6 +31,8 @@ struct ShowQuery {
     saved: Option<String>,
     signed: Option<String>,
     amended: Option<String>,
+    already: Option<String>,
+    kept: Option<String>,
 }
 
 impl ShowQuery {
@@ -41,6 +43,14 @@ impl ShowQuery {
             Some("Addendum added.")
         } else if self.saved.is_some() {
             Some("Draft saved.")
+        } else if self.already.is_some() {
+            Some(
+                "This note was already saved from that form, so it was not saved a second time. Here it is.",
+            )
+        } else if self.kept.is_some() {
+            Some(
+                "This note is signed, so it was not deleted: signed notes are part of the clinical record.",
+            )
         } else {
             None
         }
@@ -117,13 +127,20 @@ pub async fn note_page(
         id: row.id,
         client_id: row.client_id,
         client_name: shown(&client.full_name),
-        date: long_date(&note.facts.session_date),
+        date: session.dates.session(&note.facts.session_date),
         duration_minutes: note.facts.duration_minutes,
         session_type: note.facts.session_type.label(),
         format: note.facts.format.label(),
         signed: note.signed,
-        signed_at: note.signed_at.map(local_time).unwrap_or_default(),
-        updated_at: local_time(note.updated_at),
+        signed_at: note
+            .signed_at
+            .map(|at| session.dates.moment(at))
+            .unwrap_or_default(),
+        signed_by: note
+            .signed_as
+            .clone()
+            .unwrap_or_else(|| session.display_name.clone()),
+        updated_at: session.dates.moment(note.updated_at),
         revision: note.revision,
         sections,
         key_moment: shown(&note.key_moment),
@@ -132,7 +149,11 @@ pub async fn note_page(
         addenda: addenda
             .into_iter()
             .map(|a| AddendumView {
-                when: local_time(a.created_at),
+                when: session.dates.moment(a.created_at),
+                by: a
+                    .written_as
+                    .clone()
+                    .unwrap_or_else(|| session.display_name.clone()),
                 body: shown(&a.body),
             })
             .collect(),
@@ -147,8 +168,11 @@ pub async fn note_page(
             .into_iter()
             .map(|h| Suggestion {
                 title: h.title.clone(),
-                href: format!("/handouts/{}/print?client={}", h.slug, row.client_id),
+                // The personalise form, the client chosen: the note and
+                // names are the therapist's to add before it prints.
+                href: format!("/handouts/{}?client={}#print", h.slug, row.client_id),
             })
             .collect(),
+        sign_error: None,
     })
 }

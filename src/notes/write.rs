@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, web};
 
 use super::format::{NoteFormat, reformat};
 use super::input::NoteInput;
-use super::model::{self, NoteContent, NoteRow, SaveOutcome, SessionFacts};
+use super::model::{self, NoteContent, NoteRow, SaveOutcome, SessionFacts, SignOutcome};
 use super::pages::{ConflictPage, ConflictSection, FormFrame, NoteFormPage};
 use crate::audit::{self, Action};
 use crate::auth::extract::{Signed, WritingForm};
@@ -18,7 +18,7 @@ use crate::db::{DbConn, write_transaction};
 use crate::ids::{ClientId, NoteId, TherapistId};
 use crate::tags::{self, CustomTag, Vocabulary};
 use crate::web::form::{FormLimit, NoFields};
-use crate::web::layout::{local_time, shown, today};
+use crate::web::layout::{shown, today};
 use crate::web::{AppError, AppState, render, see_other, with_cookie};
 
 /// Note forms may carry up to a million characters of any script, which
@@ -110,6 +110,7 @@ async fn new_form(
         duration_minutes: "50".into(),
         session_type: "individual".into(),
         format: NoteFormat::Soap.key().into(),
+        form_id: crate::crypto::random_token(),
         ..NoteInput::default()
     };
     Ok(form_page(
@@ -142,8 +143,8 @@ fn check(
 ) -> Result<Checked, AppError> {
     let session = &form.session;
     let mut input = NoteInput::from_pairs(&form.pairs);
-    if form.resumed.is_some() || input.intent == "reformat" {
-        let notice = if form.resumed.is_some() {
+    if form.resumed || input.intent == "reformat" {
+        let notice = if form.resumed {
             RESUMED.to_owned()
         } else {
             reformat_notice(&mut input)
@@ -154,7 +155,7 @@ fn check(
         };
         return Ok(Err(with_cookie(
             render(StatusCode::OK, &page)?,
-            form.resumed.clone(),
+            form.cookie.clone(),
         )?));
     }
     match input.validate(vocabulary, &today()) {
@@ -195,18 +196,103 @@ async fn create(
     };
     // Sealing happens on the blocking thread, with a copy of the key that
     // is dropped (and zeroed) there.
-    let (therapist, dk, client) = (session.therapist, session.dk.duplicate(), client.id);
-    let id = state
+    let input = NoteInput::from_pairs(&form.pairs);
+    let client_name = shown(&client.full_name);
+    let (therapist, dk, client, sign) = (
+        session.therapist,
+        session.dk.duplicate(),
+        client.id,
+        input.intent == "sign",
+    );
+    let form_id = Some(input.form_id.clone()).filter(|f| !f.is_empty() && f.len() <= 64);
+    let (id, made, signed) = state
         .db(move |conn| {
             write_transaction(conn, |conn| {
+                if let Some(existing) = form_id
+                    .as_deref()
+                    .map(|f| model::made_from_form(conn, therapist, f))
+                    .transpose()?
+                    .flatten()
+                {
+                    // The same form sent again (Back, then Save): the note
+                    // it made is the answer, not a second note.
+                    return Ok((existing, false, None));
+                }
                 add_new_tags(conn, therapist, &dk, custom, &new_tags, &mut content)?;
-                let id = model::create(conn, therapist, &dk, client, &facts, &content)?;
+                let id = model::create(
+                    conn,
+                    therapist,
+                    &dk,
+                    client,
+                    &facts,
+                    &content,
+                    form_id.as_deref(),
+                )?;
                 audit::record(conn, Some(therapist), Action::NoteCreate, Some(id.0))?;
-                Ok(id)
+                let signed = if sign {
+                    Some(sign_now(conn, therapist, &dk, id, 1)?)
+                } else {
+                    None
+                };
+                Ok((id, true, signed))
             })
         })
         .await?;
-    Ok(see_other(&format!("/notes/{id}")))
+    if !made {
+        return Ok(see_other(&format!("/notes/{id}?already=1")));
+    }
+    match signed {
+        None => Ok(see_other(&format!("/notes/{id}"))),
+        Some(SignOutcome::Signed) => Ok(see_other(&format!("/notes/{id}?signed=1"))),
+        Some(outcome) => not_signed(&session, id, 1, &client_name, &input, &vocabulary, &outcome),
+    }
+}
+
+/// Sign a note just saved (the form's "Save and sign"), auditing it.
+fn sign_now(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    dk: &DataKey,
+    id: NoteId,
+    revision: i32,
+) -> diesel::QueryResult<SignOutcome> {
+    let signed_as = crate::auth::account::signature_of(conn, therapist)?;
+    let outcome = model::sign(conn, therapist, dk, id, revision, &signed_as)?;
+    if outcome == SignOutcome::Signed {
+        audit::record(conn, Some(therapist), Action::NoteSign, Some(id.0))?;
+    }
+    Ok(outcome)
+}
+
+/// The draft's form again after "Save and sign" saved it but could not
+/// sign it (headings left empty): what was typed, now saved, and why.
+fn not_signed(
+    session: &CurrentSession,
+    id: NoteId,
+    revision: i32,
+    client_name: &str,
+    input: &NoteInput,
+    vocabulary: &Vocabulary,
+    outcome: &SignOutcome,
+) -> Result<HttpResponse, AppError> {
+    let why = match outcome {
+        SignOutcome::Incomplete(missing) => super::sign::incomplete_message(missing),
+        _ => "Saved as a draft, but it could not be signed. Open the note to sign it.".to_owned(),
+    };
+    let input = NoteInput {
+        revision,
+        intent: String::new(),
+        form_id: String::new(),
+        ..input.clone()
+    };
+    let mut errors = crate::web::form::FieldErrors::default();
+    errors.add("section_", why);
+    let page = NoteFormPage {
+        errors,
+        notice: Some("Your note is saved as a draft.".to_owned()),
+        ..form_page(session, Target::Draft(id), client_name, &input, vocabulary)
+    };
+    render(StatusCode::BAD_REQUEST, &page)
 }
 
 /// Give the note the new tags typed, making those that do not exist yet
@@ -238,6 +324,7 @@ fn input_from_note(row: &NoteRow, content: &NoteContent) -> NoteInput {
         new_tags: String::new(),
         revision: row.revision,
         intent: String::new(),
+        form_id: String::new(),
     }
 }
 
@@ -270,6 +357,7 @@ async fn edit_form(
 /// `POST /notes/{id}/edit`: save a draft, refusing to overwrite newer work.
 async fn save(
     state: web::Data<AppState>,
+    library: web::Data<crate::handouts::Library>,
     path: web::Path<String>,
     form: WritingForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
@@ -285,10 +373,11 @@ async fn save(
         Ok(checked) => checked,
         Err(page) => return Ok(page),
     };
-    let base = NoteInput::from_pairs(&form.pairs).revision;
+    let input = NoteInput::from_pairs(&form.pairs);
+    let (base, sign) = (input.revision, input.intent == "sign");
     let (therapist, id, dk) = (session.therapist, row.id, session.dk.duplicate());
     let (saved_facts, mut saved_content) = (facts.clone(), content.clone());
-    let outcome = state
+    let (outcome, signed) = state
         .db(move |conn| {
             write_transaction(conn, |conn| {
                 add_new_tags(conn, therapist, &dk, custom, &new_tags, &mut saved_content)?;
@@ -301,29 +390,72 @@ async fn save(
                     &saved_facts,
                     &saved_content,
                 )?;
-                if let SaveOutcome::Saved(_) = outcome {
+                let mut signed = None;
+                if let SaveOutcome::Saved(revision) = outcome {
                     audit::record(conn, Some(therapist), Action::NoteEdit, Some(id.0))?;
+                    if sign {
+                        signed = Some(sign_now(conn, therapist, &dk, id, revision)?);
+                    }
                 }
-                Ok(outcome)
+                Ok((outcome, signed))
             })
         })
         .await?;
     match outcome {
-        SaveOutcome::Saved(_) => Ok(see_other(&format!("/notes/{id}?saved=1"))),
+        SaveOutcome::Saved(revision) => match signed {
+            None => Ok(see_other(&format!("/notes/{id}?saved=1"))),
+            Some(SignOutcome::Signed) => Ok(see_other(&format!("/notes/{id}?signed=1"))),
+            Some(outcome) => not_signed(
+                &session,
+                id,
+                revision,
+                &shown(&client.full_name),
+                &input,
+                &vocabulary,
+                &outcome,
+            ),
+        },
         SaveOutcome::NotFound => Err(audit::denied(&state, therapist, Some(id.0)).await),
-        SaveOutcome::Signed => Err(AppError::conflict(
-            "This note has been signed, so its text can no longer change. Nothing was saved; add what you wrote as an addendum to the signed note instead.",
-        )),
+        SaveOutcome::Signed => {
+            // A draft page from before the note was signed (Back, or another
+            // tab): the note as it is, with what was typed waiting in the
+            // addendum box, never a dead end.
+            let mut page =
+                super::show::note_page(&state, &library, &session, &row, &client, None, false)
+                    .await?;
+            page.notice = Some(
+                "This note was signed before these changes were saved, so it cannot change. What you typed is in the addendum box below, not added yet: keep what matters and add it.",
+            );
+            page.addendum_text = as_addendum(&row, &content);
+            render(StatusCode::CONFLICT, &page)
+        }
         SaveOutcome::Damaged => Err(AppError::conflict(
             "This note failed an integrity check, so it cannot be changed. Nothing was saved.",
         )),
         SaveOutcome::Stale(current) => {
             let theirs = current.open(&session.dk).content().unwrap_or_default();
-            let input = NoteInput::from_pairs(&form.pairs);
             let page = conflict_page(&session, &current, &theirs, &facts, &content, &input);
             render(StatusCode::CONFLICT, &page)
         }
     }
+}
+
+/// What was typed into a draft form, as one text to add to the signed note.
+fn as_addendum(row: &NoteRow, content: &NoteContent) -> String {
+    let mut parts: Vec<String> = row
+        .facts()
+        .format
+        .sections()
+        .iter()
+        .filter_map(|s| {
+            let text = content.sections.get(s.key)?.trim();
+            (!text.is_empty()).then(|| format!("{}:\n{text}", s.label))
+        })
+        .collect();
+    if !content.key_moment.trim().is_empty() {
+        parts.push(format!("Key moment: {}", content.key_moment.trim()));
+    }
+    parts.join("\n\n")
 }
 
 fn conflict_page(
@@ -373,7 +505,7 @@ fn conflict_page(
         csrf_token: session.csrf_token.clone(),
         id: current.id,
         revision: current.revision,
-        their_saved_at: local_time(current.updated_at),
+        their_saved_at: session.dates.moment(current.updated_at),
         sections,
         key_moment_theirs: theirs.key_moment.clone(),
         key_moment_yours: yours.key_moment.clone(),

@@ -62,10 +62,26 @@ pub enum AppError {
         action: String,
         /// What was typed, minus tokens and credentials.
         fields: Vec<(String, String)>,
-        /// The email typed last time, if any.
+        /// The email to fill in (typed last time, or the account's whose
+        /// session ended).
         email: String,
         /// Why the last try failed, if it did.
         error: Option<String>,
+        /// Whether to ask for a two-factor code too.
+        code: bool,
+    },
+    /// 409: a form came from a page of an earlier session (an old tab). The
+    /// page carries what was typed back to the same action with this
+    /// session's token, to be shown again and checked before anything is
+    /// saved.
+    #[error("form from an earlier session")]
+    ResendRequired {
+        /// Where the form was going (a local path).
+        action: String,
+        /// What was typed, minus tokens and credentials.
+        fields: Vec<(String, String)>,
+        /// This session's token.
+        csrf_token: String,
     },
     /// 303 elsewhere. Not a failure: a guard that sends the visitor where
     /// they need to be first (such as the recovery-code page after setup).
@@ -147,6 +163,7 @@ impl ResponseError for AppError {
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::SignInRequired { .. } | Self::Redirect(_) => StatusCode::SEE_OTHER,
             Self::ReauthRequired { .. } => StatusCode::UNAUTHORIZED,
+            Self::ResendRequired { .. } => StatusCode::CONFLICT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -182,9 +199,29 @@ impl ResponseError for AppError {
             fields,
             email,
             error,
+            code,
         } = self
         {
-            return reauth_response(action, fields, email, error.as_deref());
+            return reauth_response(action, fields, email, error.as_deref(), *code);
+        }
+        if let Self::ResendRequired {
+            action,
+            fields,
+            csrf_token,
+        } = self
+        {
+            let page = ResendPage {
+                layout: Layout::anonymous(),
+                action,
+                fields,
+                csrf_token,
+            };
+            return match page.render() {
+                Ok(body) => HttpResponse::Conflict()
+                    .content_type("text/html; charset=utf-8")
+                    .body(body),
+                Err(err) => AppError::internal(err).error_response(),
+            };
         }
         let incident = match self {
             Self::Internal(err) => {
@@ -216,9 +253,10 @@ impl ResponseError for AppError {
                 "Something went wrong on our side",
                 "The server could not finish this request. Nothing about your clients was shown or lost. Please try again; if it keeps happening, give the incident number below to whoever runs Tearsheet.".into(),
             ),
-            Self::SignInRequired { .. } | Self::Redirect(_) | Self::ReauthRequired { .. } => {
-                ("Please sign in", String::new())
-            }
+            Self::SignInRequired { .. }
+            | Self::Redirect(_)
+            | Self::ReauthRequired { .. }
+            | Self::ResendRequired { .. } => ("Please sign in", String::new()),
         };
         let page = ErrorPage {
             layout: Layout::anonymous(),
@@ -250,7 +288,17 @@ struct ReauthPage<'a> {
     fields: &'a [(String, String)],
     email: &'a str,
     error: Option<&'a str>,
+    code: bool,
     csrf_token: String,
+}
+
+#[derive(Template)]
+#[template(path = "resend.html")]
+struct ResendPage<'a> {
+    layout: Layout,
+    action: &'a str,
+    fields: &'a [(String, String)],
+    csrf_token: &'a str,
 }
 
 fn reauth_response(
@@ -258,6 +306,7 @@ fn reauth_response(
     fields: &[(String, String)],
     email: &str,
     error: Option<&str>,
+    code: bool,
 ) -> HttpResponse {
     let csrf_token = crate::crypto::random_token();
     let page = ReauthPage {
@@ -266,6 +315,7 @@ fn reauth_response(
         fields,
         email,
         error,
+        code,
         csrf_token: csrf_token.clone(),
     };
     let body = match page.render() {

@@ -51,21 +51,6 @@ pub fn shown(field: &crate::crypto::Opened<String>) -> String {
     }
 }
 
-/// "Tue 3 Mar 2026" from `YYYY-MM-DD` (the text itself if it is not a date).
-pub fn long_date(iso: &str) -> String {
-    chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d")
-        .map_or_else(|_| iso.to_owned(), |d| d.format("%a %-d %b %Y").to_string())
-}
-
-/// "3 Mar 2026, 14:05" in the server's local time, from Unix seconds.
-pub fn local_time(unix: i64) -> String {
-    use chrono::TimeZone as _;
-    chrono::Local
-        .timestamp_opt(unix, 0)
-        .single()
-        .map_or_else(String::new, |t| t.format("%-d %b %Y, %H:%M").to_string())
-}
-
 /// Today's date in the server's local time zone, as `YYYY-MM-DD`.
 pub fn today() -> String {
     chrono::Local::now()

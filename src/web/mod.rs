@@ -5,6 +5,7 @@
 pub mod assets;
 pub mod client;
 pub mod cookies;
+pub mod dates;
 pub mod error;
 pub mod form;
 pub mod layout;

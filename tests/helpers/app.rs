@@ -506,6 +506,27 @@ impl TestApp {
     }
 
     /// Count audit events with this action.
+    /// Enrol a colleague in the practice and sign them in; their visitor.
+    pub async fn colleague(&self, email: &str, password: &str) -> Agent {
+        self.add_therapist(email, password).await;
+        let agent = self.new_agent();
+        let signed_in = agent.log_in(email, password).await;
+        assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+        agent
+    }
+
+    /// Make every session look idle for a day, as the idle timeout would
+    /// find it: the next request ends it and asks to sign in again.
+    pub fn age_all_sessions(&self) {
+        use diesel::prelude::*;
+        use tearsheet::db::schema::sessions;
+        let mut conn = self.pool().get().expect("conn");
+        diesel::update(sessions::table)
+            .set(sessions::last_seen_at.eq(sessions::last_seen_at - 86_400))
+            .execute(&mut *conn)
+            .expect("age sessions");
+    }
+
     pub fn audit_count(&self, action: &str) -> i64 {
         use diesel::prelude::*;
         use tearsheet::db::schema::audit_events;
@@ -538,9 +559,12 @@ impl Agent {
         self.submit(&form, &form, &[("confirm", confirm)]).await
     }
 
-    /// Write a draft note for a client; returns the note's path.
+    /// Write a draft note for a client; returns the note's path. Every
+    /// SOAP section has a plain default (signing needs them all); `fields`
+    /// replace them.
     pub async fn add_note(&self, client_path: &str, fields: &[(&str, &str)]) -> String {
         let mut all = note_form(&[], "soap", &[("intent", "save")]);
+        all.extend(NOTE_DEFAULTS);
         for (k, v) in fields {
             all.retain(|(key, _)| key != k || *k == "tag");
             all.push((k, v));
@@ -575,6 +599,15 @@ impl Agent {
         .await
     }
 }
+
+/// What `add_note` writes in each SOAP section unless told otherwise:
+/// words no test searches for.
+pub const NOTE_DEFAULTS: [(&str, &str); 4] = [
+    ("section_subjective", "Spoke about the week."),
+    ("section_objective", "Calm and engaged."),
+    ("section_assessment", "Steady."),
+    ("section_plan", "Continue weekly."),
+];
 
 /// A note form's fields as a browser sends them: `before` (the CSRF token,
 /// the revision), the session facts `add_note` uses (a 50-minute individual
@@ -655,4 +688,16 @@ pub fn links_starting(body: &str, prefix: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// The hidden fields a page carries, as a browser would send them back.
+pub fn carried(body: &str) -> Vec<(String, String)> {
+    body.split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .filter_map(|part| {
+            let (name, rest) = part.split_once("\" value=\"")?;
+            let value = rest.split('"').next()?;
+            Some((name.to_owned(), html_unescape(value)))
+        })
+        .collect()
 }

@@ -48,6 +48,16 @@ fn find(env: &str, candidates: &[&str], package: &str) -> String {
 
 impl Browser {
     pub async fn start() -> Self {
+        Self::launch(true).await
+    }
+
+    /// A browser that runs no page JavaScript (the app needs none).
+    /// WebDriver's own scripts, which the checks use, still run.
+    pub async fn start_without_javascript() -> Self {
+        Self::launch(false).await
+    }
+
+    async fn launch(javascript: bool) -> Self {
         let driver_path = find(
             "CHROMEDRIVER",
             &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"],
@@ -76,7 +86,10 @@ impl Browser {
                     "--disable-quic", "--no-first-run", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", "--window-size=1280,900",
                     format!("--user-data-dir={}", profile.path().display()),
-                ]
+                ],
+                "prefs": {
+                    "profile.managed_default_content_settings.javascript": if javascript { 1 } else { 2 }
+                }
             }),
         );
         let url = format!("http://127.0.0.1:{port}");
@@ -102,6 +115,31 @@ impl Browser {
             }
         }
         panic!("could not start a Chromium session through chromedriver: {last_err}");
+    }
+
+    /// Run a WebDriver script and return its value.
+    pub async fn js(&self, script: &str) -> serde_json::Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// Resize the window (the viewport, headless).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .expect("resize");
+    }
+
+    /// The document on screen, told apart from every other page load by
+    /// the moment its navigation began.
+    pub async fn document(&self) -> f64 {
+        self.js("return performance.timeOrigin;")
+            .await
+            .as_f64()
+            .expect("a time origin")
     }
 
     pub async fn goto(&self, url: &str) {
@@ -190,6 +228,14 @@ impl Browser {
             violations.join("\n")
         );
 
+        self.screenshots(name).await;
+    }
+
+    /// Screenshots of the page on screen at desktop and phone sizes, saved
+    /// to `target/screenshots/`; fails if the phone size scrolls sideways.
+    /// (The whole of `check` where page scripts are off and axe-core, which
+    /// needs them, cannot run.)
+    pub async fn screenshots(&self, name: &str) {
         let dir = screenshot_dir();
         let png = self.client.screenshot().await.expect("screenshot");
         std::fs::write(dir.join(format!("{name}-desktop.png")), png).expect("save screenshot");
@@ -276,13 +322,14 @@ impl Drop for Browser {
     }
 }
 
-/// WebDriver's Print command (fantoccini 0.21 has none): the page as a PDF.
+/// Chromium's own print to PDF (DevTools `Page.printToPDF` through
+/// chromedriver), as its print dialog does with default settings: the page
+/// size and margins the stylesheet's `@page` asks for, the paper given as a
+/// fallback, and no background graphics (what prints must print anyway).
 #[derive(Debug)]
 struct PrintPdf {
-    width_cm: f64,
-    height_cm: f64,
-    margin_top_cm: f64,
-    margin_side_cm: f64,
+    width_in: f64,
+    height_in: f64,
 }
 
 impl fantoccini::wd::WebDriverCompatibleCommand for PrintPdf {
@@ -291,31 +338,100 @@ impl fantoccini::wd::WebDriverCompatibleCommand for PrintPdf {
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!("session/{}/print", session_id.unwrap_or_default()))
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
         let body = serde_json::json!({
-            "page": { "width": self.width_cm, "height": self.height_cm },
-            "margin": { "top": self.margin_top_cm, "bottom": self.margin_top_cm, "left": self.margin_side_cm, "right": self.margin_side_cm },
-            "background": false,
-            "shrinkToFit": false,
+            "cmd": "Page.printToPDF",
+            "params": {
+                "paperWidth": self.width_in,
+                "paperHeight": self.height_in,
+                "preferCSSPageSize": true,
+                "printBackground": false,
+                "displayHeaderFooter": false,
+            }
         });
         (http::Method::POST, Some(body.to_string()))
     }
 }
 
-/// Paper sizes with the margins the handout stylesheet asks for.
+/// Paper sizes.
 #[derive(Clone, Copy, Debug)]
 pub enum Paper {
     Letter,
     A4,
 }
 
+/// A line of text on a printed page: its bottom edge (points from the top
+/// of the page) and its words.
+#[derive(Debug)]
+pub struct Line {
+    pub bottom: f64,
+    pub text: String,
+}
+
 /// A printed PDF and what poppler reads from it.
 pub struct Pdf {
     pub pages: usize,
     pub text: String,
+    /// `pdffonts`: each font, and whether it is embedded.
+    pub fonts: String,
+    /// Each page's height in points, and its lines top to bottom.
+    pub page_lines: Vec<(f64, Vec<Line>)>,
+}
+
+impl Pdf {
+    /// How far down its page the lowest line above the running foot
+    /// reaches, as a fraction of the room between the first line (the
+    /// running head) and the foot: 1.0 is a full page.
+    pub fn fill(&self, page: usize) -> f64 {
+        let (_, lines) = &self.page_lines[page];
+        let (Some(head), Some(foot)) = (lines.first(), lines.last()) else {
+            return 0.0;
+        };
+        let body = lines.iter().rev().nth(1).map_or(head.bottom, |l| l.bottom);
+        (body - head.bottom) / (foot.bottom - head.bottom)
+    }
+}
+
+/// Words from `pdftotext -bbox`, grouped into lines per page.
+fn lines_of(bbox_html: &str) -> Vec<(f64, Vec<Line>)> {
+    let attr = |tag: &str, name: &str| -> f64 {
+        tag.split(&format!("{name}=\""))
+            .nth(1)
+            .and_then(|v| v.split('"').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let mut pages = Vec::new();
+    for page in bbox_html.split("<page ").skip(1) {
+        let height = attr(page, "height");
+        let mut lines: Vec<Line> = Vec::new();
+        for word in page.split("<word ").skip(1) {
+            let bottom = attr(word, "yMax");
+            let text = word
+                .split_once('>')
+                .and_then(|(_, rest)| rest.split("</word>").next())
+                .unwrap_or_default();
+            match lines.iter_mut().find(|l| (l.bottom - bottom).abs() < 3.0) {
+                Some(line) => {
+                    line.text.push(' ');
+                    line.text.push_str(text);
+                }
+                None => lines.push(Line {
+                    bottom,
+                    text: text.to_owned(),
+                }),
+            }
+        }
+        lines.sort_by(|a, b| a.bottom.total_cmp(&b.bottom));
+        pages.push((height, lines));
+    }
+    pages
 }
 
 impl Browser {
@@ -323,20 +439,16 @@ impl Browser {
     pub async fn print_pdf(&self, paper: Paper) -> Pdf {
         let cmd = match paper {
             Paper::Letter => PrintPdf {
-                width_cm: 21.59,
-                height_cm: 27.94,
-                margin_top_cm: 1.397,
-                margin_side_cm: 1.778,
+                width_in: 8.5,
+                height_in: 11.0,
             },
             Paper::A4 => PrintPdf {
-                width_cm: 21.0,
-                height_cm: 29.7,
-                margin_top_cm: 1.4,
-                margin_side_cm: 1.7,
+                width_in: 8.27,
+                height_in: 11.69,
             },
         };
         let value = self.client.issue_cmd(cmd).await.expect("print");
-        let b64 = value.as_str().expect("base64 PDF");
+        let b64 = value["data"].as_str().expect("base64 PDF");
         let bytes = data_encoding::BASE64
             .decode(b64.as_bytes())
             .expect("decode PDF");
@@ -348,20 +460,18 @@ impl Browser {
             screenshot_dir().join(format!("last-print-{paper:?}.pdf").to_lowercase()),
             &bytes,
         );
-        let run = |tool: &str, args: &[&str]| {
-            let out = Command::new(tool)
-                .args(args)
-                .arg(&path)
-                .args(if tool == "pdftotext" {
-                    vec!["-"]
-                } else {
-                    vec![]
-                })
+        let run = |tool: &str, args: &[&str], out_arg: bool| {
+            let mut command = Command::new(tool);
+            command.args(args).arg(&path);
+            if out_arg {
+                command.arg("-");
+            }
+            let out = command
                 .output()
                 .unwrap_or_else(|e| panic!("{tool} (Debian package poppler-utils) is needed: {e}"));
             String::from_utf8_lossy(&out.stdout).into_owned()
         };
-        let info = run("pdfinfo", &[]);
+        let info = run("pdfinfo", &[], false);
         let pages = info
             .lines()
             .find_map(|l| l.strip_prefix("Pages:"))
@@ -369,7 +479,20 @@ impl Browser {
             .expect("page count");
         Pdf {
             pages,
-            text: run("pdftotext", &["-layout"]),
+            text: run("pdftotext", &["-layout"], true),
+            fonts: run("pdffonts", &[], false),
+            page_lines: lines_of(&run("pdftotext", &["-bbox"], true)),
         }
+    }
+
+    /// Keep the page on screen as a PNG of each printed page (poppler's
+    /// `pdftoppm`), named `{name}-page-N.png` among the screenshots.
+    pub fn keep_print_pages(&self, paper: Paper, name: &str) {
+        let pdf = screenshot_dir().join(format!("last-print-{paper:?}.pdf").to_lowercase());
+        let _ = Command::new("pdftoppm")
+            .args(["-r", "60", "-png"])
+            .arg(&pdf)
+            .arg(screenshot_dir().join(format!("{name}-page")))
+            .status();
     }
 }

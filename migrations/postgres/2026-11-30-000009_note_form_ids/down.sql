@@ -1,0 +1,2 @@
+DROP INDEX notes_form_id;
+ALTER TABLE notes DROP COLUMN form_id;
