@@ -84,7 +84,7 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Bring a caseload export (tearsheet.caseload.v1) into an account.
+    /// Bring a caseload export (tearsheet.caseload.v2, or v1) into an account.
     /// The account's password is read from TEARSHEET_PASSWORD or the first line of standard input.
     Import {
         /// The export file.
@@ -288,8 +288,8 @@ fn import(config: &Config, file: &std::path::Path, email: &str) -> anyhow::Resul
         None,
     )?;
     println!(
-        "Imported {} client(s) and {} note(s) into {}.",
-        done.clients, done.notes, therapist.email
+        "Imported {} client(s), {} note(s) and {} measure(s) into {}.",
+        done.clients, done.notes, done.measures, therapist.email
     );
     if done.left_unsigned > 0 {
         println!(

@@ -17,8 +17,10 @@ macro_rules! id_type {
         #[derive(
             Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
             diesel::AsExpression, diesel::FromSqlRow,
+            serde::Serialize, serde::Deserialize,
         )]
         #[diesel(sql_type = BigInt)]
+        #[serde(transparent)]
         pub struct $name(pub i64);
 
         impl $name {
@@ -110,4 +112,8 @@ id_type!(
 id_type!(
     /// An event in the audit trail (its place in the chain).
     AuditEventId
+);
+id_type!(
+    /// A recorded measure (PHQ-9, GAD-7): `measures.id`.
+    MeasureId
 );

@@ -1,7 +1,7 @@
 //! Tearsheet: encrypted session notes, breakthrough tags and printable
 //! handouts for psychotherapists.
 //!
-//! Product areas (`auth`, `clients`, `notes`, `handouts`, `audit`) depend on infrastructure
+//! Product areas (`auth`, `clients`, `notes`, `measures`, `handouts`, `audit`) depend on infrastructure
 //! (`crypto`, `db`, `web`), never the reverse. See `docs/ARCHITECTURE.md`.
 
 pub mod audit;
@@ -14,6 +14,7 @@ pub mod db;
 pub mod demo;
 pub mod handouts;
 pub mod ids;
+pub mod measures;
 pub mod notes;
 pub mod startup;
 pub mod tags;

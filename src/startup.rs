@@ -104,6 +104,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(crate::auth::configure)
         .configure(crate::clients::configure)
         .configure(crate::notes::configure)
+        .configure(crate::measures::configure)
         .configure(crate::handouts::configure)
         .configure(crate::audit::trail::configure);
 }

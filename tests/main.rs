@@ -9,6 +9,7 @@ mod browser;
 mod clients;
 mod handouts;
 mod integrity;
+mod measures;
 mod notes;
 mod operations;
 mod privacy;

@@ -654,7 +654,7 @@ async fn the_timeline_marks_each_tagged_session(app: TestApp) {
     let sam = app.add_client("Sam Timeline", "").await;
     app.get(&sam)
         .await
-        .assert_contains("The timeline appears once there are session notes.");
+        .assert_contains("The timeline appears once there are session notes or measures.");
     app.add_note(
         &sam,
         &[

@@ -638,6 +638,18 @@ async fn a_caseload_moves_to_another_practice_and_a_broken_export_imports_nothin
     let token = from.get(&note).await.csrf_token();
     from.sign_note(&note, &token).await;
     from.add_addendum(&note, &token, "a moving addendum").await;
+    let mut fields = vec![
+        ("csrf_token", token.as_str()),
+        ("instrument", "phq-9"),
+        ("date", "2026-03-02"),
+        ("note", note.trim_start_matches("/notes/")),
+    ];
+    let items: Vec<String> = (1..=9).map(|i| format!("item{i}")).collect();
+    fields.extend(items.iter().map(|i| (i.as_str(), "2")));
+    let measured = from
+        .post_form(&format!("{client}/measures/new"), &fields)
+        .await;
+    assert_eq!(measured.status, 303, "{}", measured.body);
     let wrong = from
         .post_form(
             "/settings/export",
@@ -653,7 +665,9 @@ async fn a_caseload_moves_to_another_practice_and_a_broken_export_imports_nothin
         .await;
     assert_eq!(export.status, 200);
     assert!(
-        export.body.contains("tearsheet.caseload.v1") && export.body.contains("words that move")
+        export.body.contains("tearsheet.caseload.v2")
+            && export.body.contains("words that move")
+            && export.body.contains("\"instrument\": \"phq-9\"")
     );
     assert!(
         !export.body.contains("stays behind"),
@@ -705,6 +719,20 @@ async fn a_caseload_moves_to_another_practice_and_a_broken_export_imports_nothin
         "nothing half-imported"
     );
     assert!(!import(&file, "wrong password").status.success());
+    let bad_measure = dir.path().join("bad-measure.json");
+    std::fs::write(
+        &bad_measure,
+        export
+            .body
+            .replacen("\"instrument\": \"phq-9\"", "\"instrument\": \"phq-10\"", 1),
+    )
+    .expect("write");
+    let out = import(&bad_measure, &there.password);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && said.contains("measure 1") && said.contains("phq-10"),
+        "{said}"
+    );
 
     let out = import(&file, &there.password);
     assert!(
@@ -712,7 +740,10 @@ async fn a_caseload_moves_to_another_practice_and_a_broken_export_imports_nothin
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Imported 1 client(s) and 1 note(s)"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("Imported 1 client(s), 1 note(s) and 1 measure(s)")
+    );
     let list = to.get("/clients").await;
     list.assert_contains("Moving Client");
     let moved_client = list
@@ -739,9 +770,14 @@ async fn a_caseload_moves_to_another_practice_and_a_broken_export_imports_nothin
         "Self-compassion",
         "first laugh",
         "Signed ",
+        // The measure came with its note.
+        "<td class=\"num\">18</td>",
     ] {
         page.assert_contains(text);
     }
+    to.get(&moved_client)
+        .await
+        .assert_contains("band-moderately-severe\">moderately severe</span>");
     assert!(!page.body.contains("stays behind"));
     assert!(
         !page.body.contains("no longer matches what was signed"),

@@ -50,6 +50,8 @@ async fn another_therapists_ids_get_404_on_every_route_and_are_audited(app: Test
         format!("{client}/notes/new"),
         format!("{client}/record"),
         format!("{client}/record.json"),
+        format!("{client}/fhir"),
+        format!("{client}/measures/new"),
         note.clone(),
         format!("{note}/edit"),
         format!("{note}/history"),
@@ -89,6 +91,7 @@ async fn another_therapists_ids_get_404_on_every_route_and_are_audited(app: Test
         format!("{note}/sign"),
         format!("{note}/delete"),
         format!("{signed}/addenda"),
+        format!("{client}/measures/new"),
     ];
     for path in &posts {
         let page = bea.post_form(path, &note_fields).await;
@@ -182,6 +185,24 @@ async fn write_canaries(base: &str) {
     agent
         .add_addendum(&note, &token, &format!("{CANARY} addendum"))
         .await;
+    // A PHQ-9 with the note: which scale and every answer are sealed,
+    // so neither the instrument's name nor its answers reach a file.
+    let measured = agent
+        .post_form(
+            &format!("{client}/measures/new"),
+            &[
+                ("csrf_token", &token),
+                ("instrument", "phq-9"),
+                ("date", "2026-03-01"),
+                ("note", note.trim_start_matches("/notes/")),
+                ("item1", "3"),
+                ("item2", "2"),
+                ("item9", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(measured.status, 303, "{}", measured.body);
+    assert_eq!(agent.get(&format!("{client}/fhir")).await.status, 200);
     for path in [
         client.clone(),
         note.clone(),
@@ -291,6 +312,15 @@ fn assert_not_logged(what: &str, bytes: &[u8]) {
 }
 
 fn assert_absent(what: &str, bytes: &[u8]) {
+    // A measure's sealed JSON names its instrument; no file may.
+    for name in ["phq-9", "gad-7"] {
+        assert!(
+            !bytes
+                .windows(name.len())
+                .any(|w| w.eq_ignore_ascii_case(name.as_bytes())),
+            "{name} is in {what}"
+        );
+    }
     let needle = CANARY.as_bytes();
     assert!(
         !bytes.windows(needle.len()).any(|w| w == needle),

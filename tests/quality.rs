@@ -92,8 +92,53 @@ async fn every_page_served_is_valid_html() {
         &edit_fields("1", "a changed note", &token),
     )
     .await;
+    // A measure with item 9 and one partly answered, so the client and
+    // note pages show the chart, the table and the warning.
+    let note_id = note.trim_start_matches("/notes/").to_owned();
+    for (instrument, answers) in [("phq-9", &["2"; 9][..]), ("gad-7", &["1", "2"][..])] {
+        let mut fields = vec![
+            ("csrf_token".to_owned(), token.clone()),
+            ("instrument".to_owned(), instrument.to_owned()),
+            ("date".to_owned(), "2026-03-02".to_owned()),
+            ("note".to_owned(), note_id.clone()),
+        ];
+        for (i, a) in answers.iter().enumerate() {
+            fields.push((format!("item{}", i + 1), (*a).to_owned()));
+        }
+        let pairs: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let saved = app
+            .post_form(&format!("{client}/measures/new"), &pairs)
+            .await;
+        assert_eq!(saved.status, 303, "{}", saved.body);
+    }
+    keep(
+        "measure-errors",
+        app.post_form(
+            &format!("{client}/measures/new"),
+            &[
+                ("csrf_token", &token),
+                ("instrument", "phq-9"),
+                ("date", "x"),
+                ("item1", "7"),
+            ],
+        )
+        .await,
+    );
     for (name, path) in [
         ("client", client.clone()),
+        ("measure-new", format!("{client}/measures/new")),
+        (
+            "measure-new-gad",
+            format!("{client}/measures/new?instrument=gad-7&note={note_id}"),
+        ),
+        (
+            "clients-scored",
+            "/clients?measure=phq-9&band=severe".to_owned(),
+        ),
+        ("clients-scored-none", "/clients?band=minimal".to_owned()),
         ("client-edit", format!("{client}/edit")),
         ("client-delete", format!("{client}/delete")),
         ("client-record", format!("{client}/record")),

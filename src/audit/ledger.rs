@@ -90,6 +90,8 @@ actions! {
     NoteAddendum = ("note.addendum", "Addendum added"),
     /// A draft was deleted.
     NoteDelete = ("note.delete", "Draft deleted"),
+    /// A measure (PHQ-9, GAD-7) was recorded (subject: the client).
+    MeasureRecord = ("measure.record", "Measure recorded"),
     /// The caseload was searched or filtered (the words are not recorded).
     NoteSearch = ("note.search", "Notes searched"),
     /// A handout was shown ready to print (subject: the client, if any).

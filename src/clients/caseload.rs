@@ -1,5 +1,6 @@
 //! A therapist's whole caseload as one plaintext JSON file, for moving to
-//! another practice: `tearsheet.caseload.v1` (documented in docs/EXPORT.md).
+//! another practice: `tearsheet.caseload.v2` (documented in docs/EXPORT.md;
+//! v1 files, which have no measures, are still read).
 //! Private process notes are never exported. `tearsheet import` brings such
 //! a file into another account: it checks the whole file first and writes
 //! everything in one transaction, so nothing is ever half-imported.
@@ -14,7 +15,8 @@ use crate::audit::{self, Action};
 use crate::auth::extract::SignedForm;
 use crate::crypto::DataKey;
 use crate::db::{DbConn, write_transaction};
-use crate::ids::{ClientId, TherapistId};
+use crate::ids::{ClientId, NoteId, TherapistId};
+use crate::measures::instrument::{Instrument, score};
 use crate::notes::addenda;
 use crate::notes::format::{NoteFormat, SessionType};
 use crate::notes::model::{self, NoteContent, SessionFacts};
@@ -67,18 +69,14 @@ async fn export_caseload(
                 "Part of your caseload failed an integrity check, so it cannot be exported whole. Nothing was exported.",
             )
         })?;
-    let body = serde_json::to_vec_pretty(&caseload).map_err(AppError::internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .insert_header((
-            "content-disposition",
-            "attachment; filename=\"tearsheet-caseload.json\"",
-        ))
-        .body(body))
+    crate::web::json_download(&caseload, "application/json", "tearsheet-caseload.json")
 }
 
 /// The format's name; bump on any change to its shape.
-pub const FORMAT: &str = "tearsheet.caseload.v1";
+pub const FORMAT: &str = "tearsheet.caseload.v2";
+
+/// The earlier format, which `check` still reads: v2 without measures.
+pub const FORMAT_V1: &str = "tearsheet.caseload.v1";
 
 /// The whole file.
 #[derive(Serialize, Deserialize)]
@@ -116,6 +114,25 @@ pub struct ClientExport {
     /// Notes, oldest first.
     #[serde(default)]
     pub notes: Vec<NoteExport>,
+    /// Measures, oldest first (v2).
+    #[serde(default)]
+    pub measures: Vec<MeasureExport>,
+}
+
+/// One measure.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeasureExport {
+    /// `YYYY-MM-DD`.
+    pub taken_on: String,
+    /// `phq-9` or `gad-7`.
+    pub instrument: String,
+    /// One per item, 0–3 or null.
+    pub answers: Vec<Option<u8>>,
+    /// The note it was recorded with: its place in this client's `notes`
+    /// (from 0).
+    #[serde(default)]
+    pub note: Option<usize>,
 }
 
 /// One note (never its private process note).
@@ -165,6 +182,20 @@ pub fn export(
         let mut notes = Vec::new();
         let mut rows = model::for_client(conn, therapist, client.id)?;
         rows.reverse();
+        let places: std::collections::HashMap<NoteId, usize> =
+            rows.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
+        let mut measures = Vec::new();
+        for m in crate::measures::model::for_client(conn, therapist, dk, client.id)? {
+            let Ok(taken) = m.content else {
+                return Ok(None);
+            };
+            measures.push(MeasureExport {
+                taken_on: m.taken_on,
+                instrument: taken.instrument.slug().to_owned(),
+                answers: taken.items,
+                note: taken.note.and_then(|n| places.get(&n).copied()),
+            });
+        }
         for n in rows {
             let note = n.open(dk);
             let addenda: Option<Vec<String>> = addenda::of_note(conn, therapist, dk, n.id)?
@@ -205,6 +236,7 @@ pub fn export(
             about: f.about,
             archived: client.archived,
             notes,
+            measures,
         });
     }
     Ok(Some(Caseload {
@@ -220,7 +252,7 @@ pub fn export(
 pub fn check(text: &str) -> Result<Caseload, String> {
     let caseload: Caseload = serde_json::from_str(text)
         .map_err(|e| format!("the file is not a Tearsheet caseload export: {e}"))?;
-    if caseload.format != FORMAT {
+    if caseload.format != FORMAT && caseload.format != FORMAT_V1 {
         return Err(format!("the file is {:?}, not {FORMAT}", caseload.format));
     }
     for (ci, c) in caseload.clients.iter().enumerate() {
@@ -274,6 +306,30 @@ pub fn check(text: &str) -> Result<Caseload, String> {
                 )));
             }
         }
+        for (mi, m) in c.measures.iter().enumerate() {
+            let at = |what: String| at(format!("measure {}: {what}", mi + 1));
+            if chrono::NaiveDate::parse_from_str(&m.taken_on, "%Y-%m-%d").is_err() {
+                return Err(at(format!("taken_on {:?} is not a date", m.taken_on)));
+            }
+            let Some(instrument) = Instrument::from_slug(&m.instrument) else {
+                return Err(at(format!(
+                    "instrument {:?} is not phq-9 or gad-7",
+                    m.instrument
+                )));
+            };
+            if score(instrument, &m.answers).is_none() {
+                return Err(at(format!(
+                    "answers must be {} values, each 0 to 3 or null",
+                    instrument.item_count()
+                )));
+            }
+            if m.answers.iter().all(Option::is_none) {
+                return Err(at("no item is answered".to_owned()));
+            }
+            if m.note.is_some_and(|i| i >= c.notes.len()) {
+                return Err(at("note is not one of this client's notes".to_owned()));
+            }
+        }
     }
     Ok(caseload)
 }
@@ -285,6 +341,8 @@ pub struct Imported {
     pub clients: usize,
     /// Notes.
     pub notes: usize,
+    /// Measures.
+    pub measures: usize,
     /// Notes signed in the file that arrived as drafts, because a heading
     /// was empty and a signed note needs every one (they can be finished
     /// and signed in the app).
@@ -316,6 +374,7 @@ pub fn import(
             if c.archived {
                 clients::set_archived(conn, therapist, client, true)?;
             }
+            let mut note_ids = Vec::with_capacity(c.notes.len());
             for n in &c.notes {
                 let mut tags = n.tags.clone();
                 for label in &n.own_tags {
@@ -346,7 +405,23 @@ pub fn import(
                 for a in &n.addenda {
                     addenda::add(conn, therapist, dk, id, a, &signature)?;
                 }
+                note_ids.push(id);
                 done.notes += 1;
+            }
+            for m in &c.measures {
+                crate::measures::model::insert(
+                    conn,
+                    therapist,
+                    dk,
+                    client,
+                    &m.taken_on,
+                    &crate::measures::model::Answers {
+                        instrument: m.instrument.clone(),
+                        items: m.answers.clone(),
+                        note: m.note.and_then(|i| note_ids.get(i).copied()),
+                    },
+                )?;
+                done.measures += 1;
             }
             done.clients += 1;
         }

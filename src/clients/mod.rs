@@ -1,10 +1,11 @@
 //! Clients: the therapist's caseload (`routes`: the list, adding, editing,
 //! archiving and deleting), each client's page with their breakthrough
 //! timeline (`show`, `timeline`), their record as a printable page and
-//! JSON (`record`), and the whole caseload as a file to move elsewhere
+//! JSON (`record`) and as a FHIR R4 bundle (`fhir`), and the whole caseload as a file to move elsewhere
 //! (`caseload`). The model is `model`.
 
 pub mod caseload;
+pub mod fhir;
 pub mod model;
 pub mod pages;
 pub mod record;
@@ -24,7 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(routes::configure)
         .configure(show::configure)
         .configure(record::configure)
-        .configure(caseload::configure);
+        .configure(caseload::configure)
+        .configure(fhir::configure);
 }
 
 /// One of the signed-in therapist's clients, from an id as typed (in a

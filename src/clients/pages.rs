@@ -6,6 +6,7 @@ use askama_web::WebTemplate;
 
 use super::timeline::Timeline;
 use crate::ids::ClientId;
+use crate::measures::view::MeasureView;
 use crate::tags::TagView;
 use crate::web::Layout;
 use crate::web::form::FieldErrors;
@@ -16,6 +17,10 @@ pub struct ClientListItem {
     pub name: String,
     pub preferred: String,
     pub last_session: String,
+    /// Latest scores in words, or empty.
+    pub scores: String,
+    /// The latest PHQ-9 answered item 9 above 0.
+    pub self_harm: bool,
 }
 
 /// `/clients`.
@@ -28,6 +33,14 @@ pub struct ClientList {
     pub clients: Vec<ClientListItem>,
     pub total_active: usize,
     pub total_archived: usize,
+    /// Any client has a measure (so the score filters are worth showing).
+    pub has_measures: bool,
+    /// A score filter is on.
+    pub filtered: bool,
+    pub measure: String,
+    pub band: String,
+    pub change: String,
+    pub bands: Vec<(&'static str, &'static str)>,
     pub notice: Option<&'static str>,
 }
 
@@ -66,6 +79,10 @@ pub struct ClientPage {
     pub notes: Vec<TimelineRow>,
     pub timeline: Option<TimelineView>,
     pub handouts: Vec<GivenHandout>,
+    /// Measures, newest first.
+    pub measures: Vec<MeasureView>,
+    /// PHQ-9 item 9 answered above 0: date and answer, newest first.
+    pub self_harm: Vec<(String, &'static str)>,
     pub notice: Option<&'static str>,
 }
 

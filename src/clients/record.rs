@@ -1,5 +1,5 @@
 //! A client's record, as they are entitled to it: a printable page and a
-//! JSON file with every note, addendum, tag and handout given. Private
+//! JSON file with every note, addendum, tag, handout given and measure. Private
 //! process notes are never part of the record, so they are left out of both.
 //! The JSON format is documented in `docs/EXPORT.md`.
 
@@ -14,7 +14,9 @@ use crate::auth::extract::Signed;
 use crate::auth::layout_for;
 use crate::auth::session::CurrentSession;
 use crate::handouts::given::GivenText;
-use crate::ids::ClientId;
+use crate::ids::{ClientId, MeasureId, NoteId};
+use crate::measures::instrument::ANSWERS;
+use crate::measures::model::Taken;
 use crate::notes::model::{NoteContent, SessionFacts};
 use crate::tags::{self, Vocabulary};
 use crate::web::dates::DateStyle;
@@ -27,7 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The export format's version; bump on any change to its shape.
-pub const FORMAT: &str = "tearsheet.client-record.v2";
+pub const FORMAT: &str = "tearsheet.client-record.v3";
 
 /// One note in the record.
 #[derive(Serialize)]
@@ -89,6 +91,25 @@ pub struct HandoutRecord {
     pub personal_note: String,
 }
 
+/// A measure in the record.
+#[derive(Serialize)]
+pub struct MeasureRecord {
+    /// `YYYY-MM-DD`.
+    pub taken_on: String,
+    /// `phq-9` or `gad-7`.
+    pub instrument: &'static str,
+    /// One per item, 0–3, or null when not answered.
+    pub answers: Vec<Option<u8>>,
+    /// The total, only when every item is answered.
+    pub total: Option<u8>,
+    /// The total's band (`moderately severe`), with the total.
+    pub band: Option<&'static str>,
+    /// PHQ-9 item 9 answered above 0, in words.
+    pub self_harm: Option<&'static str>,
+    /// The session date of the note it was recorded with.
+    pub session_date: Option<String>,
+}
+
 /// The whole record.
 #[derive(Serialize)]
 pub struct ClientRecord {
@@ -108,6 +129,8 @@ pub struct ClientRecord {
     pub notes: Vec<NoteRecord>,
     /// Handouts given, oldest first.
     pub handouts: Vec<HandoutRecord>,
+    /// Measures, oldest first.
+    pub measures: Vec<MeasureRecord>,
 }
 
 fn rfc3339(unix: i64) -> String {
@@ -118,6 +141,8 @@ fn rfc3339(unix: i64) -> String {
 
 /// A note whose every part opened, with its addenda (when, text).
 pub struct WholeNote {
+    /// Its id (for links between exported resources).
+    pub id: NoteId,
     /// Plain facts.
     pub facts: SessionFacts,
     /// Everything it says (its process note is never read from here).
@@ -142,13 +167,66 @@ pub struct WholeGiven {
     pub given_at: i64,
 }
 
-/// Build the record (process notes deliberately absent from every type here).
-pub fn build(
-    client: &ClientFields,
-    notes: &[WholeNote],
-    given: &[WholeGiven],
-    vocabulary: &Vocabulary,
-) -> ClientRecord {
+/// Everything in a client's record, opened whole: what the printed
+/// record, the JSON record and the FHIR bundle are made from. Process
+/// notes are deliberately absent from every type here.
+pub struct Whole {
+    /// The client.
+    pub id: ClientId,
+    /// Their details.
+    pub client: ClientFields,
+    /// Their notes.
+    pub notes: Vec<WholeNote>,
+    /// Handouts given.
+    pub given: Vec<WholeGiven>,
+    /// Measures, oldest first.
+    pub measures: Vec<WholeMeasure>,
+    /// Tag names.
+    pub vocabulary: Vocabulary,
+}
+
+/// A measure whose answers opened.
+pub struct WholeMeasure {
+    /// Its id.
+    pub id: MeasureId,
+    /// `YYYY-MM-DD`.
+    pub taken_on: String,
+    /// When recorded.
+    pub created_at: i64,
+    /// What was answered, scored.
+    pub taken: Taken,
+}
+
+/// Build the record.
+pub fn build(whole: &Whole) -> ClientRecord {
+    let Whole {
+        client,
+        notes,
+        given,
+        vocabulary,
+        ..
+    } = whole;
+    let note_dates: std::collections::HashMap<NoteId, &str> = notes
+        .iter()
+        .map(|n| (n.id, n.facts.session_date.as_str()))
+        .collect();
+    let measures = whole
+        .measures
+        .iter()
+        .map(|m| MeasureRecord {
+            taken_on: m.taken_on.clone(),
+            instrument: m.taken.instrument.slug(),
+            answers: m.taken.items.clone(),
+            total: m.taken.score.total,
+            band: m.taken.score.band.map(|b| b.label()),
+            self_harm: m.taken.score.self_harm.map(|a| ANSWERS[a as usize].0),
+            session_date: m
+                .taken
+                .note
+                .and_then(|n| note_dates.get(&n))
+                .map(|d| (*d).to_owned()),
+        })
+        .collect();
     let mut notes: Vec<NoteRecord> = notes
         .iter()
         .map(|n| NoteRecord {
@@ -211,19 +289,19 @@ pub fn build(
         date_of_birth: client.date_of_birth.clone(),
         notes,
         handouts,
+        measures,
     }
 }
 
 /// Everything in a client's record, opened, or a 409 if any part failed
 /// its integrity check (a record is exported whole or not at all). The
-/// export is audited.
-async fn load_record(
+/// export is audited. A foreign or unknown id is an audited 404.
+pub async fn load_whole(
     state: &AppState,
     session: &CurrentSession,
     raw_id: &str,
-) -> Result<(ClientId, ClientRecord), AppError> {
+) -> Result<Whole, AppError> {
     let row = super::owned(state, session, raw_id).await?;
-    let id = row.id;
     let (therapist, dk) = (session.therapist, session.dk.duplicate());
     let built = state
         .db(move |conn| {
@@ -240,6 +318,7 @@ async fn load_record(
                     note.content()
                         .zip(addenda)
                         .map(|(content, addenda)| WholeNote {
+                            id: note.id,
                             facts: note.facts,
                             content,
                             signed: note.signed,
@@ -259,11 +338,23 @@ async fn load_record(
                     })
                 })
                 .collect::<Option<Vec<_>>>();
+            let measures = crate::measures::model::for_client(conn, therapist, &dk, client.id)?
+                .into_iter()
+                .map(|m| {
+                    m.content.ok().map(|taken| WholeMeasure {
+                        id: m.id,
+                        taken_on: m.taken_on,
+                        created_at: m.created_at,
+                        taken,
+                    })
+                })
+                .collect::<Option<Vec<_>>>();
             let whole = client
                 .fields()
                 .zip(notes.into_iter().collect::<Option<Vec<_>>>())
-                .zip(given);
-            let Some(((fields, notes), given)) = whole else {
+                .zip(given)
+                .zip(measures);
+            let Some((((fields, notes), given), measures)) = whole else {
                 return Ok(None);
             };
             audit::record(
@@ -272,10 +363,17 @@ async fn load_record(
                 Action::ClientExport,
                 Some(client.id.0),
             )?;
-            Ok(Some(build(&fields, &notes, &given, &vocabulary)))
+            Ok(Some(Whole {
+                id: client.id,
+                client: fields,
+                notes,
+                given,
+                measures,
+                vocabulary,
+            }))
         })
         .await?;
-    built.map(|record| (id, record)).ok_or_else(|| {
+    built.ok_or_else(|| {
         AppError::conflict(
             "Part of this record failed an integrity check, so it cannot be exported whole. Nothing was exported.",
         )
@@ -300,7 +398,8 @@ async fn record_page(
     Signed(session): Signed,
     path: web::Path<String>,
 ) -> Result<RecordPage, AppError> {
-    let (id, record) = load_record(&state, &session, &path).await?;
+    let whole = load_whole(&state, &session, &path).await?;
+    let (id, record) = (whole.id, build(&whole));
     Ok(RecordPage {
         layout: layout_for(&session, "clients"),
         id,
@@ -316,13 +415,11 @@ async fn record_json(
     Signed(session): Signed,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (id, record) = load_record(&state, &session, &path).await?;
-    let body = serde_json::to_vec_pretty(&record).map_err(AppError::internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .insert_header((
-            "content-disposition",
-            format!("attachment; filename=\"client-record-{id}.json\""),
-        ))
-        .body(body))
+    let whole = load_whole(&state, &session, &path).await?;
+    let (id, record) = (whole.id, build(&whole));
+    crate::web::json_download(
+        &record,
+        "application/json",
+        &format!("client-record-{id}.json"),
+    )
 }

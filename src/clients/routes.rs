@@ -14,6 +14,9 @@ use crate::audit::{self, Action};
 use crate::auth::extract::{Signed, SignedForm, WritingForm};
 use crate::auth::layout_for;
 use crate::auth::session::CurrentSession;
+use crate::measures;
+use crate::measures::instrument::{Band, Instrument};
+use crate::measures::view::{Change, ClientScores};
 use crate::notes::search::find_ci;
 use crate::web::form::{FormLimit, NoFields};
 use crate::web::layout::shown;
@@ -48,6 +51,65 @@ struct ListQuery {
     q: String,
     archived: Option<String>,
     deleted: Option<String>,
+    /// `phq-9` or `gad-7`: only clients with a score on it.
+    measure: String,
+    /// A band slug: the latest score in that band.
+    band: String,
+    /// `better`, `worse` or `steady` since the first score.
+    change: String,
+}
+
+/// The measure filters, parsed; unknown values are ignored (an old link
+/// shows the whole list, not an error).
+struct ScoreFilter {
+    instrument: Option<Instrument>,
+    band: Option<Band>,
+    change: Option<Change>,
+}
+
+impl ScoreFilter {
+    fn from(query: &ListQuery) -> Self {
+        Self {
+            instrument: Instrument::from_slug(&query.measure),
+            band: Band::from_slug(&query.band),
+            change: Change::from_slug(&query.change),
+        }
+    }
+
+    fn is_set(&self) -> bool {
+        self.instrument.is_some() || self.band.is_some() || self.change.is_some()
+    }
+
+    /// Whether a client's scores pass: some instrument (the one chosen, or
+    /// any) whose latest band and change since the first score match.
+    fn keeps(&self, scores: Option<&ClientScores>) -> bool {
+        if !self.is_set() {
+            return true;
+        }
+        let Some(scores) = scores else { return false };
+        scores.trends.iter().any(|(instrument, trend)| {
+            self.instrument.is_none_or(|i| i == *instrument)
+                && self.band.is_none_or(|b| b == trend.band)
+                && self
+                    .change
+                    .is_none_or(|c| trend.change(*instrument) == Some(c))
+        })
+    }
+}
+
+/// A client's latest scores in words: "PHQ-9 12, moderate; GAD-7 8, mild".
+fn latest_scores(scores: Option<&ClientScores>) -> String {
+    let Some(scores) = scores else {
+        return String::new();
+    };
+    Instrument::ALL
+        .into_iter()
+        .filter_map(|i| {
+            let t = scores.trends.get(&i)?;
+            Some(format!("{} {}, {}", i.name(), t.latest, t.band.label()))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// `GET /clients`: the caseload, most recent session first, with a name filter.
@@ -56,10 +118,17 @@ async fn list(
     Signed(session): Signed,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let therapist = session.therapist;
-    let rows = state
-        .db(move |conn| Ok(model::list(conn, therapist)?))
+    let (therapist, dk) = (session.therapist, session.dk.duplicate());
+    let (rows, measures) = state
+        .db(move |conn| {
+            Ok((
+                model::list(conn, therapist)?,
+                measures::model::all(conn, therapist, &dk)?,
+            ))
+        })
         .await?;
+    let scores = measures::view::by_client(&measures);
+    let filter = ScoreFilter::from(&query);
     let show_archived = query.archived.is_some();
     let q = query.q.trim();
     let mut total_active = 0;
@@ -79,7 +148,13 @@ async fn list(
         if !q.is_empty() && find_ci(&name, q).is_none() && find_ci(&preferred, q).is_none() {
             continue;
         }
+        let client_scores = scores.get(&row.id);
+        if !filter.keeps(client_scores) {
+            continue;
+        }
         let item = ClientListItem {
+            scores: latest_scores(client_scores),
+            self_harm: client_scores.is_some_and(|s| s.self_harm),
             href: format!("/clients/{}", row.id),
             name,
             preferred,
@@ -102,6 +177,12 @@ async fn list(
         clients: items.into_iter().map(|(_, item)| item).collect(),
         total_active,
         total_archived,
+        has_measures: !measures.is_empty(),
+        filtered: filter.is_set(),
+        measure: query.measure.clone(),
+        band: query.band.clone(),
+        change: query.change.clone(),
+        bands: Band::ALL.iter().map(|b| (b.slug(), b.label())).collect(),
         notice: query
             .deleted
             .as_ref()

@@ -1,5 +1,6 @@
 //! A client's page, `/clients/{id}`: their details, the breakthrough
-//! timeline, the handouts given, and every session note, newest first.
+//! timeline with their measures' scores on the same axis, the measures,
+//! the handouts given, and every session note, newest first.
 
 use actix_web::web;
 use serde::Deserialize;
@@ -10,6 +11,7 @@ use crate::audit::{self, Action};
 use crate::auth::extract::Signed;
 use crate::auth::layout_for;
 use crate::crypto::DataKey;
+use crate::measures;
 use crate::notes::model::NoteRow;
 use crate::tags::{self, Vocabulary};
 use crate::web::dates::DateStyle;
@@ -30,6 +32,7 @@ struct ShowQuery {
     unarchived: Option<String>,
     note_deleted: Option<String>,
     undone: Option<String>,
+    measured: Option<String>,
 }
 
 impl ShowQuery {
@@ -44,6 +47,8 @@ impl ShowQuery {
             Some("The draft note was deleted.")
         } else if self.undone.is_some() {
             Some("The handout is no longer recorded as given.")
+        } else if self.measured.is_some() {
+            Some("Measure saved.")
         } else {
             None
         }
@@ -61,19 +66,26 @@ async fn show(
         .await?
         .open(&session.dk);
     let (therapist, dk, opened) = (session.therapist, session.dk.duplicate(), client.clone());
-    let (notes, given, custom) = state
+    let (notes, given, custom, measures) = state
         .db(move |conn| {
             let context = (
                 crate::notes::model::for_client(conn, therapist, opened.id)?,
                 crate::handouts::given::to_client(conn, therapist, &dk, &opened)?,
                 tags::custom::all(conn, therapist, &dk)?,
+                measures::model::for_client(conn, therapist, &dk, opened.id)?,
             );
             audit::record(conn, Some(therapist), Action::ClientView, Some(opened.id.0))?;
             Ok(context)
         })
         .await?;
     let vocabulary = Vocabulary::new(&custom);
-    let (list, timeline) = notes_overview(&notes, &session.dk, &vocabulary, session.dates);
+    let (list, timeline) = notes_overview(
+        &notes,
+        &session.dk,
+        &vocabulary,
+        &score_points(&measures),
+        session.dates,
+    );
     Ok(ClientPage {
         layout: layout_for(&session, "clients"),
         csrf_token: session.csrf_token.clone(),
@@ -102,8 +114,29 @@ async fn show(
                 href: format!("/handouts/given/{}/print", g.id),
             })
             .collect(),
+        self_harm: measures::view::self_harm_answers(&measures, session.dates),
+        measures: measures::view::rows(&measures, session.dates)
+            .into_iter()
+            .rev()
+            .collect(),
         notice: query.notice(),
     })
+}
+
+/// The scored totals, for the timeline.
+fn score_points(measures: &[measures::model::Measure]) -> Vec<timeline::ScorePoint> {
+    measures
+        .iter()
+        .filter_map(|m| {
+            let taken = m.content.as_ref().ok()?;
+            Some(timeline::ScorePoint {
+                date: m.taken_on.clone(),
+                instrument: taken.instrument,
+                total: taken.score.total?,
+                band: taken.score.band?,
+            })
+        })
+        .collect()
 }
 
 /// A client's notes, newest first, and their timeline.
@@ -111,6 +144,7 @@ fn notes_overview(
     rows: &[NoteRow],
     dk: &DataKey,
     vocabulary: &Vocabulary,
+    scores: &[timeline::ScorePoint],
     dates: DateStyle,
 ) -> (Vec<TimelineRow>, Option<TimelineView>) {
     let mut list = Vec::new();
@@ -132,13 +166,14 @@ fn notes_overview(
         });
     }
     points.reverse();
-    let timeline = timeline::timeline(&points, &vocabulary.tags, dates).map(|chart| TimelineView {
-        chart,
-        rows: list
-            .iter()
-            .filter(|r| !r.tags.is_empty() || !r.key_moment.is_empty())
-            .cloned()
-            .collect(),
-    });
+    let timeline =
+        timeline::timeline(&points, &vocabulary.tags, scores, dates).map(|chart| TimelineView {
+            chart,
+            rows: list
+                .iter()
+                .filter(|r| !r.tags.is_empty() || !r.key_moment.is_empty())
+                .cloned()
+                .collect(),
+        });
     (list, timeline)
 }

@@ -11,6 +11,7 @@
 
 use chrono::{Datelike, Months, NaiveDate};
 
+use crate::measures::instrument::{Band, Instrument};
 use crate::tags::{TagView, colour};
 use crate::web::dates::DateStyle;
 
@@ -46,10 +47,82 @@ pub struct Tick {
     pub minor: bool,
 }
 
+/// A measure's total, for the timeline.
+pub struct ScorePoint {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// Which scale.
+    pub instrument: Instrument,
+    /// Its total.
+    pub total: u8,
+    /// The total's band.
+    pub band: Band,
+}
+
+/// A band behind a score line: a quiet horizontal stripe.
+pub struct BandStripe {
+    /// Top, in pixels.
+    pub y: String,
+    /// Height, in pixels.
+    pub height: String,
+    /// [`Band::slug`], for its shade.
+    pub slug: &'static str,
+}
+
+/// A stretch of a score line between two totals.
+pub struct Segment {
+    pub x1: String,
+    pub y1: String,
+    pub x2: String,
+    pub y2: String,
+}
+
+/// A total on a score line.
+pub struct ScoreMark {
+    /// Centre, as a percentage of the track's width.
+    pub x: String,
+    /// Centre, in pixels from the top.
+    pub y: String,
+    /// Tooltip: date, total, band.
+    pub label: String,
+}
+
+/// One instrument's scores over time, on the same axis as the tags.
+pub struct ScoreRow {
+    /// `PHQ-9`.
+    pub label: &'static str,
+    /// The highest total, for the scale's label.
+    pub max: u8,
+    /// The severity bands, mildest at the bottom.
+    pub bands: Vec<BandStripe>,
+    /// The line.
+    pub segments: Vec<Segment>,
+    /// A dot per total.
+    pub marks: Vec<ScoreMark>,
+}
+
+/// Height of a score row's drawing, in pixels.
+pub const SCORE_HEIGHT: f64 = 84.0;
+const SCORE_PAD: f64 = 7.0;
+
+fn score_yf(total: f64, max: u8) -> f64 {
+    SCORE_PAD + (1.0 - total / f64::from(max)) * (SCORE_HEIGHT - 2.0 * SCORE_PAD)
+}
+
+fn score_y(total: u8, max: u8) -> f64 {
+    score_yf(f64::from(total), max)
+}
+
+fn px(v: f64) -> String {
+    format!("{v:.1}")
+}
+
 /// A client's breakthrough timeline.
 pub struct Timeline {
     /// One row per tag that occurs, in vocabulary order.
     pub rows: Vec<Row>,
+    /// One row per instrument with a scored total, PHQ-9 first.
+    pub scores: Vec<ScoreRow>,
     /// Every session, as a position on the axis.
     pub sessions: Vec<String>,
     /// A few dated ticks.
@@ -79,10 +152,20 @@ fn percent(fraction: f64) -> String {
     format!("{:.2}%", fraction.clamp(0.0, 1.0) * 100.0)
 }
 
-/// Lay out a timeline; `None` when there are no sessions.
-pub fn timeline(points: &[Point], vocabulary: &[TagView], dates: DateStyle) -> Option<Timeline> {
+/// Lay out a timeline of sessions and scores on one axis; `None` when
+/// there are neither.
+pub fn timeline(
+    points: &[Point],
+    vocabulary: &[TagView],
+    scores: &[ScorePoint],
+    dates: DateStyle,
+) -> Option<Timeline> {
     let days: Vec<NaiveDate> = points.iter().filter_map(|p| day(&p.date)).collect();
-    let (first, last) = (*days.iter().min()?, *days.iter().max()?);
+    let all_days = days
+        .iter()
+        .copied()
+        .chain(scores.iter().filter_map(|s| day(&s.date)));
+    let (first, last) = (all_days.clone().min()?, all_days.max()?);
     let span = (last - first).num_days();
     let place = |d: NaiveDate| {
         if span == 0 {
@@ -132,13 +215,76 @@ pub fn timeline(points: &[Point], vocabulary: &[TagView], dates: DateStyle) -> O
             }
         })
         .collect();
+    let score_rows: Vec<ScoreRow> = Instrument::ALL
+        .into_iter()
+        .filter_map(|instrument| {
+            let max = instrument.max_total();
+            let placed: Vec<(f64, &ScorePoint)> = scores
+                .iter()
+                .filter(|s| s.instrument == instrument)
+                .filter_map(|s| Some((place(day(&s.date)?), s)))
+                .collect();
+            if placed.is_empty() {
+                return None;
+            }
+            let bands = instrument
+                .bands()
+                .into_iter()
+                .map(|(band, low, high)| {
+                    // Each stripe runs half a point past its totals, so
+                    // neighbours meet without a gap.
+                    let top = score_yf(f64::from(high) + 0.5, max).max(0.0);
+                    let bottom = score_yf(f64::from(low) - 0.5, max).min(SCORE_HEIGHT);
+                    BandStripe {
+                        y: px(top),
+                        height: px(bottom - top),
+                        slug: band.slug(),
+                    }
+                })
+                .collect();
+            let marks: Vec<(String, f64, &ScorePoint)> = placed
+                .iter()
+                .map(|(at, s)| (percent(*at), score_y(s.total, max), *s))
+                .collect();
+            Some(ScoreRow {
+                label: instrument.name(),
+                max,
+                bands,
+                segments: marks
+                    .windows(2)
+                    .map(|w| Segment {
+                        x1: w[0].0.clone(),
+                        y1: px(w[0].1),
+                        x2: w[1].0.clone(),
+                        y2: px(w[1].1),
+                    })
+                    .collect(),
+                marks: marks
+                    .iter()
+                    .map(|(x, y, s)| ScoreMark {
+                        x: x.clone(),
+                        y: px(*y),
+                        label: format!(
+                            "{}: {} {} ({})",
+                            dates.day(&s.date),
+                            instrument.name(),
+                            s.total,
+                            s.band.label()
+                        ),
+                    })
+                    .collect(),
+            })
+        })
+        .collect();
     let tagged = points.iter().filter(|p| !p.tags.is_empty()).count();
     let sessions = if points.len() == 1 {
         "1 session".to_owned()
     } else {
         format!("{} sessions", points.len())
     };
-    let description = if span == 0 {
+    let description = if points.is_empty() {
+        "No session notes yet.".to_owned()
+    } else if span == 0 {
         format!(
             "{sessions} on {}; {tagged} with breakthrough tags.",
             dates.session(&first.to_string())
@@ -150,8 +296,17 @@ pub fn timeline(points: &[Point], vocabulary: &[TagView], dates: DateStyle) -> O
             dates.session(&last.to_string()),
         )
     };
+    let score_counts: Vec<String> = score_rows
+        .iter()
+        .map(|r| match r.marks.len() {
+            1 => format!(" One {} score.", r.label),
+            n => format!(" {n} {} scores.", r.label),
+        })
+        .collect();
+    let description = format!("{description}{}", score_counts.concat());
     Some(Timeline {
         rows,
+        scores: score_rows,
         sessions: days.iter().map(|d| percent(place(*d))).collect(),
         ticks,
         description,

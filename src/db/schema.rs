@@ -225,3 +225,14 @@ diesel::table! {
         version -> BigInt,
     }
 }
+
+diesel::table! {
+    measures (id) {
+        id -> BigInt,
+        therapist_id -> BigInt,
+        client_id -> BigInt,
+        taken_on -> Text,
+        answers -> Binary,
+        created_at -> BigInt,
+    }
+}

@@ -216,6 +216,10 @@ pub struct NotePage {
     pub suggestions: Vec<Suggestion>,
     /// Why the draft could not be signed, beside the Sign button.
     pub sign_error: Option<String>,
+    /// Measures recorded with this session.
+    pub measures: Vec<crate::measures::view::MeasureView>,
+    /// PHQ-9 item 9 above 0 in those measures: date and answer.
+    pub self_harm: Vec<(String, &'static str)>,
 }
 
 /// One line of a diff.

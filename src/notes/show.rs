@@ -14,6 +14,7 @@ use crate::auth::extract::Signed;
 use crate::auth::layout_for;
 use crate::auth::session::CurrentSession;
 use crate::clients::model::Client;
+use crate::measures::view as measure_view;
 use crate::tags::{self, Vocabulary};
 use crate::web::form::FieldErrors;
 use crate::web::layout::{DAMAGED, shown};
@@ -91,13 +92,19 @@ pub async fn note_page(
     audited: bool,
 ) -> Result<NotePage, AppError> {
     let note = row.open(&session.dk);
-    let (therapist, id, dk) = (session.therapist, row.id, session.dk.duplicate());
-    let (custom, addenda, has_history) = state
+    let (therapist, id, dk, client_id) = (
+        session.therapist,
+        row.id,
+        session.dk.duplicate(),
+        row.client_id,
+    );
+    let (custom, addenda, has_history, measures) = state
         .db(move |conn| {
             let context = (
                 tags::custom::all(conn, therapist, &dk)?,
                 addenda::of_note(conn, therapist, &dk, id)?,
                 versions::exist(conn, therapist, id)?,
+                crate::measures::model::for_client(conn, therapist, &dk, client_id)?,
             );
             if audited {
                 audit::record(conn, Some(therapist), Action::NoteView, Some(id.0))?;
@@ -121,6 +128,10 @@ pub async fn note_page(
         })
         .collect();
     let tag_keys = note.tags.clone().unwrap_or_default();
+    let measures: Vec<_> = measure_view::of_note(&measures, row.id)
+        .into_iter()
+        .cloned()
+        .collect();
     Ok(NotePage {
         layout: layout_for(session, "clients"),
         csrf_token: session.csrf_token.clone(),
@@ -174,5 +185,7 @@ pub async fn note_page(
             })
             .collect(),
         sign_error: None,
+        self_harm: measure_view::self_harm_answers(&measures, session.dates),
+        measures: measure_view::rows(&measures, session.dates),
     })
 }

@@ -29,6 +29,23 @@ pub fn render(status: StatusCode, page: &impl askama::Template) -> Result<HttpRe
         .body(body))
 }
 
+/// A JSON file to save (`Content-Disposition: attachment`), pretty-printed,
+/// as `content_type` (`application/json`, `application/fhir+json`).
+pub fn json_download(
+    value: &impl serde::Serialize,
+    content_type: &str,
+    filename: &str,
+) -> Result<HttpResponse, AppError> {
+    let body = serde_json::to_vec_pretty(value).map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((
+            "content-disposition",
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .body(body))
+}
+
 /// 303 See Other to a local path: the answer to every successful form post.
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()

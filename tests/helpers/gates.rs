@@ -120,3 +120,91 @@ pub fn assert_valid_html(documents: &[(String, String)]) {
         errors.join("\n")
     );
 }
+
+static FHIR_VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+
+/// The Python of a virtual environment holding the FHIR judge
+/// (`fhir.resources`, pinned in `tests/gates/fhir-requirements.txt`),
+/// made under `target/` on first use.
+fn fhir_python() -> &'static Path {
+    let result = FHIR_VENV.get_or_init(|| {
+        let _guard = INSTALL_LOCK.lock();
+        let venv = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join("fhir-venv");
+        let python = venv.join("bin").join("python");
+        let ready = venv.join(".installed-6.2.2");
+        if ready.exists() {
+            return Ok(python);
+        }
+        let run = |cmd: &mut Command, what: &str| -> Result<(), String> {
+            let out = cmd.output().map_err(|e| {
+                format!("could not run {what} (install python3 and python3-venv): {e}")
+            })?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{what} failed: {}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ))
+            }
+        };
+        run(
+            Command::new("python3").arg("-m").arg("venv").arg(&venv),
+            "python3 -m venv",
+        )?;
+        run(
+            Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "-r",
+                ])
+                .arg(gates_dir().join("fhir-requirements.txt")),
+            "pip install fhir.resources",
+        )?;
+        std::fs::write(&ready, b"").map_err(|e| e.to_string())?;
+        Ok(python)
+    });
+    match result {
+        Ok(p) => p,
+        Err(e) => panic!("the FHIR judge is unavailable: {e}"),
+    }
+}
+
+/// Validate FHIR R4 JSON documents with `fhir.resources`. Returns one line
+/// per problem; empty when every document (and every Bundle entry) is a
+/// valid R4 resource.
+pub fn fhir_errors(documents: &[(String, String)]) -> Vec<String> {
+    let python = fhir_python();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut files = Vec::new();
+    for (i, (_, json)) in documents.iter().enumerate() {
+        let path = dir.path().join(format!("{i:03}.json"));
+        std::fs::write(&path, json).expect("write document");
+        files.push(path);
+    }
+    let out = Command::new(python)
+        .arg(gates_dir().join("fhir_validate.py"))
+        .args(&files)
+        .output()
+        .expect("run the FHIR judge");
+    assert!(
+        out.status.success(),
+        "the FHIR judge failed to run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let i: usize = l.get(..3).and_then(|n| n.parse().ok()).unwrap_or(0);
+            let name = documents.get(i).map(|d| d.0.as_str()).unwrap_or("?");
+            format!("{name}: {l}")
+        })
+        .collect()
+}

@@ -1,0 +1,17 @@
+//! Measures: rating scales taken by a client (PHQ-9, GAD-7), sealed like
+//! every other field about them, scored by the instrument's own rules
+//! (`instrument`), recorded on a form (`form`), stored in `model` and put
+//! into words for pages by `view`. The client page charts them on the
+//! breakthrough timeline; the FHIR export is `clients::fhir`.
+
+pub mod form;
+pub mod instrument;
+pub mod model;
+pub mod view;
+
+use actix_web::web;
+
+/// Register the measures routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.configure(form::configure);
+}
