@@ -282,6 +282,138 @@ async fn a_therapist_documents_a_breakthrough_and_finds_it_again() {
     b.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_therapist_records_a_phq9_and_sees_it_beside_a_tearful_breakthrough() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let account = app.set_up().await;
+    let client = app.add_client("Noor Haddad", "Noor").await;
+    let note = app
+        .add_note(
+            &client,
+            &[
+                ("session_date", "2026-03-02"),
+                (
+                    "section_subjective",
+                    "Noor cried while talking about her mother.",
+                ),
+                ("tag", "tearful-breakthrough"),
+            ],
+        )
+        .await;
+    // Two earlier sessions with a PHQ-9 each, so there is a line.
+    app.add_note(
+        &client,
+        &[("session_date", "2026-01-12"), ("tag", "trust-building")],
+    )
+    .await;
+    let token = app.get(&client).await.csrf_token();
+    let items: Vec<String> = (1..=8).map(|i| format!("item{i}")).collect();
+    for (date, answer) in [("2026-01-12", "3"), ("2026-02-09", "2")] {
+        let mut fields = vec![
+            ("csrf_token", token.as_str()),
+            ("instrument", "phq-9"),
+            ("date", date),
+            ("item9", "0"),
+        ];
+        fields.extend(items.iter().map(|i| (i.as_str(), answer)));
+        let saved = app
+            .post_form(&format!("{client}/measures/new"), &fields)
+            .await;
+        assert_eq!(saved.status, 303, "{}", saved.body);
+    }
+    let b = Browser::start().await;
+    sign_in(&b, &app, &account.email, &account.password).await;
+    b.wait_for_path("/clients").await;
+
+    // From the session's note: the form opens with that session chosen.
+    b.goto(&format!("{}{note}", app.address)).await;
+    b.click("a[href*='/measures/new?note=']").await;
+    b.find("form[action$='/measures/new']").await;
+    assert_eq!(
+        b.find("#date")
+            .await
+            .prop("value")
+            .await
+            .expect("date")
+            .as_deref(),
+        Some("2026-03-02")
+    );
+    assert_eq!(
+        b.find("#note")
+            .await
+            .prop("value")
+            .await
+            .expect("note")
+            .as_deref(),
+        Some(note.trim_start_matches("/notes/"))
+    );
+    b.check("measure-form").await;
+    // Answers read from the client's paper form: 2 on each of items 1-8,
+    // "Several days" on item 9.
+    for item in 1..=8 {
+        b.click(&format!("label[for='item{item}-2']")).await;
+    }
+    b.click("label[for='item9-1']").await;
+    b.click("form[action$='/measures/new'] button.primary")
+        .await;
+    b.find(".notice").await;
+    assert!(b.path().await.starts_with(&client));
+    assert_eq!(b.text(".notice").await, "Measure saved.");
+    // Item 9 is shown prominently, with its date.
+    let warning = b.text(".self-harm").await;
+    assert!(
+        warning.contains("PHQ-9 item 9") && warning.contains("2 Mar 2026: Several days"),
+        "{warning}"
+    );
+    // The score (17, moderately severe) on the timeline, on the same day
+    // as the tearful breakthrough's dot.
+    let row = b.text("table.measures tbody tr").await;
+    assert!(
+        row.contains("17") && row.contains("moderately severe"),
+        "{row}"
+    );
+    let centres = |css: &'static str| {
+        let b = &b;
+        async move {
+            b.js(&format!("return [...document.querySelectorAll('{css}')].map(c => c.getBoundingClientRect().left + c.getBoundingClientRect().width / 2);"))
+                .await
+                .as_array()
+                .expect("dots")
+                .iter()
+                .map(|v| v.as_f64().expect("x"))
+                .collect::<Vec<f64>>()
+        }
+    };
+    let tags = centres(".timeline .tl-dot").await;
+    let scores = centres(".timeline .tl-score-dot").await;
+    assert_eq!((tags.len(), scores.len()), (2, 3), "{tags:?} {scores:?}");
+    // 12 Jan: trust and the first score; 2 Mar: the tears and the new one.
+    let near = |a: f64, b: f64| (a - b).abs() < 1.0;
+    assert!(
+        tags.iter().any(|t| near(*t, scores[0])),
+        "{tags:?} {scores:?}"
+    );
+    assert!(
+        tags.iter().any(|t| near(*t, scores[2])),
+        "{tags:?} {scores:?}"
+    );
+    assert!(scores[0] < scores[1] && scores[1] < scores[2]);
+    b.check("client-measures").await;
+    b.js("document.querySelector('.timeline').scrollIntoView(); return 0;")
+        .await;
+    b.screenshots("client-timeline-scores").await;
+    // On a phone the score line keeps its size and the page does not
+    // scroll sideways (`check` measured that); the line spans the track.
+    b.resize(390, 844).await;
+    let width = b
+        .js("return document.querySelector('.tl-score .tl-track').getBoundingClientRect().width;")
+        .await
+        .as_f64()
+        .expect("width");
+    assert!(width >= 280.0, "score track {width}px wide on a phone");
+    b.close().await;
+}
+
 /// Fill the handout's print form for the client and press `button`
 /// (`just` for "Just print", `give` for "Print and record as given").
 async fn open_print_page(
