@@ -218,10 +218,11 @@ pub fn main() -> anyhow::Result<()> {
             let started = std::time::Instant::now();
             let made = crate::demo::run(&config.database_url, &email, clients, notes)?;
             println!(
-                "Made {} fictional client(s) and {} note(s) in {:.1} s.",
+                "Made {} fictional client(s) and {} note(s) in {:.1} s, with {} measure(s).",
                 made.clients,
                 made.notes,
-                started.elapsed().as_secs_f64()
+                started.elapsed().as_secs_f64(),
+                made.measures
             );
             println!("Sign in as:    {}", made.email);
             println!("Password:      {}", made.password);

@@ -199,9 +199,12 @@ pub struct Made {
     pub clients: usize,
     /// Notes made.
     pub notes: usize,
+    /// Measures made (a PHQ-9 and a GAD-7 every fourth session).
+    pub measures: usize,
 }
 
-/// Make a demo therapist with `n_clients` clients and `n_notes` notes.
+/// Make a demo therapist with `n_clients` clients and `n_notes` notes
+/// (and measures with every fourth session of each client).
 pub fn run(
     url: &db::DatabaseUrl,
     email: &str,
@@ -278,6 +281,7 @@ pub fn run(
     })?;
     let today = chrono::Local::now().date_naive();
     let mut made = 0;
+    let mut measures = 0;
     let batch = 500;
     let total_batches = n_notes.div_ceil(batch).max(1);
     for b in 0..total_batches {
@@ -315,6 +319,39 @@ pub fn run(
                 if days_ago > 7 {
                     notes::sign(conn, therapist, dk, id, 1, &signature)?;
                 }
+                // Every fourth session of a client, a PHQ-9 and a GAD-7
+                // with it, easing over the years as therapy helps.
+                if (i / client_ids.len()) % 4 == 0 {
+                    let progress = i as f64 / n_notes.max(1) as f64;
+                    for (instrument, items) in [("phq-9", 9), ("gad-7", 7)] {
+                        let answers: Vec<Option<u8>> = (0..items)
+                            .map(|item| {
+                                let centre = 2.2 - 1.6 * progress;
+                                let value =
+                                    (centre + rng.f64() * 1.2 - 0.6).round().clamp(0.0, 3.0) as u8;
+                                // Item 9 (self-harm) is rare and mild here.
+                                Some(if item == 8 {
+                                    u8::from(rng.u8(..25) == 0)
+                                } else {
+                                    value
+                                })
+                            })
+                            .collect();
+                        crate::measures::model::insert(
+                            conn,
+                            therapist,
+                            dk,
+                            client,
+                            &facts.session_date,
+                            &crate::measures::model::Answers {
+                                instrument: instrument.to_owned(),
+                                items: answers,
+                                note: Some(id),
+                            },
+                        )?;
+                    }
+                    measures += 2;
+                }
                 made += 1;
                 bar.inc(1);
             }
@@ -331,5 +368,6 @@ pub fn run(
         recovery_code: enrolment.recovery_code.display().to_string(),
         clients: n_clients,
         notes: made,
+        measures,
     })
 }

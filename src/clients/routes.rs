@@ -118,16 +118,16 @@ async fn list(
     Signed(session): Signed,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (therapist, dk) = (session.therapist, session.dk.duplicate());
+    let therapist = session.therapist;
     let (rows, measures) = state
         .db(move |conn| {
             Ok((
                 model::list(conn, therapist)?,
-                measures::model::all(conn, therapist, &dk)?,
+                measures::model::all_sealed(conn, therapist)?,
             ))
         })
         .await?;
-    let scores = measures::view::by_client(&measures);
+    let scores = measures::view::by_client(&measures, &session.dk, therapist);
     let filter = ScoreFilter::from(&query);
     let show_archived = query.archived.is_some();
     let q = query.q.trim();

@@ -80,18 +80,22 @@ struct NewMeasure<'a> {
     created_at: i64,
 }
 
+/// A measure as stored, not yet opened: the caseload opens only the few
+/// it needs (each client's latest, and first when asked for change).
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = measures)]
-struct MeasureRow {
+pub struct MeasureRow {
     id: MeasureId,
-    client_id: ClientId,
+    /// The client.
+    pub client_id: ClientId,
     taken_on: String,
     answers: Vec<u8>,
     created_at: i64,
 }
 
 impl MeasureRow {
-    fn open(self, dk: &DataKey, therapist: TherapistId) -> Measure {
+    /// Open and score it.
+    pub fn open(&self, dk: &DataKey, therapist: TherapistId) -> Measure {
         let content = record(dk, therapist, self.id, self.client_id)
             .open_bytes("answers", &self.answers)
             .and_then(|plain| {
@@ -104,7 +108,7 @@ impl MeasureRow {
         Measure {
             id: self.id,
             client: self.client_id,
-            taken_on: self.taken_on,
+            taken_on: self.taken_on.clone(),
             created_at: self.created_at,
             content,
         }
@@ -147,9 +151,10 @@ pub fn for_client(
     load(conn, therapist, dk, Some(client))
 }
 
-/// Every measure of the therapist, oldest first (for the caseload).
-pub fn all(conn: &mut DbConn, therapist: TherapistId, dk: &DataKey) -> QueryResult<Vec<Measure>> {
-    load(conn, therapist, dk, None)
+/// Every measure of the therapist, oldest first, still sealed (for the
+/// caseload, which opens only what it shows).
+pub fn all_sealed(conn: &mut DbConn, therapist: TherapistId) -> QueryResult<Vec<MeasureRow>> {
+    rows(conn, therapist, None)
 }
 
 fn load(
@@ -158,21 +163,29 @@ fn load(
     dk: &DataKey,
     client: Option<ClientId>,
 ) -> QueryResult<Vec<Measure>> {
+    Ok(rows(conn, therapist, client)?
+        .iter()
+        .map(|row| row.open(dk, therapist))
+        .collect())
+}
+
+fn rows(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    client: Option<ClientId>,
+) -> QueryResult<Vec<MeasureRow>> {
     let mut query = measures::table
         .filter(measures::therapist_id.eq(therapist))
         .into_boxed();
     if let Some(client) = client {
         query = query.filter(measures::client_id.eq(client));
     }
-    Ok(query
+    query
         .order((
             measures::taken_on.asc(),
             measures::created_at.asc(),
             measures::id.asc(),
         ))
         .select(MeasureRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(|row| row.open(dk, therapist))
-        .collect())
+        .load(conn)
 }

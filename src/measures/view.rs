@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 
 use super::instrument::{ANSWERS, Band, Instrument};
-use super::model::Measure;
-use crate::ids::{ClientId, NoteId};
+use super::model::{Measure, MeasureRow};
+use crate::crypto::DataKey;
+use crate::ids::{ClientId, NoteId, TherapistId};
 use crate::web::dates::DateStyle;
 
 /// A measure in a table.
@@ -153,7 +154,7 @@ pub struct Trend {
     pub latest: u8,
     /// Its band.
     pub band: Band,
-    /// How many scored totals.
+    /// How many scored totals, counted up to two (enough to tell change).
     pub count: usize,
 }
 
@@ -173,34 +174,75 @@ pub struct ClientScores {
     pub self_harm: bool,
 }
 
-/// Every client's scores, from measures oldest first.
-pub fn by_client(measures: &[Measure]) -> HashMap<ClientId, ClientScores> {
-    let mut out: HashMap<ClientId, ClientScores> = HashMap::new();
-    for m in measures {
-        let Ok(taken) = &m.content else { continue };
-        let scores = out.entry(m.client).or_default();
-        if taken.instrument == Instrument::Phq9 {
-            scores.self_harm = taken.score.self_harm.is_some();
+/// Every client's scores, from their measures still sealed, oldest first.
+/// It opens only what it needs: from the newest back until each
+/// instrument's latest total (and the latest PHQ-9's item 9) is found, and
+/// from the oldest on until each first total is found, so a long history
+/// costs a few openings per client, not one per measure.
+pub fn by_client(
+    rows: &[MeasureRow],
+    dk: &DataKey,
+    therapist: TherapistId,
+) -> HashMap<ClientId, ClientScores> {
+    let mut per_client: HashMap<ClientId, Vec<&MeasureRow>> = HashMap::new();
+    for row in rows {
+        per_client.entry(row.client_id).or_default().push(row);
+    }
+    per_client
+        .into_iter()
+        .map(|(client, rows)| (client, client_scores(&rows, dk, therapist)))
+        .collect()
+}
+
+fn client_scores(rows: &[&MeasureRow], dk: &DataKey, therapist: TherapistId) -> ClientScores {
+    let mut scores = ClientScores::default();
+    let mut latest: HashMap<Instrument, (usize, u8, Band)> = HashMap::new();
+    let mut seen_phq = false;
+    for (i, row) in rows.iter().enumerate().rev() {
+        if latest.len() == Instrument::ALL.len() {
+            break;
         }
-        let (Some(total), Some(band)) = (taken.score.total, taken.score.band) else {
+        let Ok(taken) = row.open(dk, therapist).content else {
             continue;
         };
-        scores
-            .trends
-            .entry(taken.instrument)
-            .and_modify(|t| {
-                t.latest = total;
-                t.band = band;
-                t.count += 1;
-            })
-            .or_insert(Trend {
-                first: total,
+        if taken.instrument == Instrument::Phq9 && !seen_phq {
+            seen_phq = true;
+            scores.self_harm = taken.score.self_harm.is_some();
+        }
+        if let (Some(total), Some(band)) = (taken.score.total, taken.score.band) {
+            latest.entry(taken.instrument).or_insert((i, total, band));
+        }
+    }
+    let mut first: HashMap<Instrument, (usize, u8)> = HashMap::new();
+    for (i, row) in rows.iter().enumerate() {
+        if first.len() == latest.len() {
+            break;
+        }
+        // Nothing before an instrument's latest total needs opening once
+        // every instrument's first total is known.
+        let Ok(taken) = row.open(dk, therapist).content else {
+            continue;
+        };
+        if let Some(total) = taken.score.total {
+            first.entry(taken.instrument).or_insert((i, total));
+        }
+    }
+    for (instrument, (at_latest, total, band)) in latest {
+        let (at_first, first_total) = first
+            .get(&instrument)
+            .copied()
+            .unwrap_or((at_latest, total));
+        scores.trends.insert(
+            instrument,
+            Trend {
+                first: first_total,
                 latest: total,
                 band,
-                count: 1,
-            });
+                count: if at_first == at_latest { 1 } else { 2 },
+            },
+        );
     }
-    out
+    scores
 }
 
 #[cfg(test)]
