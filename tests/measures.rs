@@ -91,6 +91,16 @@ async fn a_phq9_is_scored_and_item_nine_shows_wherever_the_measure_does(app: Tes
     );
     assert_eq!(app.audit_count("measure.record"), 1);
 
+    // A PHQ-9 from the client's paper form, typed as "2026-3-9", with
+    // item 9 left blank: stored as 2026-03-09, and "Unanswered" shown.
+    let typed = record_measure(
+        &app,
+        &client,
+        &measure(&token, "phq-9", "2026-3-9", "", &["0"; 8]),
+    )
+    .await;
+    assert_eq!(typed.status, 303, "{}", typed.body);
+
     // A partly answered GAD-7: kept, not scored.
     let partial = record_measure(
         &app,
@@ -102,6 +112,8 @@ async fn a_phq9_is_scored_and_item_nine_shows_wherever_the_measure_does(app: Tes
 
     let page = app.get(saved.location().expect("location")).await;
     page.assert_contains("Measure saved.");
+    page.assert_contains("<th scope=\"row\">9 Mar 2026</th><td>PHQ-9</td>");
+    page.assert_contains("<strong>Unanswered</strong>");
     // Total 10 of PHQ-9 is moderate; the partial GAD-7 has no total.
     page.assert_contains("<td class=\"num\">10</td>");
     page.assert_contains("band-moderate\">moderate</span>");
@@ -122,7 +134,7 @@ async fn a_phq9_is_scored_and_item_nine_shows_wherever_the_measure_does(app: Tes
     shown.assert_contains("<td class=\"num\">10</td>");
     // ...on the printed record and in the JSON record.
     let printed = app.get(&format!("{client}/record")).await;
-    printed.assert_contains("Measures (2)");
+    printed.assert_contains("Measures (3)");
     printed.assert_contains("⚠ Several days");
     printed.assert_contains("1 2 1 1 1 1 1 1 1");
     let json: serde_json::Value =
@@ -134,15 +146,45 @@ async fn a_phq9_is_scored_and_item_nine_shows_wherever_the_measure_does(app: Tes
     assert_eq!(m[0]["band"], "moderate");
     assert_eq!(m[0]["self_harm"], "Several days");
     assert_eq!(m[0]["session_date"], "2026-03-02");
+    assert_eq!(m[2]["taken_on"], "2026-03-09");
     assert_eq!(m[1]["instrument"], "gad-7");
     assert_eq!(m[1]["total"], serde_json::Value::Null);
     assert_eq!(
         m[1]["answers"],
         serde_json::json!([2, null, 3, null, null, null, null])
     );
-    // A filter on the caseload never hides item 9 on the client's page.
-    let filtered = app.get("/clients?measure=phq-9&band=severe").await;
-    assert_eq!(filtered.status, 200);
+    // Every sealed measure is the same length, whatever the instrument,
+    // the answers left blank or the note: the database cannot tell them
+    // apart by size.
+    {
+        use diesel::prelude::*;
+        use tearsheet::db::schema::measures;
+        let mut conn = app.pool().get().expect("conn");
+        let blobs: Vec<Vec<u8>> = measures::table
+            .select(measures::answers)
+            .load(&mut *conn)
+            .expect("measures");
+        assert_eq!(blobs.len(), 3);
+        assert!(
+            blobs.iter().all(|b| b.len() == blobs[0].len()),
+            "lengths differ"
+        );
+    }
+    // The note was a draft; once deleted, its measure stays, without a
+    // link to a page that no longer exists.
+    let deleted = app
+        .post_form(
+            &format!("{note}/delete"),
+            &[("csrf_token", &token), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(deleted.status, 303, "{}", deleted.body);
+    let page = app.get(&client).await;
+    page.assert_contains("<td class=\"num\">10</td>");
+    assert!(
+        !page.body.contains("Open the note"),
+        "no link to a deleted note"
+    );
 }
 
 async fn scores_share_the_timelines_axis_with_the_tags(app: TestApp) {
@@ -321,6 +363,32 @@ async fn bad_measure_input_is_named_and_saves_nothing(app: TestApp) {
     .await;
     assert_eq!(page.status, 404);
     assert_eq!(app.audit_count("access.denied"), denied + 1);
+    let page = record_measure(
+        &app,
+        &client,
+        &measure(&token, "phq-9", "1949-12-31", "", &["1"]),
+    )
+    .await;
+    assert_eq!(page.status, 400);
+    page.assert_contains("Check the year");
+    // The form's ?note= is an id like any other: another therapist's is an
+    // audited 404, another client's a 404.
+    let denied = app.audit_count("access.denied");
+    let form = app
+        .get(&format!(
+            "{client}/measures/new?note={}",
+            bea_note.trim_start_matches("/notes/")
+        ))
+        .await;
+    assert_eq!(form.status, 404);
+    assert_eq!(app.audit_count("access.denied"), denied + 1);
+    let form = app
+        .get(&format!(
+            "{client}/measures/new?note={}",
+            others_note.trim_start_matches("/notes/")
+        ))
+        .await;
+    assert_eq!(form.status, 404);
     // Nothing was saved by any of it.
     assert_eq!(app.audit_count("measure.record"), 0);
     assert!(
@@ -609,25 +677,42 @@ async fn the_caseload_filters_by_latest_band_and_change(app: TestApp) {
             .count(),
         1
     );
-    for (query, expected) in [
-        ("measure=phq-9&change=better", vec!["Ann Better"]),
-        ("measure=phq-9&change=worse", vec!["Ben Worse"]),
-        ("band=moderately-severe", vec!["Ben Worse"]),
-        ("measure=gad-7", vec!["Cat Anxious"]),
-        ("measure=phq-9", vec!["Ann Better", "Ben Worse"]),
-        ("band=moderate", vec!["Cat Anxious"]),
-        ("change=steady", vec![]),
+    // Ben's latest PHQ-9 has item 9 above 0, so no filter hides him: he is
+    // listed, marked, even where his scores do not match.
+    for (query, expected, ben_only_for_safety) in [
+        (
+            "measure=phq-9&change=better",
+            vec!["Ann Better", "Ben Worse"],
+            true,
+        ),
+        ("measure=phq-9&change=worse", vec!["Ben Worse"], false),
+        ("band=moderately-severe", vec!["Ben Worse"], false),
+        ("measure=gad-7", vec!["Ben Worse", "Cat Anxious"], true),
+        ("measure=phq-9", vec!["Ann Better", "Ben Worse"], false),
+        ("band=moderate", vec!["Ben Worse", "Cat Anxious"], true),
+        ("change=steady", vec!["Ben Worse"], true),
     ] {
         let page = app.get(&format!("/clients?{query}")).await;
         assert_eq!(page.status, 200, "{query}");
         assert_eq!(names(&page.body), expected, "{query}");
-        if expected.is_empty() {
-            page.assert_contains("No client matches these filters");
-        }
+        page.assert_contains("PHQ-9 item 9 above 0 on the latest form");
+        assert_eq!(
+            page.body.contains("(shown whatever the filters)"),
+            ben_only_for_safety,
+            "{query}"
+        );
     }
-    // Ben's item 9 is on his row whatever the filter that shows him.
-    let page = app.get("/clients?band=moderately-severe").await;
-    page.assert_contains("PHQ-9 item 9 above 0 on the latest form");
+    // The list is kept in the session's memory; a new measure shows at once.
+    let r = record_measure(
+        &app,
+        &ann,
+        &measure(&token, "phq-9", "2026-03-20", "", &["3"; 9]),
+    )
+    .await;
+    assert_eq!(r.status, 303);
+    let page = app.get("/clients?band=severe").await;
+    assert!(names(&page.body).contains(&"Ann Better"), "{}", page.body);
+    assert!(page.body.contains("PHQ-9 27, severe"));
     // Unknown filter values show the whole list.
     assert_eq!(
         names(&app.get("/clients?band=awful&change=x").await.body).len(),

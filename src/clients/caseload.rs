@@ -308,8 +308,14 @@ pub fn check(text: &str) -> Result<Caseload, String> {
         }
         for (mi, m) in c.measures.iter().enumerate() {
             let at = |what: String| at(format!("measure {}: {what}", mi + 1));
-            if chrono::NaiveDate::parse_from_str(&m.taken_on, "%Y-%m-%d").is_err() {
-                return Err(at(format!("taken_on {:?} is not a date", m.taken_on)));
+            match chrono::NaiveDate::parse_from_str(&m.taken_on, "%Y-%m-%d") {
+                Ok(day) if chrono::Datelike::year(&day) >= 1950 => {}
+                _ => {
+                    return Err(at(format!(
+                        "taken_on {:?} is not a date since 1950",
+                        m.taken_on
+                    )));
+                }
             }
             let Some(instrument) = Instrument::from_slug(&m.instrument) else {
                 return Err(at(format!(
@@ -414,7 +420,11 @@ pub fn import(
                     therapist,
                     dk,
                     client,
-                    &m.taken_on,
+                    // Checked above; written as YYYY-MM-DD however the
+                    // file wrote it.
+                    &chrono::NaiveDate::parse_from_str(&m.taken_on, "%Y-%m-%d")
+                        .map(|d| d.to_string())
+                        .unwrap_or_else(|_| m.taken_on.clone()),
                     &crate::measures::model::Answers {
                         instrument: m.instrument.clone(),
                         items: m.answers.clone(),

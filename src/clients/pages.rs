@@ -21,6 +21,8 @@ pub struct ClientListItem {
     pub scores: String,
     /// The latest PHQ-9 answered item 9 above 0.
     pub self_harm: bool,
+    /// Shown only because of item 9: the score filters would hide it.
+    pub shown_for_safety: bool,
 }
 
 /// `/clients`.

@@ -169,7 +169,7 @@ pub struct WholeGiven {
 
 /// Everything in a client's record, opened whole: what the printed
 /// record, the JSON record and the FHIR bundle are made from. Process
-/// notes are deliberately absent from every type here.
+/// notes are emptied before a note is put here, so no export can use one.
 pub struct Whole {
     /// The client.
     pub id: ClientId,
@@ -317,6 +317,11 @@ pub async fn load_whole(
                 notes.push(
                     note.content()
                         .zip(addenda)
+                        .map(|(mut content, addenda)| {
+                            // Never part of the record: not even carried.
+                            content.process_note.clear();
+                            (content, addenda)
+                        })
                         .map(|(content, addenda)| WholeNote {
                             id: note.id,
                             facts: note.facts,

@@ -15,8 +15,8 @@ use crate::auth::extract::{Signed, SignedForm, WritingForm};
 use crate::auth::layout_for;
 use crate::auth::session::CurrentSession;
 use crate::measures;
+use crate::measures::caseload::{Change, ClientScores};
 use crate::measures::instrument::{Band, Instrument};
-use crate::measures::view::{Change, ClientScores};
 use crate::notes::search::find_ci;
 use crate::web::form::{FormLimit, NoFields};
 use crate::web::layout::shown;
@@ -118,16 +118,17 @@ async fn list(
     Signed(session): Signed,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let therapist = session.therapist;
-    let (rows, measures) = state
+    let (therapist, dk) = (session.therapist, session.dk.duplicate());
+    let memory = state.memory.of(session.id);
+    let (rows, scores) = state
         .db(move |conn| {
             Ok((
                 model::list(conn, therapist)?,
-                measures::model::all_sealed(conn, therapist)?,
+                // Opening is CPU work: done here, on the blocking thread.
+                measures::caseload::by_client(conn, therapist, &dk, &memory)?,
             ))
         })
         .await?;
-    let scores = measures::view::by_client(&measures, &session.dk, therapist);
     let filter = ScoreFilter::from(&query);
     let show_archived = query.archived.is_some();
     let q = query.q.trim();
@@ -148,13 +149,17 @@ async fn list(
         if !q.is_empty() && find_ci(&name, q).is_none() && find_ci(&preferred, q).is_none() {
             continue;
         }
-        let client_scores = scores.get(&row.id);
-        if !filter.keeps(client_scores) {
+        let client_scores = scores.get(row.id);
+        let self_harm = client_scores.is_some_and(|s| s.self_harm);
+        // PHQ-9 item 9 above 0 is never hidden by a score filter.
+        let kept = filter.keeps(client_scores);
+        if !kept && !self_harm {
             continue;
         }
         let item = ClientListItem {
             scores: latest_scores(client_scores),
-            self_harm: client_scores.is_some_and(|s| s.self_harm),
+            self_harm,
+            shown_for_safety: !kept,
             href: format!("/clients/{}", row.id),
             name,
             preferred,
@@ -177,7 +182,7 @@ async fn list(
         clients: items.into_iter().map(|(_, item)| item).collect(),
         total_active,
         total_archived,
-        has_measures: !measures.is_empty(),
+        has_measures: !scores.is_empty(),
         filtered: filter.is_set(),
         measure: query.measure.clone(),
         band: query.band.clone(),

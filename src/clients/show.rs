@@ -115,10 +115,12 @@ async fn show(
             })
             .collect(),
         self_harm: measures::view::self_harm_answers(&measures, session.dates),
-        measures: measures::view::rows(&measures, session.dates)
-            .into_iter()
-            .rev()
-            .collect(),
+        measures: measures::view::rows(&measures, session.dates, |n| {
+            notes.iter().any(|row| row.id == n)
+        })
+        .into_iter()
+        .rev()
+        .collect(),
         notice: query.notice(),
     })
 }

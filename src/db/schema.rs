@@ -236,3 +236,10 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    measure_list_versions (therapist_id) {
+        therapist_id -> BigInt,
+        version -> BigInt,
+    }
+}

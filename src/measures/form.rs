@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
 use super::instrument::{ANSWERS, CREDIT, Instrument, score};
@@ -64,6 +64,9 @@ pub struct MeasureFormPage {
     pub client_name: String,
     pub instrument: Instrument,
     pub others: Vec<Instrument>,
+    /// `&note=ID` for the links to the other instrument, so the session
+    /// chosen stays chosen.
+    pub note_query: String,
     pub date: String,
     pub notes: Vec<NoteChoice>,
     pub items: Vec<ItemField>,
@@ -124,6 +127,7 @@ async fn page(
             .into_iter()
             .filter(|i| *i != instrument)
             .collect(),
+        note_query: note.map(|n| format!("&note={n}")).unwrap_or_default(),
         date,
         notes: notes
             .iter()
@@ -166,9 +170,35 @@ async fn new_form(
 ) -> Result<HttpResponse, AppError> {
     let client = crate::clients::owned(&state, &session, &path).await?;
     let instrument = Instrument::from_slug(&query.instrument).unwrap_or(Instrument::Phq9);
-    let note = query.note.parse::<NoteId>().ok();
+    let note = match query.note.trim() {
+        "" => None,
+        raw => Some(note_of(&state, &session, &client, raw).await?),
+    };
     let page = page(&state, &session, &client, instrument, None, note, &[]).await?;
     render(StatusCode::OK, &page)
+}
+
+/// A note id from the query string: one of this client's notes, or an
+/// audited 404 (another therapist's, or not an id at all); one of the
+/// therapist's notes for another client is a plain 404.
+async fn note_of(
+    state: &AppState,
+    session: &CurrentSession,
+    client: &ClientRow,
+    raw: &str,
+) -> Result<NoteId, AppError> {
+    let therapist = session.therapist;
+    let Ok(id) = raw.parse::<NoteId>() else {
+        return Err(audit::denied(state, therapist, None).await);
+    };
+    match state
+        .db(move |conn| Ok(crate::notes::model::find(conn, therapist, id)?))
+        .await?
+    {
+        Some(row) if row.client_id == client.id => Ok(id),
+        Some(_) => Err(AppError::not_found()),
+        None => Err(audit::denied(state, therapist, Some(id.0)).await),
+    }
 }
 
 /// What the form's fields say, checked.
@@ -221,6 +251,7 @@ fn check(
         );
     }
     let date = fields.date.trim();
+    let mut day_taken = String::new();
     match NaiveDate::parse_from_str(date, "%Y-%m-%d") {
         Ok(day) if day > chrono::Local::now().date_naive() + chrono::Days::new(1) => {
             errors.add(
@@ -228,7 +259,12 @@ fn check(
                 "The date is in the future. Use the day the form was filled in.",
             );
         }
-        Ok(_) => {}
+        Ok(day) if day.year() < 1950 => {
+            errors.add("date", "Check the year: the date is before 1950.");
+        }
+        // Stored as YYYY-MM-DD whatever was typed ("2026-3-2"), so dates
+        // sort and export alike.
+        Ok(day) => day_taken = day.to_string(),
         Err(_) => errors.add(
             "date",
             "Enter the date the form was filled in (year, month, day).",
@@ -250,7 +286,7 @@ fn check(
     let checked = match instrument {
         Some(instrument) if errors.is_empty() => Some(Checked {
             instrument,
-            date: date.to_owned(),
+            date: day_taken,
             note,
             answers: answers.clone(),
         }),

@@ -1,9 +1,11 @@
 //! Measures: rating scales taken by a client (PHQ-9, GAD-7), sealed like
 //! every other field about them, scored by the instrument's own rules
 //! (`instrument`), recorded on a form (`form`), stored in `model` and put
-//! into words for pages by `view`. The client page charts them on the
+//! into words for pages by `view`; `caseload` tells the client list each
+//! client's latest scores. The client page charts them on the
 //! breakthrough timeline; the FHIR export is `clients::fhir`.
 
+pub mod caseload;
 pub mod form;
 pub mod instrument;
 pub mod model;

@@ -80,22 +80,18 @@ struct NewMeasure<'a> {
     created_at: i64,
 }
 
-/// A measure as stored, not yet opened: the caseload opens only the few
-/// it needs (each client's latest, and first when asked for change).
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = measures)]
-pub struct MeasureRow {
+struct MeasureRow {
     id: MeasureId,
-    /// The client.
-    pub client_id: ClientId,
+    client_id: ClientId,
     taken_on: String,
     answers: Vec<u8>,
     created_at: i64,
 }
 
 impl MeasureRow {
-    /// Open and score it.
-    pub fn open(&self, dk: &DataKey, therapist: TherapistId) -> Measure {
+    fn open(&self, dk: &DataKey, therapist: TherapistId) -> Measure {
         let content = record(dk, therapist, self.id, self.client_id)
             .open_bytes("answers", &self.answers)
             .and_then(|plain| {
@@ -115,6 +111,26 @@ impl MeasureRow {
     }
 }
 
+/// Every sealed measure is this long before sealing, so the ciphertext's
+/// length tells nothing: not the instrument (9 items or 7), not how many
+/// were answered, not whether a note is named. The longest JSON (nine
+/// nulls and a 19-digit note id) is under 100 bytes.
+pub const SEALED_LEN: usize = 128;
+
+/// The answers as JSON, padded with spaces (which JSON ignores) to
+/// [`SEALED_LEN`].
+fn padded(answers: &Answers) -> QueryResult<Vec<u8>> {
+    let mut plain = serde_json::to_vec(answers)
+        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    if plain.len() > SEALED_LEN {
+        return Err(diesel::result::Error::SerializationError(
+            "a measure's answers are longer than their fixed sealed size".into(),
+        ));
+    }
+    plain.resize(SEALED_LEN, b' ');
+    Ok(plain)
+}
+
 /// Record a measure for a client (who must be the therapist's: the caller
 /// checked). `answers` must score (see [`score`]).
 pub fn insert(
@@ -126,8 +142,7 @@ pub fn insert(
     answers: &Answers,
 ) -> QueryResult<MeasureId> {
     let id = MeasureId::generate();
-    let plain = serde_json::to_vec(answers)
-        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    let plain = padded(answers)?;
     diesel::insert_into(measures::table)
         .values(NewMeasure {
             id,
@@ -151,10 +166,83 @@ pub fn for_client(
     load(conn, therapist, dk, Some(client))
 }
 
-/// Every measure of the therapist, oldest first, still sealed (for the
-/// caseload, which opens only what it shows).
-pub fn all_sealed(conn: &mut DbConn, therapist: TherapistId) -> QueryResult<Vec<MeasureRow>> {
-    rows(conn, therapist, None)
+/// A number that changes whenever any measure of this therapist is added
+/// or removed (kept by database triggers, so every writer moves it; 0
+/// before the first).
+pub fn list_version(conn: &mut DbConn, therapist: TherapistId) -> QueryResult<i64> {
+    use crate::db::schema::measure_list_versions;
+    Ok(measure_list_versions::table
+        .find(therapist)
+        .select(measure_list_versions::version)
+        .first(conn)
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Each client's measures as a stamp: how many, and the newest write.
+/// Measures are only ever added (a client's go only with the client), so
+/// the stamp changes whenever a client's measures do. Answered from the
+/// index `measures_therapist` alone.
+pub fn client_stamps(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+) -> QueryResult<Vec<(ClientId, i64, Option<i64>)>> {
+    use diesel::dsl::count_star;
+    measures::table
+        .filter(measures::therapist_id.eq(therapist))
+        .group_by(measures::client_id)
+        .select((
+            measures::client_id,
+            count_star(),
+            diesel::dsl::max(measures::created_at),
+        ))
+        .load(conn)
+}
+
+/// A client's measure ids, oldest first (plain columns only).
+pub fn client_order(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    client: ClientId,
+) -> QueryResult<Vec<MeasureId>> {
+    measures::table
+        .filter(measures::client_id.eq(client))
+        .filter(measures::therapist_id.eq(therapist))
+        .order((
+            measures::taken_on.asc(),
+            measures::created_at.asc(),
+            measures::id.asc(),
+        ))
+        .select(measures::id)
+        .load(conn)
+}
+
+/// These measures of the therapist, opened: `None` for one that failed
+/// its integrity check.
+pub fn open_by_ids(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    dk: &DataKey,
+    ids: &[MeasureId],
+) -> QueryResult<std::collections::HashMap<MeasureId, Option<Taken>>> {
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    // In slices, well under every backend's limit on bound parameters.
+    for chunk in ids.chunks(500) {
+        // By primary key; the therapist is checked on each row (and is
+        // bound into every seal besides).
+        let rows: Vec<(TherapistId, MeasureRow)> = measures::table
+            .filter(measures::id.eq_any(chunk))
+            .select((measures::therapist_id, MeasureRow::as_select()))
+            .load(conn)?;
+        let rows = rows
+            .into_iter()
+            .filter(|(owner, _)| *owner == therapist)
+            .map(|(_, row)| row);
+        for row in rows {
+            out.insert(row.id, row.open(dk, therapist).content.ok());
+        }
+    }
+    Ok(out)
 }
 
 fn load(
@@ -188,4 +276,36 @@ fn rows(
         ))
         .select(MeasureRow::as_select())
         .load(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_measure_seals_to_the_same_length() {
+        let shapes = [
+            Answers {
+                instrument: "phq-9".into(),
+                items: vec![Some(3); 9],
+                note: Some(NoteId(i64::MAX)),
+            },
+            Answers {
+                instrument: "phq-9".into(),
+                items: vec![None; 9],
+                note: None,
+            },
+            Answers {
+                instrument: "gad-7".into(),
+                items: vec![Some(0); 7],
+                note: None,
+            },
+        ];
+        for answers in &shapes {
+            let plain = padded(answers).expect("fits");
+            assert_eq!(plain.len(), SEALED_LEN);
+            let back: Answers = serde_json::from_slice(&plain).expect("still JSON");
+            assert_eq!(&back, answers);
+        }
+    }
 }

@@ -186,6 +186,6 @@ pub async fn note_page(
             .collect(),
         sign_error: None,
         self_harm: measure_view::self_harm_answers(&measures, session.dates),
-        measures: measure_view::rows(&measures, session.dates),
+        measures: measure_view::rows(&measures, session.dates, |n| n == row.id),
     })
 }

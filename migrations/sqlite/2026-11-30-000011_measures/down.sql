@@ -1,1 +1,2 @@
+DROP TABLE measure_list_versions;
 DROP TABLE measures;

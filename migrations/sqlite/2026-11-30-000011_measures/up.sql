@@ -11,5 +11,34 @@ CREATE TABLE measures (
     answers BLOB NOT NULL,
     created_at BIGINT NOT NULL
 );
-CREATE INDEX measures_client ON measures (client_id, taken_on);
-CREATE INDEX measures_therapist ON measures (therapist_id);
+-- A client's measures in date order (the client page, the caseload).
+CREATE INDEX measures_client ON measures (client_id, taken_on, created_at, id);
+-- Each client's count and newest write, the caseload's stamp, from the
+-- index alone.
+CREATE INDEX measures_therapist ON measures (therapist_id, client_id, created_at);
+
+-- A counter per therapist that moves whenever any of their measures is
+-- written or removed, by whatever does it (like note_list_versions): the
+-- caseload keeps every client's scores in session memory and reuses them
+-- while it is unchanged.
+CREATE TABLE measure_list_versions (
+    therapist_id INTEGER PRIMARY KEY NOT NULL REFERENCES therapists (id) ON DELETE CASCADE,
+    version INTEGER NOT NULL
+);
+
+CREATE TRIGGER measures_list_version_insert AFTER INSERT ON measures BEGIN
+    INSERT INTO measure_list_versions (therapist_id, version) VALUES (NEW.therapist_id, 1)
+        ON CONFLICT (therapist_id) DO UPDATE SET version = version + 1;
+END;
+
+CREATE TRIGGER measures_list_version_update AFTER UPDATE ON measures BEGIN
+    INSERT INTO measure_list_versions (therapist_id, version) VALUES (NEW.therapist_id, 1)
+        ON CONFLICT (therapist_id) DO UPDATE SET version = version + 1;
+    INSERT INTO measure_list_versions (therapist_id, version) VALUES (OLD.therapist_id, 1)
+        ON CONFLICT (therapist_id) DO UPDATE SET version = version + 1;
+END;
+
+CREATE TRIGGER measures_list_version_delete AFTER DELETE ON measures BEGIN
+    INSERT INTO measure_list_versions (therapist_id, version) VALUES (OLD.therapist_id, 1)
+        ON CONFLICT (therapist_id) DO UPDATE SET version = version + 1;
+END;
