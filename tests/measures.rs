@@ -12,6 +12,7 @@ both_backends!(
     bad_measure_input_is_named_and_saves_nothing,
     the_fhir_export_validates_and_holds_the_chart_without_process_notes,
     the_caseload_filters_by_latest_band_and_change,
+    a_wrong_measure_is_marked_entered_in_error_and_stops_counting,
 );
 
 /// Fields for a measure: instrument, date, note, then item answers.
@@ -718,4 +719,87 @@ async fn the_caseload_filters_by_latest_band_and_change(app: TestApp) {
         names(&app.get("/clients?band=awful&change=x").await.body).len(),
         4
     );
+}
+
+async fn a_wrong_measure_is_marked_entered_in_error_and_stops_counting(app: TestApp) {
+    app.set_up().await;
+    let client = app.add_client("Wren Mistake", "").await;
+    let token = app.get(&client).await.csrf_token();
+    // Entered for the wrong client, with item 9 mis-clicked.
+    let r = record_measure(
+        &app,
+        &client,
+        &measure(&token, "phq-9", "2026-03-02", "", &["3"; 9]),
+    )
+    .await;
+    assert_eq!(r.status, 303);
+    assert!(app.get("/clients").await.body.contains("PHQ-9 27, severe"));
+    let page = app.get(&client).await;
+    page.assert_contains("PHQ-9 item 9: thoughts of self-harm");
+    let href = crate::helpers::app::links_starting(&page.body, &format!("{client}/measures/"))
+        .into_iter()
+        .find(|h| h.ends_with("/error"))
+        .expect("the correction link");
+
+    // Another therapist cannot reach it.
+    let bea = app
+        .colleague("bea@example.org", "another long password")
+        .await;
+    assert_eq!(bea.get(&href).await.status, 404);
+    let bea_token = bea.get("/clients").await.csrf_token();
+    let denied = app.audit_count("access.denied");
+    assert_eq!(
+        bea.post_form(&href, &[("csrf_token", &bea_token), ("confirm", "yes")])
+            .await
+            .status,
+        404
+    );
+    assert!(app.audit_count("access.denied") > denied);
+
+    // A page names it first; without the confirmation nothing changes.
+    let confirm = app.get(&href).await;
+    assert_eq!(confirm.status, 200);
+    confirm.assert_contains("Mark this measure entered in error?");
+    confirm.assert_contains("<strong>PHQ-9</strong> of <strong>2 Mar 2026</strong>");
+    let unconfirmed = app.post_form(&href, &[("csrf_token", &token)]).await;
+    assert_eq!(unconfirmed.location(), Some(href.as_str()));
+    assert_eq!(app.audit_count("measure.error"), 0);
+    let marked = app
+        .post_form(&href, &[("csrf_token", &token), ("confirm", "yes")])
+        .await;
+    assert_eq!(marked.status, 303);
+    assert_eq!(app.audit_count("measure.error"), 1);
+    // Sent again (Back, then the button): nothing more happens.
+    app.post_form(&href, &[("csrf_token", &token), ("confirm", "yes")])
+        .await;
+    assert_eq!(app.audit_count("measure.error"), 1);
+
+    let page = app.get(marked.location().expect("location")).await;
+    page.assert_contains("The measure is marked entered in error.");
+    page.assert_contains("Entered in error (marked");
+    assert!(
+        !page.body.contains("PHQ-9 item 9: thoughts of self-harm"),
+        "no longer counted"
+    );
+    assert!(!page.body.contains("tl-score-dot"), "not charted");
+    let list = app.get("/clients").await.body;
+    assert!(
+        !list.contains("PHQ-9 27") && !list.contains("item 9 above 0"),
+        "the caseload forgets it at once"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&app.get(&format!("{client}/record.json")).await.body).expect("JSON");
+    assert_eq!(json["measures"][0]["entered_in_error"], true);
+    let fhir = app.get(&format!("{client}/fhir")).await.body;
+    let errors = gates::fhir_errors(&[("bundle".into(), fhir.clone())]);
+    assert!(errors.is_empty(), "{errors:?}");
+    let bundle: serde_json::Value = serde_json::from_str(&fhir).expect("JSON");
+    let statuses: Vec<&str> = bundle["entry"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["resource"]["resourceType"] != "Patient")
+        .filter_map(|e| e["resource"]["status"].as_str())
+        .collect();
+    assert_eq!(statuses, ["entered-in-error", "entered-in-error"]);
 }

@@ -131,6 +131,16 @@ async fn every_page_served_is_valid_html() {
         ("client", client.clone()),
         ("measure-new", format!("{client}/measures/new")),
         (
+            "measure-error",
+            crate::helpers::app::links_starting(
+                &app.get(&client).await.body,
+                &format!("{client}/measures/"),
+            )
+            .into_iter()
+            .find(|h| h.ends_with("/error"))
+            .expect("a correction link"),
+        ),
+        (
             "measure-new-gad",
             format!("{client}/measures/new?instrument=gad-7&note={note_id}"),
         ),

@@ -92,6 +92,8 @@ actions! {
     NoteDelete = ("note.delete", "Draft deleted"),
     /// A measure (PHQ-9, GAD-7) was recorded (subject: the client).
     MeasureRecord = ("measure.record", "Measure recorded"),
+    /// A measure was marked entered in error (subject: the measure).
+    MeasureError = ("measure.error", "Measure marked entered in error"),
     /// The caseload was searched or filtered (the words are not recorded).
     NoteSearch = ("note.search", "Notes searched"),
     /// A handout was shown ready to print (subject: the client, if any).

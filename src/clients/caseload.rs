@@ -133,6 +133,9 @@ pub struct MeasureExport {
     /// (from 0).
     #[serde(default)]
     pub note: Option<usize>,
+    /// Marked entered in error (kept, not counted).
+    #[serde(default)]
+    pub entered_in_error: bool,
 }
 
 /// One note (never its private process note).
@@ -194,6 +197,7 @@ pub fn export(
                 instrument: taken.instrument.slug().to_owned(),
                 answers: taken.items,
                 note: taken.note.and_then(|n| places.get(&n).copied()),
+                entered_in_error: m.entered_in_error_at.is_some(),
             });
         }
         for n in rows {
@@ -415,7 +419,7 @@ pub fn import(
                 done.notes += 1;
             }
             for m in &c.measures {
-                crate::measures::model::insert(
+                let id = crate::measures::model::insert(
                     conn,
                     therapist,
                     dk,
@@ -431,6 +435,9 @@ pub fn import(
                         note: m.note.and_then(|i| note_ids.get(i).copied()),
                     },
                 )?;
+                if m.entered_in_error {
+                    crate::measures::model::mark_in_error(conn, therapist, client, id)?;
+                }
                 done.measures += 1;
             }
             done.clients += 1;

@@ -257,7 +257,7 @@ fn response(m: &WholeMeasure, patient: &str, encounter: Option<&String>) -> Valu
     let mut qr = json!({
         "resourceType": "QuestionnaireResponse",
         "questionnaire": format!("http://loinc.org/q/{}", instrument.panel_code()),
-        "status": "completed",
+        "status": if m.entered_in_error_at.is_some() { "entered-in-error" } else { "completed" },
         "subject": reference(patient),
         "authored": m.taken_on,
         "item": items
@@ -278,7 +278,7 @@ fn observation(
     let instrument = m.taken.instrument;
     let mut obs = json!({
         "resourceType": "Observation",
-        "status": "final",
+        "status": if m.entered_in_error_at.is_some() { "entered-in-error" } else { "final" },
         "category": [{ "coding": [{
             "system": "http://terminology.hl7.org/CodeSystem/observation-category",
             "code": "survey",

@@ -108,6 +108,8 @@ pub struct MeasureRecord {
     pub self_harm: Option<&'static str>,
     /// The session date of the note it was recorded with.
     pub session_date: Option<String>,
+    /// Marked entered in error by the therapist: kept, not counted.
+    pub entered_in_error: bool,
 }
 
 /// The whole record.
@@ -193,6 +195,8 @@ pub struct WholeMeasure {
     pub taken_on: String,
     /// When recorded.
     pub created_at: i64,
+    /// When marked entered in error, if it was.
+    pub entered_in_error_at: Option<i64>,
     /// What was answered, scored.
     pub taken: Taken,
 }
@@ -225,6 +229,7 @@ pub fn build(whole: &Whole) -> ClientRecord {
                 .note
                 .and_then(|n| note_dates.get(&n))
                 .map(|d| (*d).to_owned()),
+            entered_in_error: m.entered_in_error_at.is_some(),
         })
         .collect();
     let mut notes: Vec<NoteRecord> = notes
@@ -350,6 +355,7 @@ pub async fn load_whole(
                         id: m.id,
                         taken_on: m.taken_on,
                         created_at: m.created_at,
+                        entered_in_error_at: m.entered_in_error_at,
                         taken,
                     })
                 })

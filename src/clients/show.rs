@@ -33,6 +33,7 @@ struct ShowQuery {
     note_deleted: Option<String>,
     undone: Option<String>,
     measured: Option<String>,
+    in_error: Option<String>,
 }
 
 impl ShowQuery {
@@ -49,6 +50,10 @@ impl ShowQuery {
             Some("The handout is no longer recorded as given.")
         } else if self.measured.is_some() {
             Some("Measure saved.")
+        } else if self.in_error.is_some() {
+            Some(
+                "The measure is marked entered in error. It stays on the record, struck through, and no longer counts in scores or charts.",
+            )
         } else {
             None
         }
@@ -130,7 +135,7 @@ fn score_points(measures: &[measures::model::Measure]) -> Vec<timeline::ScorePoi
     measures
         .iter()
         .filter_map(|m| {
-            let taken = m.content.as_ref().ok()?;
+            let taken = m.counted()?;
             Some(timeline::ScorePoint {
                 date: m.taken_on.clone(),
                 instrument: taken.instrument,

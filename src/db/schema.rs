@@ -234,6 +234,7 @@ diesel::table! {
         taken_on -> Text,
         answers -> Binary,
         created_at -> BigInt,
+        entered_in_error_at -> Nullable<BigInt>,
     }
 }
 

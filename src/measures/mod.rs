@@ -1,11 +1,13 @@
 //! Measures: rating scales taken by a client (PHQ-9, GAD-7), sealed like
 //! every other field about them, scored by the instrument's own rules
-//! (`instrument`), recorded on a form (`form`), stored in `model` and put
+//! (`instrument`), recorded on a form (`form`), marked entered in error
+//! when wrong (`correct`), stored in `model` and put
 //! into words for pages by `view`; `caseload` tells the client list each
 //! client's latest scores. The client page charts them on the
 //! breakthrough timeline; the FHIR export is `clients::fhir`.
 
 pub mod caseload;
+pub mod correct;
 pub mod form;
 pub mod instrument;
 pub mod model;
@@ -15,5 +17,5 @@ use actix_web::web;
 
 /// Register the measures routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.configure(form::configure);
+    cfg.configure(form::configure).configure(correct::configure);
 }

@@ -39,8 +39,21 @@ pub struct Measure {
     pub taken_on: String,
     /// When recorded.
     pub created_at: i64,
+    /// When marked entered in error, if it was.
+    pub entered_in_error_at: Option<i64>,
     /// What was answered, or why it did not open.
     pub content: Opened<Taken>,
+}
+
+impl Measure {
+    /// Its answers, if it opened and was not entered in error: what
+    /// scores, charts and alerts use.
+    pub fn counted(&self) -> Option<&Taken> {
+        self.content
+            .as_ref()
+            .ok()
+            .filter(|_| self.entered_in_error_at.is_none())
+    }
 }
 
 /// The opened part of a measure.
@@ -88,6 +101,7 @@ struct MeasureRow {
     taken_on: String,
     answers: Vec<u8>,
     created_at: i64,
+    entered_in_error_at: Option<i64>,
 }
 
 impl MeasureRow {
@@ -106,6 +120,7 @@ impl MeasureRow {
             client: self.client_id,
             taken_on: self.taken_on.clone(),
             created_at: self.created_at,
+            entered_in_error_at: self.entered_in_error_at,
             content,
         }
     }
@@ -156,6 +171,27 @@ pub fn insert(
     Ok(id)
 }
 
+/// Mark a client's measure entered in error (it stays, struck through,
+/// and no longer counts). `Ok(false)` if there is no such measure of this
+/// therapist and client, or it is already marked.
+pub fn mark_in_error(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    client: ClientId,
+    id: MeasureId,
+) -> QueryResult<bool> {
+    diesel::update(
+        measures::table
+            .filter(measures::id.eq(id))
+            .filter(measures::therapist_id.eq(therapist))
+            .filter(measures::client_id.eq(client))
+            .filter(measures::entered_in_error_at.is_null()),
+    )
+    .set(measures::entered_in_error_at.eq(now()))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
 /// A client's measures, oldest first.
 pub fn for_client(
     conn: &mut DbConn,
@@ -179,9 +215,10 @@ pub fn list_version(conn: &mut DbConn, therapist: TherapistId) -> QueryResult<i6
         .unwrap_or(0))
 }
 
-/// Each client's measures as a stamp: how many, and the newest write.
-/// Measures are only ever added (a client's go only with the client), so
-/// the stamp changes whenever a client's measures do. Answered from the
+/// Each client's measures as a stamp: how many (and how many marked
+/// entered in error), and the newest write. Measures are only ever added
+/// or marked (a client's go only with the client), so the stamp changes
+/// whenever a client's measures do. Answered from the
 /// index `measures_therapist` alone.
 pub fn client_stamps(
     conn: &mut DbConn,
@@ -194,9 +231,16 @@ pub fn client_stamps(
         .select((
             measures::client_id,
             count_star(),
+            diesel::dsl::count(measures::entered_in_error_at),
             diesel::dsl::max(measures::created_at),
         ))
-        .load(conn)
+        .load::<(ClientId, i64, i64, Option<i64>)>(conn)
+        .map(|rows| {
+            rows.into_iter()
+                // A measure marked entered in error moves the stamp too.
+                .map(|(client, count, in_error, newest)| (client, count + (in_error << 32), newest))
+                .collect()
+        })
 }
 
 /// A client's measure ids, oldest first (plain columns only).
@@ -218,7 +262,7 @@ pub fn client_order(
 }
 
 /// These measures of the therapist, opened: `None` for one that failed
-/// its integrity check.
+/// its integrity check or was entered in error.
 pub fn open_by_ids(
     conn: &mut DbConn,
     therapist: TherapistId,
@@ -239,7 +283,8 @@ pub fn open_by_ids(
             .filter(|(owner, _)| *owner == therapist)
             .map(|(_, row)| row);
         for row in rows {
-            out.insert(row.id, row.open(dk, therapist).content.ok());
+            let measure = row.open(dk, therapist);
+            out.insert(row.id, measure.counted().cloned());
         }
     }
     Ok(out)

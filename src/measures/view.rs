@@ -28,6 +28,10 @@ pub struct MeasureView {
     pub note_href: Option<String>,
     /// It failed an integrity check.
     pub damaged: bool,
+    /// When it was marked entered in error, as the practice writes dates.
+    pub in_error: Option<String>,
+    /// The page that marks it entered in error.
+    pub error_href: String,
 }
 
 /// What PHQ-9 item 9 asks, for the warning beside its answer.
@@ -50,6 +54,8 @@ pub fn rows(
 /// One measure as a row.
 fn row(m: &Measure, dates: DateStyle, note_exists: &impl Fn(NoteId) -> bool) -> MeasureView {
     let date = dates.day(&m.taken_on);
+    let in_error = m.entered_in_error_at.map(|at| dates.day_of(at));
+    let error_href = format!("/clients/{}/measures/{}/error", m.client, m.id);
     match &m.content {
         Ok(taken) => {
             let s = &taken.score;
@@ -79,6 +85,8 @@ fn row(m: &Measure, dates: DateStyle, note_exists: &impl Fn(NoteId) -> bool) -> 
                     .filter(|n| note_exists(*n))
                     .map(|n| format!("/notes/{n}")),
                 damaged: false,
+                in_error,
+                error_href,
             }
         }
         Err(_) => MeasureView {
@@ -91,6 +99,8 @@ fn row(m: &Measure, dates: DateStyle, note_exists: &impl Fn(NoteId) -> bool) -> 
             self_harm_unanswered: false,
             note_href: None,
             damaged: true,
+            in_error,
+            error_href,
         },
     }
 }
@@ -104,13 +114,14 @@ pub fn of_note(measures: &[Measure], note: NoteId) -> Vec<&Measure> {
 }
 
 /// Every PHQ-9 whose item 9 was answered above 0, newest first: date and
-/// answer in words. Never filtered.
+/// answer in words. Never filtered (only a measure the therapist marked
+/// entered in error is left out).
 pub fn self_harm_answers(measures: &[Measure], dates: DateStyle) -> Vec<(String, &'static str)> {
     let mut found: Vec<(String, &'static str)> = measures
         .iter()
         .rev()
         .filter_map(|m| {
-            let taken = m.content.as_ref().ok()?;
+            let taken = m.counted()?;
             let answer = taken.score.self_harm?;
             Some((dates.day(&m.taken_on), ANSWERS[answer as usize].0))
         })

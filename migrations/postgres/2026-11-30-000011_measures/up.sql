@@ -9,7 +9,10 @@ CREATE TABLE measures (
     client_id BIGINT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,
     taken_on TEXT NOT NULL,
     answers BYTEA NOT NULL,
-    created_at BIGINT NOT NULL
+    created_at BIGINT NOT NULL,
+    -- When the therapist marked it entered in error (a wrong answer, the
+    -- wrong client): kept, shown struck through, left out of scores.
+    entered_in_error_at BIGINT
 );
 -- A client's measures in date order (the client page, the caseload).
 CREATE INDEX measures_client ON measures (client_id, taken_on, created_at, id);
