@@ -348,6 +348,7 @@ pub fn run(
                                 items: answers,
                                 note: Some(id),
                             },
+                            None,
                         )?;
                     }
                     measures += 2;

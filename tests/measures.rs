@@ -91,6 +91,22 @@ async fn a_phq9_is_scored_and_item_nine_shows_wherever_the_measure_does(app: Tes
         Some(format!("{client}?measured=1#measures").as_str())
     );
     assert_eq!(app.audit_count("measure.record"), 1);
+    // The form carries a one-time id: sent twice (Back, then Save), it is
+    // saved once, and the second answer says so.
+    let form_id = crate::helpers::app::hidden_value(&form.body, "form_id").expect("form_id");
+    let mut twice = measure(&token, "gad-7", "2026-03-20", "", &["1"; 7]);
+    twice.push(("form_id".into(), form_id));
+    let first = record_measure(&app, &client, &twice).await;
+    assert_eq!(first.status, 303);
+    let again = record_measure(&app, &client, &twice).await;
+    assert_eq!(
+        again.location(),
+        Some(format!("{client}?already=1#measures").as_str())
+    );
+    app.get(again.location().expect("location"))
+        .await
+        .assert_contains("already saved from that form");
+    assert_eq!(app.audit_count("measure.record"), 2);
 
     // A PHQ-9 from the client's paper form, typed as "2026-3-9", with
     // item 9 left blank: stored as 2026-03-09, and "Unanswered" shown.
@@ -135,7 +151,7 @@ async fn a_phq9_is_scored_and_item_nine_shows_wherever_the_measure_does(app: Tes
     shown.assert_contains("<td class=\"num\">10</td>");
     // ...on the printed record and in the JSON record.
     let printed = app.get(&format!("{client}/record")).await;
-    printed.assert_contains("Measures (3)");
+    printed.assert_contains("Measures (4)");
     printed.assert_contains("⚠ Several days");
     printed.assert_contains("1 2 1 1 1 1 1 1 1");
     let json: serde_json::Value =
@@ -165,7 +181,7 @@ async fn a_phq9_is_scored_and_item_nine_shows_wherever_the_measure_does(app: Tes
             .select(measures::answers)
             .load(&mut *conn)
             .expect("measures");
-        assert_eq!(blobs.len(), 3);
+        assert_eq!(blobs.len(), 4);
         assert!(
             blobs.iter().all(|b| b.len() == blobs[0].len()),
             "lengths differ"

@@ -434,6 +434,7 @@ pub fn import(
                         items: m.answers.clone(),
                         note: m.note.and_then(|i| note_ids.get(i).copied()),
                     },
+                    None,
                 )?;
                 if m.entered_in_error {
                     crate::measures::model::mark_in_error(conn, therapist, client, id)?;

@@ -34,6 +34,7 @@ struct ShowQuery {
     undone: Option<String>,
     measured: Option<String>,
     in_error: Option<String>,
+    already: Option<String>,
 }
 
 impl ShowQuery {
@@ -50,6 +51,10 @@ impl ShowQuery {
             Some("The handout is no longer recorded as given.")
         } else if self.measured.is_some() {
             Some("Measure saved.")
+        } else if self.already.is_some() {
+            Some(
+                "This measure was already saved from that form, so it was not saved a second time.",
+            )
         } else if self.in_error.is_some() {
             Some(
                 "The measure is marked entered in error. It stays on the record, struck through, and no longer counts in scores or charts.",

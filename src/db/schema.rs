@@ -235,6 +235,7 @@ diesel::table! {
         answers -> Binary,
         created_at -> BigInt,
         entered_in_error_at -> Nullable<BigInt>,
+        form_id -> Nullable<Text>,
     }
 }
 

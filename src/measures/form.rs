@@ -74,6 +74,8 @@ pub struct MeasureFormPage {
     pub credit: &'static str,
     pub errors: FieldErrors,
     pub notice: Option<&'static str>,
+    /// The one-time id this form carries.
+    pub form_id: String,
 }
 
 /// The form's choices in the query string.
@@ -91,6 +93,8 @@ pub struct MeasureFields {
     instrument: String,
     date: String,
     note: String,
+    /// The form's one-time id (optional: a form without one just saves).
+    form_id: String,
 }
 
 /// The most items any instrument has.
@@ -158,6 +162,7 @@ async fn page(
         credit: CREDIT,
         errors: FieldErrors::default(),
         notice: None,
+        form_id: crate::crypto::random_token(),
     })
 }
 
@@ -295,6 +300,11 @@ fn check(
     (checked, answers, errors)
 }
 
+/// A one-time form id as the form makes them (not empty, not huge).
+fn valid_form_id(f: &str) -> bool {
+    !f.is_empty() && f.len() <= 64
+}
+
 /// The field an item's error points at: its first answer, so the error
 /// summary's link lands on the radio group.
 fn item_field(i: usize) -> &'static str {
@@ -364,6 +374,9 @@ async fn create(
             StatusCode::BAD_REQUEST
         };
         page.errors = errors;
+        if valid_form_id(&form.form.form_id) {
+            page.form_id = form.form.form_id.clone();
+        }
         return with_cookie(render(status, &page)?, form.cookie);
     }
     let Some(checked) = checked else {
@@ -373,9 +386,17 @@ async fn create(
     };
     debug_assert!(score(checked.instrument, &checked.answers).is_some());
     let (therapist, dk, id) = (session.therapist, session.dk.duplicate(), client.id);
-    state
+    let form_id = Some(form.form.form_id.clone()).filter(|f| valid_form_id(f));
+    let made = state
         .db(move |conn| {
             crate::db::write_transaction(conn, |conn| {
+                if let Some(f) = form_id.as_deref()
+                    && model::made_from_form(conn, therapist, f)?
+                {
+                    // The same form sent again (Back, then Save): it was
+                    // saved once, and that is the answer.
+                    return Ok(false);
+                }
                 model::insert(
                     conn,
                     therapist,
@@ -387,11 +408,14 @@ async fn create(
                         items: checked.answers,
                         note: checked.note,
                     },
+                    form_id.as_deref(),
                 )?;
-                audit::record(conn, Some(therapist), Action::MeasureRecord, Some(id.0))
-            })?;
-            Ok(())
+                audit::record(conn, Some(therapist), Action::MeasureRecord, Some(id.0))?;
+                Ok::<_, diesel::result::Error>(true)
+            })
+            .map_err(Into::into)
         })
         .await?;
-    Ok(see_other(&format!("/clients/{id}?measured=1#measures")))
+    let notice = if made { "measured" } else { "already" };
+    Ok(see_other(&format!("/clients/{id}?{notice}=1#measures")))
 }

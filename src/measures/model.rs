@@ -91,6 +91,7 @@ struct NewMeasure<'a> {
     taken_on: &'a str,
     answers: Vec<u8>,
     created_at: i64,
+    form_id: Option<&'a str>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -155,6 +156,7 @@ pub fn insert(
     client: ClientId,
     taken_on: &str,
     answers: &Answers,
+    form_id: Option<&str>,
 ) -> QueryResult<MeasureId> {
     let id = MeasureId::generate();
     let plain = padded(answers)?;
@@ -166,9 +168,25 @@ pub fn insert(
             taken_on,
             answers: record(dk, therapist, id, client).seal_bytes("answers", &plain),
             created_at: now(),
+            form_id,
         })
         .execute(conn)?;
     Ok(id)
+}
+
+/// Whether this therapist already saved a measure from the form with this
+/// one-time id.
+pub fn made_from_form(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    form_id: &str,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        measures::table
+            .filter(measures::therapist_id.eq(therapist))
+            .filter(measures::form_id.eq(form_id)),
+    ))
+    .get_result(conn)
 }
 
 /// Mark a client's measure entered in error (it stays, struck through,

@@ -12,8 +12,12 @@ CREATE TABLE measures (
     created_at BIGINT NOT NULL,
     -- When the therapist marked it entered in error (a wrong answer, the
     -- wrong client): kept, shown struck through, left out of scores.
-    entered_in_error_at BIGINT
+    entered_in_error_at BIGINT,
+    -- The one-time id of the form it was saved from (random, about no
+    -- one): the same form sent twice finds the measure it already made.
+    form_id TEXT
 );
+CREATE UNIQUE INDEX measures_form_id ON measures (therapist_id, form_id);
 -- A client's measures in date order (the client page, the caseload).
 CREATE INDEX measures_client ON measures (client_id, taken_on, created_at, id);
 -- Each client's count and newest write, the caseload's stamp, from the
