@@ -225,7 +225,7 @@ async fn a_clients_record_exports_everything_but_process_notes(app: TestApp) {
     print.assert_contains("Signed by Dr Ada Lovelace, LCSW, licence 12345");
     print.assert_contains("Mon 2 Mar 2026");
     assert!(
-        !print.body.contains("T0") && !print.body.contains("+00:00"),
+        !has_rfc3339(&print.body) && !print.body.contains("+00:00"),
         "no RFC 3339 stamps on the printed record"
     );
     print.assert_contains("an addendum for the record");
@@ -243,4 +243,33 @@ async fn a_clients_record_exports_everything_but_process_notes(app: TestApp) {
         404
     );
     assert_eq!(other.get(&format!("{client}/record")).await.status, 404);
+}
+
+/// Whether `text` holds a machine timestamp such as `2026-03-02T17:05`
+/// (a plain search for "T0" also matched random CSRF tokens, 1 page in
+/// about 100).
+fn has_rfc3339(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    (0..b.len()).any(|i| {
+        (0..4).all(|k| digit(i + k))
+            && b.get(i + 4) == Some(&b'-')
+            && digit(i + 5)
+            && digit(i + 6)
+            && b.get(i + 7) == Some(&b'-')
+            && digit(i + 8)
+            && digit(i + 9)
+            && b.get(i + 10) == Some(&b'T')
+            && digit(i + 11)
+            && digit(i + 12)
+            && b.get(i + 13) == Some(&b':')
+    })
+}
+
+#[test]
+fn the_timestamp_check_finds_timestamps_and_not_tokens() {
+    assert!(has_rfc3339("signed 2026-03-02T17:05:00+00:00"));
+    assert!(!has_rfc3339(
+        "token dZxT0c5BnSZKy91T09 and Mon 2 Mar 2026, 17:05"
+    ));
 }
