@@ -281,7 +281,10 @@ fn import(config: &Config, file: &std::path::Path, email: &str) -> anyhow::Resul
         .unlock(&password)
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .context("the password does not match that account; nothing was imported")?;
-    let done = crate::clients::caseload::import(&mut conn, therapist.id, &dk, &caseload)?;
+    // As a sign-in would: a key pair and client keys, shared as the grants say.
+    crate::sharing::grants::at_sign_in(&mut conn, therapist.id, &dk)?;
+    let keys = crate::sharing::keys::load(&mut conn, therapist.id, dk.duplicate(), 0)?;
+    let done = crate::clients::caseload::import(&mut conn, therapist.id, &keys, &caseload)?;
     crate::audit::record(
         &mut conn,
         Some(therapist.id),

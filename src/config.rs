@@ -36,6 +36,28 @@ pub struct Config {
     pub kdf: KdfParams,
     /// A folder of extra handouts (Markdown with front matter) to load at start.
     pub handouts_dir: Option<std::path::PathBuf>,
+    /// The clock a custodian's waiting period is measured by. Always the
+    /// system clock in `tearsheet serve`; tests move it forward by days
+    /// (there is no flag or variable for it).
+    pub custody_clock: CustodyClock,
+}
+
+/// The wall clock plus an offset that only tests set, so a waiting period
+/// of days is tested without waiting days.
+#[derive(Clone, Debug, Default)]
+pub struct CustodyClock(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl CustodyClock {
+    /// Seconds since the Unix epoch, by this clock.
+    pub fn now(&self) -> i64 {
+        crate::db::now() + self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Move this clock (and every copy of it) forward. For tests.
+    pub fn advance(&self, seconds: i64) {
+        self.0
+            .fetch_add(seconds, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Config {
@@ -64,6 +86,7 @@ impl Config {
             db_timeout: Duration::from_secs(3),
             kdf: KdfParams::DEFAULT,
             handouts_dir: None,
+            custody_clock: CustodyClock::default(),
         }
     }
 

@@ -242,7 +242,10 @@ pub fn run(
         }
         enrolment.insert(conn, now())
     })?;
-    let (therapist, dk) = (enrolment.id, &enrolment.dk);
+    crate::sharing::keys::ensure_key_pair(&mut conn, enrolment.id, &enrolment.dk)?;
+    // Each client's key is made with the client and kept here.
+    let keys = crate::crypto::Keys::only(enrolment.id.0, enrolment.dk.duplicate());
+    let (therapist, dk) = (enrolment.id, &keys);
     let signature = account::signature_of(&mut conn, therapist)?;
     let mut rng = fastrand::Rng::new();
     let bar = if std::io::stderr().is_terminal() {

@@ -117,3 +117,19 @@ id_type!(
     /// A recorded measure (PHQ-9, GAD-7): `measures.id`.
     MeasureId
 );
+id_type!(
+    /// A supervision of an associate: `supervisions.id`.
+    SupervisionId
+);
+id_type!(
+    /// A supervisor's co-signature or return of a note: `note_reviews.id`.
+    NoteReviewId
+);
+id_type!(
+    /// A custodian's request for access: `custody_requests.id`.
+    CustodyRequestId
+);
+id_type!(
+    /// A client offered to a colleague: `transfers.id`.
+    TransferId
+);

@@ -11,16 +11,21 @@
 //! Format 2 binds every value that belongs to another record to it (blob
 //! version 2; see `crypto`): a note to its client, an earlier version or an
 //! addendum to its note, a given handout to its client.
+//!
+//! Format 3 moves everything that belongs to a client from the therapist's
+//! DK to the client's own key (made at sign-in, before this runs), so it
+//! can be shared; private process notes stay under DK. Until a row is
+//! moved it opens with DK as before.
 
 use diesel::prelude::*;
 
-use crate::crypto::DataKey;
+use crate::crypto::{DataKey, Keys};
 use crate::db::schema::therapists;
 use crate::db::{DbConn, DbPool};
-use crate::ids::{GivenHandoutId, NoteId, TherapistId};
+use crate::ids::{ClientId, GivenHandoutId, MeasureId, NoteId, TherapistId};
 
 /// The data format this build writes.
-pub const CURRENT: i32 = 2;
+pub const CURRENT: i32 = 3;
 /// Rows per transaction: small, so other writers never wait long.
 const BATCH: i64 = 200;
 
@@ -35,13 +40,28 @@ pub fn run(conn: &mut DbConn, therapist: TherapistId, dk: &DataKey) -> QueryResu
     if format.is_none_or(|f| f >= CURRENT) {
         return Ok(false);
     }
+    // The client keys the sign-in made, opened once for the whole run.
+    let keys: Keys = crate::sharing::keys::load(conn, therapist, dk.duplicate(), 0)?;
+    let keys = &keys;
+    let mut after = ClientId(0);
+    while let Some(last) = crate::clients::model::upgrade_batch(conn, therapist, keys, after, BATCH)?
+    {
+        after = last;
+    }
     let mut after = NoteId(0);
-    while let Some(last) = crate::notes::upgrade::upgrade_batch(conn, therapist, dk, after, BATCH)?
+    while let Some(last) = crate::notes::upgrade::upgrade_batch(conn, therapist, keys, after, BATCH)?
     {
         after = last;
     }
     let mut after = GivenHandoutId(0);
-    while let Some(last) = crate::handouts::given::upgrade_batch(conn, therapist, dk, after, BATCH)?
+    while let Some(last) =
+        crate::handouts::given::upgrade_batch(conn, therapist, keys, after, BATCH)?
+    {
+        after = last;
+    }
+    let mut after = MeasureId(0);
+    while let Some(last) =
+        crate::measures::model::upgrade_batch(conn, therapist, keys, after, BATCH)?
     {
         after = last;
     }

@@ -138,6 +138,48 @@ actions! {
     ProfileChange = ("profile.change", "Profile changed"),
     /// The administrator changed how the practice writes dates.
     PracticeSettings = ("practice.settings", "Practice settings changed"),
+    /// A therapist's key pair was made (subject: the therapist).
+    KeyPairMade = ("key.pair", "Key pair made"),
+    /// Client keys were sealed to a colleague (subject: the colleague).
+    EnvelopesMade = ("key.envelopes", "Client keys shared with a colleague"),
+    /// Client keys were withdrawn from a colleague (subject: the colleague).
+    EnvelopesWithdrawn = ("key.withdraw", "Client keys withdrawn from a colleague"),
+    /// New client key versions were made after someone lost access.
+    KeysRotated = ("key.rotate", "Client keys rotated"),
+    /// A share was refused because a colleague's key changed (subject: them).
+    KeyMismatch = ("key.mismatch", "Colleague's key changed; nothing shared"),
+    /// The administrator marked an account associate or licensed.
+    LicenceLevel = ("account.licence", "Licence level changed"),
+    /// A supervisor was named (subject: the supervision).
+    SupervisionNamed = ("supervision.name", "Supervisor named"),
+    /// The supervisee's session shared their caseload with the supervisor.
+    SupervisionShared = ("supervision.shared", "Caseload shared with supervisor"),
+    /// A supervision ended (subject: the supervision).
+    SupervisionEnd = ("supervision.end", "Supervision ended"),
+    /// A supervisor co-signed a note (subject: the note).
+    NoteCosign = ("note.cosign", "Note co-signed"),
+    /// A supervisor returned a note with a comment (subject: the note).
+    NoteReturn = ("note.return", "Note returned by supervisor"),
+    /// A supervisor added a supervisory addendum (subject: the note).
+    NoteSupervisoryAddendum = ("note.supervisory_addendum", "Supervisory addendum added"),
+    /// A client was offered to a colleague (subject: the transfer).
+    TransferOffer = ("transfer.offer", "Client offered to a colleague"),
+    /// A colleague accepted a client (subject: the transfer).
+    TransferAccept = ("transfer.accept", "Client taken over"),
+    /// A colleague declined a client, or the offer was withdrawn.
+    TransferDecline = ("transfer.decline", "Client hand-over declined or withdrawn"),
+    /// A therapist named a records custodian (subject: the custodian).
+    CustodianNamed = ("custodian.name", "Records custodian named"),
+    /// A therapist removed their records custodian (subject: the custodian).
+    CustodianRemoved = ("custodian.remove", "Records custodian removed"),
+    /// A custodian asked for access (subject: the request).
+    CustodyRequest = ("custody.request", "Custodian asked for access"),
+    /// A custodian cancelled their request (subject: the request).
+    CustodyCancel = ("custody.cancel", "Custodian's request cancelled"),
+    /// The therapist refused a custodian's request (subject: the request).
+    CustodyRefuse = ("custody.refuse", "Custodian's request refused"),
+    /// A custodian read released records (subject: the client).
+    CustodyRead = ("custody.read", "Custodian read a released record"),
 }
 
 /// Security events the administrator sees for the whole practice.

@@ -31,8 +31,11 @@ pub struct CurrentSession {
     pub role: Role,
     /// The synchronizer token every form of this session must carry.
     pub csrf_token: String,
-    /// The therapist's data key, for opening and sealing their records.
+    /// The therapist's data key, for their own sealed settings.
     pub dk: DataKey,
+    /// The therapist's keyring: DK, and the client keys they may use (their
+    /// own clients', and colleagues' shared with them).
+    pub keys: std::sync::Arc<crate::crypto::Keys>,
     /// A recovery code shown at setup and not yet confirmed as stored.
     pub pending_recovery: Option<RecoveryCode>,
     /// A right password was given but the two-factor code is still due.
@@ -151,6 +154,9 @@ pub fn sign_in(
     let token = create(conn, therapist, dk, pending_recovery, user_agent)?;
     super::account::mark_login(conn, therapist, now())?;
     audit::record(conn, Some(therapist), Action::LoginOk, None)?;
+    // Only now is DK at hand: make what needs it (a key pair, keys for new
+    // clients, envelopes owed to colleagues, rotations owed).
+    crate::sharing::grants::at_sign_in(conn, therapist, dk)?;
     Ok(token)
 }
 
@@ -160,7 +166,11 @@ fn truncate(s: &str, max: usize) -> String {
 
 /// Find the session a cookie names, end it if it has expired, and open its DK.
 pub fn load(conn: &mut DbConn, token: &SessionToken, config: &Config) -> QueryResult<Lookup> {
-    type Found = (SessionRow, (String, String, String), Option<String>);
+    type Found = (
+        SessionRow,
+        (String, String, String, Option<Vec<u8>>),
+        Option<String>,
+    );
     let found: Option<Found> = sessions::table
         .inner_join(therapists::table)
         .filter(sessions::token_hash.eq(token.id_hash().as_slice()))
@@ -170,6 +180,7 @@ pub fn load(conn: &mut DbConn, token: &SessionToken, config: &Config) -> QueryRe
                 therapists::display_name,
                 therapists::role,
                 therapists::status,
+                therapists::private_key_sealed,
             ),
             practice::table
                 .select(practice::date_style)
@@ -178,7 +189,7 @@ pub fn load(conn: &mut DbConn, token: &SessionToken, config: &Config) -> QueryRe
         ))
         .first(conn)
         .optional()?;
-    let Some((row, (display_name, role, status), date_style)) = found else {
+    let Some((row, (display_name, role, status, private_key), date_style)) = found else {
         return Ok(Lookup::Missing);
     };
     let (id, therapist) = (row.id, row.therapist_id);
@@ -209,6 +220,13 @@ pub fn load(conn: &mut DbConn, token: &SessionToken, config: &Config) -> QueryRe
         .pending_recovery_code
         .and_then(|blob| open(&key, &place(therapist, id, "pending_recovery_code"), &blob).ok())
         .and_then(|raw| RecoveryCode::from_raw(&raw));
+    let keys = std::sync::Arc::new(crate::sharing::keys::load_with(
+        conn,
+        therapist,
+        dk.duplicate(),
+        private_key,
+        config.custody_clock.now(),
+    )?);
     if at - row.last_seen_at >= config.last_seen_granularity() {
         diesel::update(sessions::table.find(id))
             .set(sessions::last_seen_at.eq(at))
@@ -221,6 +239,7 @@ pub fn load(conn: &mut DbConn, token: &SessionToken, config: &Config) -> QueryRe
         role: Role::parse(&role),
         csrf_token: row.csrf_token,
         dk,
+        keys,
         pending_recovery,
         needs_second_factor: row.needs_second_factor,
         dates: DateStyle::parse(date_style.as_deref().unwrap_or_default()),

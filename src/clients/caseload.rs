@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::model::{self as clients, ClientFields};
 use crate::audit::{self, Action};
 use crate::auth::extract::SignedForm;
-use crate::crypto::DataKey;
+use crate::crypto::Keys;
 use crate::db::{DbConn, write_transaction};
 use crate::ids::{ClientId, NoteId, TherapistId};
 use crate::measures::instrument::{Instrument, score};
@@ -54,7 +54,7 @@ async fn export_caseload(
     {
         return Ok(refusal);
     }
-    let (therapist, dk) = (session.therapist, session.dk.duplicate());
+    let (therapist, dk) = (session.therapist, session.keys.clone());
     let caseload = state
         .db(move |conn| {
             let caseload = export(conn, therapist, &dk)?;
@@ -173,9 +173,9 @@ pub struct NoteExport {
 pub fn export(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    dk: &Keys,
 ) -> diesel::QueryResult<Option<Caseload>> {
-    let vocabulary = Vocabulary::new(&tags::custom::all(conn, therapist, dk)?);
+    let vocabulary = Vocabulary::new(&tags::custom::all(conn, therapist, dk.dk())?);
     let mut out = Vec::new();
     for (row, _) in clients::list(conn, therapist)? {
         let client = row.open(dk);
@@ -363,11 +363,11 @@ pub struct Imported {
 pub fn import(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    dk: &Keys,
     caseload: &Caseload,
 ) -> diesel::QueryResult<Imported> {
     write_transaction(conn, |conn| {
-        let mut own = tags::custom::all(conn, therapist, dk)?;
+        let mut own = tags::custom::all(conn, therapist, dk.dk())?;
         // What the export says was signed is signed again here, by the
         // account it is imported into.
         let signature = crate::auth::account::signature_of(conn, therapist)?;
@@ -389,7 +389,7 @@ pub fn import(
                 let mut tags = n.tags.clone();
                 for label in &n.own_tags {
                     tags.push(tags::custom_key(tags::custom::find_or_create(
-                        conn, therapist, dk, &mut own, label,
+                        conn, therapist, dk.dk(), &mut own, label,
                     )?));
                 }
                 let facts = SessionFacts {

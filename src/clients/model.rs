@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use crate::crypto::{DataKey, Opened, Record};
+use crate::crypto::{Keys, Opened, Record};
 use crate::db::schema::{clients, notes};
 use crate::db::{DbConn, now, write_transaction};
 use crate::ids::{ClientId, TherapistId};
@@ -115,13 +115,13 @@ impl Client {
 }
 
 impl ClientRow {
-    fn record<'a>(&self, dk: &'a DataKey) -> Record<'a> {
-        Record::new(dk, self.therapist_id.0, TABLE, self.id.0)
+    fn record<'a>(&self, keys: &'a Keys) -> Record<'a> {
+        Record::of_client(keys, self.therapist_id.0, self.id.0, TABLE, self.id.0)
     }
 
     /// Open every field.
-    pub fn open(&self, dk: &DataKey) -> Client {
-        let r = self.record(dk);
+    pub fn open(&self, keys: &Keys) -> Client {
+        let r = self.record(keys);
         Client {
             id: self.id,
             full_name: r.open_field("full_name", &self.full_name),
@@ -134,8 +134,8 @@ impl ClientRow {
     }
 
     /// Open just the names (for lists); cheaper than [`ClientRow::open`].
-    pub fn open_names(&self, dk: &DataKey) -> (Opened<String>, Opened<String>) {
-        let r = self.record(dk);
+    pub fn open_names(&self, keys: &Keys) -> (Opened<String>, Opened<String>) {
+        let r = self.record(keys);
         (
             r.open_field("full_name", &self.full_name),
             r.open_field("preferred_name", &self.preferred_name),
@@ -199,8 +199,8 @@ struct SealedFields {
 
 impl SealedFields {
     /// Seal the fields (trimmed) for row `id` of `therapist`.
-    fn new(dk: &DataKey, therapist: TherapistId, id: ClientId, f: &ClientFields) -> Self {
-        let r = Record::new(dk, therapist.0, TABLE, id.0);
+    fn new(keys: &Keys, therapist: TherapistId, id: ClientId, f: &ClientFields) -> Self {
+        let r = Record::of_client(keys, therapist.0, id.0, TABLE, id.0);
         Self {
             full_name: r.seal("full_name", f.full_name.trim()),
             preferred_name: r.seal("preferred_name", f.preferred_name.trim()),
@@ -253,32 +253,40 @@ pub fn list(
         .load(conn)
 }
 
-/// Add a client; returns the new id.
+/// Add a client with their first client key (sealed to the owner, and to
+/// whoever the owner shares their caseload with); returns the new id.
 pub fn insert(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    keys: &Keys,
     fields: &ClientFields,
 ) -> QueryResult<ClientId> {
     let id = ClientId::generate();
     let at = now();
-    diesel::insert_into(clients::table)
-        .values(NewClient {
-            id,
-            therapist_id: therapist,
-            fields: SealedFields::new(dk, therapist, id, fields),
-            created_at: at,
-            updated_at: at,
-        })
-        .execute(conn)?;
-    Ok(id)
+    let key = keys.adopt(id.0, crate::crypto::ClientKey::generate(1));
+    write_transaction(conn, |conn| {
+        // The row (sealed under its new key) before the key's row, which
+        // refers to it.
+        diesel::insert_into(clients::table)
+            .values(NewClient {
+                id,
+                therapist_id: therapist,
+                fields: SealedFields::new(keys, therapist, id, fields),
+                created_at: at,
+                updated_at: at,
+            })
+            .execute(conn)?;
+        crate::sharing::keys::store_owner_copy(conn, keys, id, &key)?;
+        crate::sharing::grants::share_new_client(conn, keys, id)?;
+        Ok(id)
+    })
 }
 
 /// Replace a client's fields. `false` if no such client of this therapist.
 pub fn update(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    keys: &Keys,
     id: ClientId,
     fields: &ClientFields,
 ) -> QueryResult<bool> {
@@ -288,7 +296,7 @@ pub fn update(
             .filter(clients::therapist_id.eq(therapist)),
     )
     .set((
-        SealedFields::new(dk, therapist, id, fields),
+        SealedFields::new(keys, therapist, id, fields),
         clients::updated_at.eq(now()),
     ))
     .execute(conn)?;
@@ -353,5 +361,51 @@ pub fn delete(
         )
         .execute(conn)?;
         Ok(DeleteOutcome::Deleted)
+    })
+}
+
+/// Seal up to `limit` of this therapist's clients after id `after` again
+/// under each client's own key (part of `crate::upgrade`). One
+/// transaction; a client with any field that does not open is left as it
+/// is. Returns the last id looked at, or `None` past the end.
+pub fn upgrade_batch(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    keys: &Keys,
+    after: ClientId,
+    limit: i64,
+) -> QueryResult<Option<ClientId>> {
+    write_transaction(conn, |conn| {
+        let rows: Vec<ClientRow> = clients::table
+            .filter(clients::therapist_id.eq(therapist))
+            .filter(clients::id.gt(after))
+            .order(clients::id.asc())
+            .limit(limit)
+            .select(ClientRow::as_select())
+            .load(conn)?;
+        for row in &rows {
+            let r = row.record(keys);
+            let blobs = [
+                &row.full_name,
+                &row.preferred_name,
+                &row.pronouns,
+                &row.date_of_birth,
+                &row.about,
+            ];
+            if blobs.iter().all(|b| r.is_current(b)) {
+                continue;
+            }
+            let Some(fields) = row.open(keys).fields() else {
+                continue;
+            };
+            diesel::update(
+                clients::table
+                    .find(row.id)
+                    .filter(clients::updated_at.eq(row.updated_at)),
+            )
+            .set(SealedFields::new(keys, therapist, row.id, &fields))
+            .execute(conn)?;
+        }
+        Ok(rows.last().map(|r| r.id))
     })
 }

@@ -307,11 +307,11 @@ pub async fn load_whole(
     raw_id: &str,
 ) -> Result<Whole, AppError> {
     let row = super::owned(state, session, raw_id).await?;
-    let (therapist, dk) = (session.therapist, session.dk.duplicate());
+    let (therapist, dk) = (session.therapist, session.keys.clone());
     let built = state
         .db(move |conn| {
             let client = row.open(&dk);
-            let vocabulary = Vocabulary::new(&tags::custom::all(conn, therapist, &dk)?);
+            let vocabulary = Vocabulary::new(&tags::custom::all(conn, therapist, dk.dk())?);
             let mut notes = Vec::new();
             for note_row in crate::notes::model::for_client(conn, therapist, client.id)? {
                 let note = note_row.open(&dk);

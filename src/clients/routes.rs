@@ -118,7 +118,7 @@ async fn list(
     Signed(session): Signed,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (therapist, dk) = (session.therapist, session.dk.duplicate());
+    let (therapist, dk) = (session.therapist, session.keys.clone());
     let memory = state.memory.of(session.id);
     let (rows, scores) = state
         .db(move |conn| {
@@ -144,7 +144,7 @@ async fn list(
         if row.archived_at.is_some() != show_archived {
             continue;
         }
-        let (name, preferred) = row.open_names(&session.dk);
+        let (name, preferred) = row.open_names(&session.keys);
         let (name, preferred) = (shown(&name), shown(&preferred));
         if !q.is_empty() && find_ci(&name, q).is_none() && find_ci(&preferred, q).is_none() {
             continue;
@@ -269,7 +269,7 @@ async fn create(
         );
         return show_again(page, errors, form.resumed, form.cookie);
     }
-    let (therapist, dk) = (session.therapist, session.dk.duplicate());
+    let (therapist, dk) = (session.therapist, session.keys.clone());
     let id = state
         .db(move |conn| {
             let id = model::insert(conn, therapist, &dk, &fields)?;
@@ -287,7 +287,7 @@ async fn edit_form(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let row = owned(&state, &session, &path).await?;
-    let Some(fields) = row.open(&session.dk).fields() else {
+    let Some(fields) = row.open(&session.keys).fields() else {
         return Err(AppError::conflict(
             "This record failed an integrity check, so it cannot be edited. Nothing has been changed.",
         ));
@@ -322,7 +322,7 @@ async fn update(
         );
         return show_again(page, errors, form.resumed, form.cookie);
     }
-    let (therapist, dk, id) = (session.therapist, session.dk.duplicate(), row.id);
+    let (therapist, dk, id) = (session.therapist, session.keys.clone(), row.id);
     state
         .db(move |conn| {
             if model::update(conn, therapist, &dk, id, &fields)? {
@@ -393,7 +393,7 @@ async fn delete_page(
         layout: layout_for(session, "clients"),
         csrf_token: session.csrf_token.clone(),
         id: row.id,
-        full_name: shown(&row.open_names(&session.dk).0),
+        full_name: shown(&row.open_names(&session.keys).0),
         signed_notes: signed,
         draft_notes: notes.len() as i64 - signed,
         errors: Default::default(),

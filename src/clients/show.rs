@@ -10,7 +10,7 @@ use super::timeline;
 use crate::audit::{self, Action};
 use crate::auth::extract::Signed;
 use crate::auth::layout_for;
-use crate::crypto::DataKey;
+use crate::crypto::Keys;
 use crate::measures;
 use crate::notes::model::NoteRow;
 use crate::tags::{self, Vocabulary};
@@ -74,14 +74,14 @@ async fn show(
 ) -> Result<ClientPage, AppError> {
     let client = super::owned(&state, &session, &path)
         .await?
-        .open(&session.dk);
-    let (therapist, dk, opened) = (session.therapist, session.dk.duplicate(), client.clone());
+        .open(&session.keys);
+    let (therapist, dk, opened) = (session.therapist, session.keys.clone(), client.clone());
     let (notes, given, custom, measures) = state
         .db(move |conn| {
             let context = (
                 crate::notes::model::for_client(conn, therapist, opened.id)?,
                 crate::handouts::given::to_client(conn, therapist, &dk, &opened)?,
-                tags::custom::all(conn, therapist, &dk)?,
+                tags::custom::all(conn, therapist, dk.dk())?,
                 measures::model::for_client(conn, therapist, &dk, opened.id)?,
             );
             audit::record(conn, Some(therapist), Action::ClientView, Some(opened.id.0))?;
@@ -91,7 +91,7 @@ async fn show(
     let vocabulary = Vocabulary::new(&custom);
     let (list, timeline) = notes_overview(
         &notes,
-        &session.dk,
+        &session.keys,
         &vocabulary,
         &score_points(&measures),
         session.dates,
@@ -154,7 +154,7 @@ fn score_points(measures: &[measures::model::Measure]) -> Vec<timeline::ScorePoi
 /// A client's notes, newest first, and their timeline.
 fn notes_overview(
     rows: &[NoteRow],
-    dk: &DataKey,
+    dk: &Keys,
     vocabulary: &Vocabulary,
     scores: &[timeline::ScorePoint],
     dates: DateStyle,

@@ -35,11 +35,14 @@
 //! still read, and sealed again as version 2 when their owner signs in. An
 //! unknown version is an error, never a guess.
 
+pub mod keyring;
 pub mod password;
 pub mod recovery;
 pub mod seal;
 pub mod session;
+pub mod share;
 
+pub use keyring::{ClientKey, Keys};
 pub use seal::{OpenError, Opened, Place, open, seal};
 
 use subtle::ConstantTimeEq;
@@ -91,6 +94,8 @@ pub enum KeyKind {
     Recovery = 3,
     /// The session-secret-derived key that seals a session's copy of DK.
     Session = 4,
+    /// A client key (CK); the lower 24 bits of the key id are its version.
+    Client = 5,
 }
 
 /// A 256-bit key that can seal and open blobs.
@@ -190,10 +195,24 @@ fn hkdf32(salt: Option<&[u8]>, ikm: &[u8], info: &[u8]) -> [u8; 32] {
     out
 }
 
-/// Seals and opens the fields of one row: the therapist's DK plus the row's
-/// place, so each column's associated data is right by construction.
+/// The keys a [`Record`] seals and opens with.
+enum Sealer<'a> {
+    /// A therapist's own data, under their DK alone.
+    Data(&'a DataKey),
+    /// A client's data: under the client's newest key held, opening any
+    /// version held; DK blobs (written before client keys) still open.
+    Client { keys: &'a Keys, client: i64 },
+}
+
+/// Seals and opens the fields of one row: the keys plus the row's place, so
+/// each column's associated data is right by construction.
+///
+/// A client's rows ([`Record::of_client`]) are sealed under the client's
+/// key and bound to the client (the scope in the associated data is the
+/// client's id, which does not change when the client moves to another
+/// therapist). Blobs sealed under a DK are bound to the therapist.
 pub struct Record<'a> {
-    key: &'a DataKey,
+    sealer: Sealer<'a>,
     therapist: i64,
     table: &'static str,
     row: i64,
@@ -201,10 +220,29 @@ pub struct Record<'a> {
 }
 
 impl<'a> Record<'a> {
-    /// The row `row` of `table`, owned by `therapist`.
+    /// The row `row` of `table`, owned by `therapist`, under their DK.
     pub fn new(key: &'a DataKey, therapist: i64, table: &'static str, row: i64) -> Self {
         Self {
-            key,
+            sealer: Sealer::Data(key),
+            therapist,
+            table,
+            row,
+            parent: 0,
+        }
+    }
+
+    /// The row `row` of `table`, which belongs to `client` and was written
+    /// by `therapist` (whose DK sealed it before client keys, and seals
+    /// its private parts).
+    pub fn of_client(
+        keys: &'a Keys,
+        therapist: i64,
+        client: i64,
+        table: &'static str,
+        row: i64,
+    ) -> Self {
+        Self {
+            sealer: Sealer::Client { keys, client },
             therapist,
             table,
             row,
@@ -219,18 +257,67 @@ impl<'a> Record<'a> {
         Self { parent, ..self }
     }
 
-    fn place(&self, column: &'static str) -> Place<'static> {
-        Place::new(self.therapist, self.table, column, self.row).under(self.parent)
+    fn place(&self, scope: i64, column: &'static str) -> Place<'static> {
+        Place::new(scope, self.table, column, self.row).under(self.parent)
+    }
+
+    fn dk(&self) -> &DataKey {
+        match self.sealer {
+            Sealer::Data(dk) => dk,
+            Sealer::Client { keys, .. } => keys.dk(),
+        }
+    }
+
+    /// Seal raw bytes for `column`.
+    pub fn seal_bytes(&self, column: &'static str, bytes: &[u8]) -> Vec<u8> {
+        if let Sealer::Client { keys, client } = self.sealer {
+            if let Some(ck) = keys.current(client) {
+                return seal(ck.as_ref(), &self.place(client, column), bytes);
+            }
+        }
+        seal(self.dk(), &self.place(self.therapist, column), bytes)
     }
 
     /// Seal text for `column`.
     pub fn seal(&self, column: &'static str, text: &str) -> Vec<u8> {
-        seal::seal_str(self.key, &self.place(column), text)
+        self.seal_bytes(column, text.as_bytes())
+    }
+
+    /// Seal text that only its author may ever read (a private process
+    /// note): under the author's DK, never a client key.
+    pub fn seal_private(&self, column: &'static str, text: &str) -> Vec<u8> {
+        seal(
+            self.dk(),
+            &self.place(self.therapist, column),
+            text.as_bytes(),
+        )
+    }
+
+    /// Open the raw bytes of `column`, with whichever key its header names.
+    pub fn open_bytes(
+        &self,
+        column: &'static str,
+        blob: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, OpenError> {
+        match self.sealer {
+            Sealer::Client { keys, client } if keyring::is_under_client_key(blob) => {
+                let id = keyring::key_id_of(blob).unwrap_or_default();
+                let Some(ck) = keys.client_key(client, id & 0x00ff_ffff) else {
+                    return Err(OpenError::WrongKey {
+                        expected: 0,
+                        found: id,
+                    });
+                };
+                open(ck.as_ref(), &self.place(client, column), blob)
+            }
+            _ => open(self.dk(), &self.place(self.therapist, column), blob),
+        }
     }
 
     /// Open the text of `column`.
     pub fn open(&self, column: &'static str, blob: &[u8]) -> Result<String, OpenError> {
-        seal::open_string(self.key, &self.place(column), blob)
+        let bytes = self.open_bytes(column, blob)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| OpenError::Integrity)
     }
 
     /// Open the text of `column` for a page: as [`Record::open`], but a
@@ -241,17 +328,18 @@ impl<'a> Record<'a> {
         })
     }
 
-    /// Seal raw bytes for `column`.
-    pub fn seal_bytes(&self, column: &'static str, bytes: &[u8]) -> Vec<u8> {
-        seal(self.key, &self.place(column), bytes)
-    }
-
-    /// Open the raw bytes of `column`.
-    pub fn open_bytes(
-        &self,
-        column: &'static str,
-        blob: &[u8],
-    ) -> Result<zeroize::Zeroizing<Vec<u8>>, OpenError> {
-        open(self.key, &self.place(column), blob)
+    /// Whether `blob` needs no upgrade: the current blob version and, for
+    /// a client's row whose key is held, sealed under a client key (any
+    /// version: older versions stay as they are after a rotation).
+    pub fn is_current(&self, blob: &[u8]) -> bool {
+        if seal::version_of(blob) != Some(seal::VERSION) {
+            return false;
+        }
+        match self.sealer {
+            Sealer::Data(_) => true,
+            Sealer::Client { keys, client } => {
+                !keys.holds(client) || keyring::is_under_client_key(blob)
+            }
+        }
     }
 }

@@ -15,7 +15,7 @@ const CODE_BYTES: usize = 20;
 const _: () = assert!(CODE_BYTES * 8 >= 128);
 const GROUP: usize = 4;
 
-fn crockford() -> Encoding {
+pub(super) fn crockford_encoding() -> Encoding {
     let mut spec = Specification::new();
     spec.symbols.push_str("0123456789ABCDEFGHJKMNPQRSTVWXYZ");
     spec.translate.from.push_str("abcdefghjkmnpqrstvwxyzoOiIlL");
@@ -37,7 +37,7 @@ impl RecoveryCode {
 
     /// The code as printed: `XXXX-XXXX-…`, eight groups.
     pub fn display(&self) -> Zeroizing<String> {
-        let plain = Zeroizing::new(crockford().encode(self.0.as_ref()));
+        let plain = Zeroizing::new(crockford_encoding().encode(self.0.as_ref()));
         let groups: Vec<&str> = plain
             .as_bytes()
             .chunks(GROUP)
@@ -56,7 +56,7 @@ impl RecoveryCode {
         if typed.len() > 200 {
             return None;
         }
-        let bytes = crockford().decode(typed.as_bytes()).ok()?;
+        let bytes = crockford_encoding().decode(typed.as_bytes()).ok()?;
         let bytes = Zeroizing::new(bytes);
         let arr: [u8; CODE_BYTES] = bytes.as_slice().try_into().ok()?;
         Some(Self(Zeroizing::new(arr)))

@@ -7,6 +7,7 @@ diesel::table! {
         created_at -> BigInt,
         name -> Nullable<Text>,
         date_style -> Text,
+        require_custodian -> Bool,
     }
 }
 
@@ -33,6 +34,9 @@ diesel::table! {
         data_format -> Integer,
         credentials -> Text,
         licence -> Text,
+        public_key -> Nullable<Binary>,
+        private_key_sealed -> Nullable<Binary>,
+        licence_level -> Text,
     }
 }
 
@@ -93,6 +97,7 @@ diesel::table! {
         archived_at -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        key_version -> Integer,
     }
 }
 
@@ -126,6 +131,7 @@ diesel::table! {
         updated_at -> BigInt,
         form_id -> Nullable<Text>,
         signed_as -> Nullable<Text>,
+        author_id -> BigInt,
     }
 }
 
@@ -141,6 +147,7 @@ diesel::table! {
         key_moment -> Binary,
         process_note -> Binary,
         tags -> Binary,
+        author_id -> BigInt,
     }
 }
 
@@ -156,6 +163,8 @@ diesel::table! {
 }
 
 diesel::joinable!(notes -> clients (client_id));
+diesel::joinable!(addenda -> notes (note_id));
+diesel::allow_tables_to_appear_in_same_query!(addenda, notes);
 diesel::allow_tables_to_appear_in_same_query!(clients, notes, therapists);
 
 diesel::table! {
@@ -245,3 +254,104 @@ diesel::table! {
         version -> BigInt,
     }
 }
+
+diesel::table! {
+    client_keys (client_id, version, holder_id, purpose) {
+        client_id -> BigInt,
+        version -> Integer,
+        holder_id -> BigInt,
+        purpose -> Text,
+        sender_id -> BigInt,
+        sealed -> Binary,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    key_pins (owner_id, subject_id) {
+        owner_id -> BigInt,
+        subject_id -> BigInt,
+        sealed -> Binary,
+    }
+}
+
+diesel::table! {
+    supervisions (id) {
+        id -> BigInt,
+        supervisee_id -> BigInt,
+        supervisor_id -> BigInt,
+        fingerprint -> Text,
+        named_by -> BigInt,
+        created_at -> BigInt,
+        shared_at -> Nullable<BigInt>,
+        ended_at -> Nullable<BigInt>,
+        rotated_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    note_reviews (id) {
+        id -> BigInt,
+        note_id -> BigInt,
+        supervisor_id -> BigInt,
+        action -> Text,
+        comment -> Nullable<Binary>,
+        written_as -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    custodians (therapist_id) {
+        therapist_id -> BigInt,
+        custodian_id -> BigInt,
+        waiting_days -> Integer,
+        fingerprint -> Text,
+        named_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    custody_requests (id) {
+        id -> BigInt,
+        therapist_id -> BigInt,
+        custodian_id -> BigInt,
+        requested_at -> BigInt,
+        release_at -> BigInt,
+        refused_at -> Nullable<BigInt>,
+        cancelled_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    transfers (id) {
+        id -> BigInt,
+        client_id -> BigInt,
+        from_id -> BigInt,
+        to_id -> BigInt,
+        offered_by -> BigInt,
+        offered_at -> BigInt,
+        accepted_at -> Nullable<BigInt>,
+        declined_at -> Nullable<BigInt>,
+        cancelled_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(note_reviews -> notes (note_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    client_keys,
+    clients,
+    note_reviews,
+    supervisions,
+    custodians,
+    custody_requests,
+    transfers
+);
+diesel::allow_tables_to_appear_in_same_query!(notes, note_reviews);
+diesel::allow_tables_to_appear_in_same_query!(notes, client_keys);
+diesel::allow_tables_to_appear_in_same_query!(therapists, supervisions);
+diesel::allow_tables_to_appear_in_same_query!(therapists, custodians);
+diesel::allow_tables_to_appear_in_same_query!(therapists, custody_requests);
+diesel::allow_tables_to_appear_in_same_query!(therapists, transfers);
+diesel::allow_tables_to_appear_in_same_query!(therapists, client_keys);
+diesel::allow_tables_to_appear_in_same_query!(therapists, note_reviews);

@@ -88,7 +88,7 @@ pub async fn client_options(
         .iter()
         .filter(|(row, _)| row.archived_at.is_none())
         .map(|(row, _)| {
-            let (full, preferred) = row.open_names(&session.dk);
+            let (full, preferred) = row.open_names(&session.keys);
             let (full, preferred) = (shown(&full), shown(&preferred));
             let name = if preferred.is_empty() {
                 full

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use super::content::Handout;
 use crate::clients::model::{self as clients, Client};
-use crate::crypto::{DataKey, OpenError, Opened, Record, hash_parts};
+use crate::crypto::{Keys, OpenError, Opened, Record, hash_parts};
 use crate::db::schema::handouts_given;
 use crate::db::{DbConn, now};
 use crate::ids::{ClientId, GivenHandoutId, TherapistId};
@@ -69,12 +69,12 @@ fn legacy_text_hash(slug: &str, version: i32, text: &GivenText, name: &str) -> [
 
 /// A given-handout record's sealed fields: bound to its row and its client.
 fn given_record(
-    dk: &DataKey,
+    keys: &Keys,
     therapist: TherapistId,
     id: GivenHandoutId,
     client: ClientId,
 ) -> Record<'_> {
-    Record::new(dk, therapist.0, "handouts_given", id.0).under(client.0)
+    Record::of_client(keys, therapist.0, client.0, "handouts_given", id.0).under(client.0)
 }
 
 /// A given record's sealed columns: the text hash, the body (title, text
@@ -120,14 +120,14 @@ struct NewGiven<'a> {
 pub fn record(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    keys: &Keys,
     client: ClientId,
     handout: &Handout,
     text: &GivenText,
     options: &PrintOptions,
 ) -> QueryResult<GivenHandoutId> {
     let id = GivenHandoutId::generate();
-    let r = given_record(dk, therapist, id, client);
+    let r = given_record(keys, therapist, id, client);
     let (text_hash, body, personal_note) =
         seal_given(&r, client, &handout.slug, handout.version, text);
     diesel::insert_into(handouts_given::table)
@@ -188,9 +188,9 @@ struct GivenRow {
 /// Open a record. `client_names` are the client's full and preferred names:
 /// records made before version 2 did not store the name printed, so their
 /// hash is checked against those.
-fn open_given(dk: &DataKey, therapist: TherapistId, row: GivenRow, client_names: &[&str]) -> Given {
+fn open_given(keys: &Keys, therapist: TherapistId, row: GivenRow, client_names: &[&str]) -> Given {
     let client = row.client_id;
-    let r = given_record(dk, therapist, row.id, client);
+    let r = given_record(keys, therapist, row.id, client);
     let opened = (|| {
         let body = r.open("body", &row.body).ok()?;
         let parsed: serde_json::Value = serde_json::from_str(&body).ok()?;
@@ -241,7 +241,7 @@ fn open_given(dk: &DataKey, therapist: TherapistId, row: GivenRow, client_names:
 pub fn find(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    keys: &Keys,
     id: GivenHandoutId,
 ) -> QueryResult<Option<(Given, Client)>> {
     let row: Option<GivenRow> = handouts_given::table
@@ -254,8 +254,8 @@ pub fn find(
     let Some(client) = clients::find(conn, therapist, row.client_id)? else {
         return Ok(None);
     };
-    let client = client.open(dk);
-    let given = open_given(dk, therapist, row, &client.names());
+    let client = client.open(keys);
+    let given = open_given(keys, therapist, row, &client.names());
     Ok(Some((given, client)))
 }
 
@@ -263,7 +263,7 @@ pub fn find(
 pub fn to_client(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    keys: &Keys,
     client: &Client,
 ) -> QueryResult<Vec<Given>> {
     let rows: Vec<GivenRow> = handouts_given::table
@@ -275,7 +275,7 @@ pub fn to_client(
     let names = client.names();
     Ok(rows
         .into_iter()
-        .map(|r| open_given(dk, therapist, r, &names))
+        .map(|r| open_given(keys, therapist, r, &names))
         .collect())
 }
 
@@ -310,15 +310,16 @@ pub fn undo(
 }
 
 /// Bring up to `limit` of this therapist's given-handout records after id
-/// `after` to the current sealed format: blob version 2 bound to the
-/// client, with the name printed stored and a version 2 hash. A record
+/// `after` to the current sealed format: blob version 2 under the client's
+/// key, bound to the client, with the name printed stored and a version 2
+/// hash. A record
 /// whose old hash matches none of its client's names is left as it is (it
 /// shows the integrity notice). Returns the last id looked at, or `None`
 /// past the end.
 pub fn upgrade_batch(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    keys: &Keys,
     after: GivenHandoutId,
     limit: i64,
 ) -> QueryResult<Option<GivenHandoutId>> {
@@ -332,21 +333,23 @@ pub fn upgrade_batch(
             .load(conn)?;
         let last = rows.last().map(|r| r.id);
         for row in rows {
-            let legacy = crate::crypto::seal::version_of(&row.body)
-                == Some(crate::crypto::seal::LEGACY_VERSION);
-            if !legacy {
+            let current = given_record(keys, therapist, row.id, row.client_id);
+            if [&row.body, &row.text_hash, &row.personal_note]
+                .into_iter()
+                .all(|b| current.is_current(b))
+            {
                 continue;
             }
             let Some(owner) = clients::find(conn, therapist, row.client_id)? else {
                 continue;
             };
-            let owner = owner.open(dk);
+            let owner = owner.open(keys);
             let (id, client, slug, version) =
                 (row.id, row.client_id, row.slug.clone(), row.version);
-            let Ok(text) = open_given(dk, therapist, row, &owner.names()).text else {
+            let Ok(text) = open_given(keys, therapist, row, &owner.names()).text else {
                 continue;
             };
-            let r = given_record(dk, therapist, id, client);
+            let r = given_record(keys, therapist, id, client);
             let (hash, body, note) = seal_given(&r, client, &slug, version, &text);
             diesel::update(handouts_given::table.find(id))
                 .set((
@@ -364,9 +367,9 @@ pub fn upgrade_batch(
 mod tests {
     use super::*;
 
-    fn row(dk: &DataKey, hashed: &GivenText, stored: &GivenText) -> GivenRow {
+    fn row(keys: &Keys, hashed: &GivenText, stored: &GivenText) -> GivenRow {
         let (therapist, id, client) = (TherapistId(1), GivenHandoutId(5), ClientId(9));
-        let r = given_record(dk, therapist, id, client);
+        let r = given_record(keys, therapist, id, client);
         let body = serde_json::json!({
             "title": stored.title, "body": stored.body, "for_name": stored.for_name,
         });
@@ -399,18 +402,18 @@ mod tests {
 
     #[test]
     fn a_record_opens_only_when_its_text_matches_the_sealed_hash() {
-        let dk = DataKey::from_bytes([3; 32]);
+        let keys = Keys::only(1, crate::crypto::DataKey::from_bytes([3; 32]));
         let whole = open_given(
-            &dk,
+            &keys,
             TherapistId(1),
-            row(&dk, &text("brave"), &text("brave")),
+            row(&keys, &text("brave"), &text("brave")),
             &[],
         );
         assert_eq!(whole.text.expect("opens").personal_note, "brave");
         let changed = open_given(
-            &dk,
+            &keys,
             TherapistId(1),
-            row(&dk, &text("brave"), &text("other")),
+            row(&keys, &text("brave"), &text("other")),
             &[],
         );
         assert!(

@@ -108,7 +108,7 @@ async fn print_client(
     Ok(Some(
         crate::clients::owned(state, session, raw)
             .await?
-            .open(&session.dk),
+            .open(&session.keys),
     ))
 }
 
@@ -355,7 +355,7 @@ async fn record_given(
         personal_note: form.note.trim_end().to_owned(),
         for_name: name_for(&client)?,
     };
-    let (therapist, dk, h) = (session.therapist, session.dk.duplicate(), h.clone());
+    let (therapist, dk, h) = (session.therapist, session.keys.clone(), h.clone());
     let id = state
         .db(move |conn| {
             let id = given::record(conn, therapist, &dk, client.id, &h, &text, &options)?;
@@ -395,7 +395,7 @@ async fn reprint(
     let Ok(id) = path.parse::<GivenHandoutId>() else {
         return Err(audit::denied(&state, session.therapist, None).await);
     };
-    let (therapist, dk) = (session.therapist, session.dk.duplicate());
+    let (therapist, dk) = (session.therapist, session.keys.clone());
     let found = state
         .db(move |conn| Ok(given::find(conn, therapist, &dk, id)?))
         .await?;

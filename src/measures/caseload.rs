@@ -16,7 +16,7 @@ use zeroize::Zeroize;
 
 use super::instrument::{Band, Instrument};
 use super::model::{self, Taken};
-use crate::crypto::DataKey;
+use crate::crypto::Keys;
 use crate::db::DbConn;
 use crate::ids::{ClientId, MeasureId, TherapistId};
 use crate::web::session_memory::{SessionMemory, Stamp};
@@ -117,7 +117,7 @@ const ALL_KIND: &str = "measures.caseload";
 pub fn by_client(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    dk: &Keys,
     memory: &SessionMemory,
 ) -> diesel::QueryResult<Arc<Caseload>> {
     // While no measure of the therapist changed, the whole answer is kept.
@@ -169,7 +169,7 @@ impl Caseload {
 fn open_client(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    dk: &Keys,
     client: ClientId,
 ) -> diesel::QueryResult<ClientScores> {
     let ids = model::client_order(conn, therapist, client)?;

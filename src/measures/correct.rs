@@ -57,7 +57,7 @@ async fn find(
     let Ok(id) = path.1.parse::<MeasureId>() else {
         return Err(audit::denied(state, therapist, None).await);
     };
-    let (dk, client_id) = (session.dk.duplicate(), client.id);
+    let (dk, client_id) = (session.keys.clone(), client.id);
     let found = state
         .db(move |conn| {
             Ok(model::for_client(conn, therapist, &dk, client_id)?
@@ -88,7 +88,7 @@ async fn confirm_page(
         layout: layout_for(&session, "clients"),
         csrf_token: session.csrf_token.clone(),
         client_id: client.id,
-        client_name: shown(&client.open_names(&session.dk).0),
+        client_name: shown(&client.open_names(&session.keys).0),
         action: view.error_href.clone(),
         measure: view,
     };

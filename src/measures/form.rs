@@ -125,7 +125,7 @@ async fn page(
         layout: layout_for(session, "clients"),
         csrf_token: session.csrf_token.clone(),
         client_id: client.id,
-        client_name: shown(&client.open_names(&session.dk).0),
+        client_name: shown(&client.open_names(&session.keys).0),
         instrument,
         others: Instrument::ALL
             .into_iter()
@@ -385,7 +385,7 @@ async fn create(
         ));
     };
     debug_assert!(score(checked.instrument, &checked.answers).is_some());
-    let (therapist, dk, id) = (session.therapist, session.dk.duplicate(), client.id);
+    let (therapist, dk, id) = (session.therapist, session.keys.clone(), client.id);
     let form_id = Some(form.form.form_id.clone()).filter(|f| valid_form_id(f));
     let made = state
         .db(move |conn| {

@@ -7,13 +7,13 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::instrument::{Instrument, Score, score};
-use crate::crypto::{DataKey, OpenError, Opened, Record};
+use crate::crypto::{Keys, OpenError, Opened, Record};
 use crate::db::schema::measures;
 use crate::db::{DbConn, now};
 use crate::ids::{ClientId, MeasureId, NoteId, TherapistId};
 
-fn record(dk: &DataKey, therapist: TherapistId, id: MeasureId, client: ClientId) -> Record<'_> {
-    Record::new(dk, therapist.0, "measures", id.0).under(client.0)
+fn record(keys: &Keys, therapist: TherapistId, id: MeasureId, client: ClientId) -> Record<'_> {
+    Record::of_client(keys, therapist.0, client.0, "measures", id.0).under(client.0)
 }
 
 /// What is sealed: the instrument, one answer per item, the note.
@@ -106,8 +106,8 @@ struct MeasureRow {
 }
 
 impl MeasureRow {
-    fn open(&self, dk: &DataKey, therapist: TherapistId) -> Measure {
-        let content = record(dk, therapist, self.id, self.client_id)
+    fn open(&self, keys: &Keys, therapist: TherapistId) -> Measure {
+        let content = record(keys, therapist, self.id, self.client_id)
             .open_bytes("answers", &self.answers)
             .and_then(|plain| {
                 serde_json::from_slice::<Answers>(&plain).map_err(|_| OpenError::Integrity)
@@ -152,7 +152,7 @@ fn padded(answers: &Answers) -> QueryResult<Vec<u8>> {
 pub fn insert(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    keys: &Keys,
     client: ClientId,
     taken_on: &str,
     answers: &Answers,
@@ -166,7 +166,7 @@ pub fn insert(
             therapist_id: therapist,
             client_id: client,
             taken_on,
-            answers: record(dk, therapist, id, client).seal_bytes("answers", &plain),
+            answers: record(keys, therapist, id, client).seal_bytes("answers", &plain),
             created_at: now(),
             form_id,
         })
@@ -214,10 +214,10 @@ pub fn mark_in_error(
 pub fn for_client(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    keys: &Keys,
     client: ClientId,
 ) -> QueryResult<Vec<Measure>> {
-    load(conn, therapist, dk, Some(client))
+    load(conn, therapist, keys, Some(client))
 }
 
 /// A number that changes whenever any measure of this therapist is added
@@ -284,7 +284,7 @@ pub fn client_order(
 pub fn open_by_ids(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    keys: &Keys,
     ids: &[MeasureId],
 ) -> QueryResult<std::collections::HashMap<MeasureId, Option<Taken>>> {
     let mut out = std::collections::HashMap::with_capacity(ids.len());
@@ -301,7 +301,7 @@ pub fn open_by_ids(
             .filter(|(owner, _)| *owner == therapist)
             .map(|(_, row)| row);
         for row in rows {
-            let measure = row.open(dk, therapist);
+            let measure = row.open(keys, therapist);
             out.insert(row.id, measure.counted().cloned());
         }
     }
@@ -311,12 +311,12 @@ pub fn open_by_ids(
 fn load(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    keys: &Keys,
     client: Option<ClientId>,
 ) -> QueryResult<Vec<Measure>> {
     Ok(rows(conn, therapist, client)?
         .iter()
-        .map(|row| row.open(dk, therapist))
+        .map(|row| row.open(keys, therapist))
         .collect())
 }
 
@@ -371,4 +371,38 @@ mod tests {
             assert_eq!(&back, answers);
         }
     }
+}
+
+/// Seal up to `limit` of this therapist's measures after id `after` again
+/// under their client's key (part of `crate::upgrade`). One transaction; a
+/// value that does not open is left as it is. Returns the last id looked
+/// at, or `None` past the end.
+pub fn upgrade_batch(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    keys: &Keys,
+    after: MeasureId,
+    limit: i64,
+) -> QueryResult<Option<MeasureId>> {
+    crate::db::write_transaction(conn, |conn| {
+        let rows: Vec<(MeasureId, ClientId, Vec<u8>)> = measures::table
+            .filter(measures::therapist_id.eq(therapist))
+            .filter(measures::id.gt(after))
+            .order(measures::id.asc())
+            .limit(limit)
+            .select((measures::id, measures::client_id, measures::answers))
+            .load(conn)?;
+        for (id, client, answers) in &rows {
+            let r = record(keys, therapist, *id, *client);
+            if r.is_current(answers) {
+                continue;
+            }
+            if let Ok(plain) = r.open_bytes("answers", answers) {
+                diesel::update(measures::table.find(*id).filter(measures::answers.eq(answers)))
+                    .set(measures::answers.eq(r.seal_bytes("answers", &plain)))
+                    .execute(conn)?;
+            }
+        }
+        Ok(rows.last().map(|r| r.0))
+    })
 }

@@ -6,14 +6,20 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 
 use super::model::find;
-use super::upgrade::{is_legacy, reseal};
-use crate::crypto::{DataKey, Opened, Record};
-use crate::db::schema::addenda;
+use super::upgrade::reseal;
+use crate::crypto::{Keys, Opened, Record};
+use crate::db::schema::{addenda, notes};
 use crate::db::{DbConn, now, write_transaction};
-use crate::ids::{AddendumId, NoteId, TherapistId};
+use crate::ids::{AddendumId, ClientId, NoteId, TherapistId};
 
-fn record(dk: &DataKey, therapist: TherapistId, id: AddendumId, note: NoteId) -> Record<'_> {
-    Record::new(dk, therapist.0, "addenda", id.0).under(note.0)
+fn record(
+    keys: &Keys,
+    therapist: TherapistId,
+    client: ClientId,
+    id: AddendumId,
+    note: NoteId,
+) -> Record<'_> {
+    Record::of_client(keys, therapist.0, client.0, "addenda", id.0).under(note.0)
 }
 
 #[derive(Insertable)]
@@ -32,6 +38,8 @@ struct NewAddendum<'a> {
 struct AddendumRow {
     id: AddendumId,
     note_id: NoteId,
+    #[diesel(select_expression = notes::client_id)]
+    client_id: ClientId,
     body: Vec<u8>,
     created_at: i64,
     written_as: Option<String>,
@@ -47,28 +55,29 @@ pub struct Addendum {
     pub written_as: Option<String>,
 }
 
-/// Append an addendum to a signed note, written by `written_as` (name,
-/// credentials, licence). `Ok(false)` if not signed or not found.
+/// Append an addendum to a signed note of `therapist`'s, written by
+/// `written_as` (name, credentials, licence; a supervisor's says so).
+/// `Ok(false)` if not signed or not found.
 pub fn add(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    keys: &Keys,
     note: NoteId,
     body: &str,
     written_as: &str,
 ) -> QueryResult<bool> {
     write_transaction(conn, |conn| {
-        match find(conn, therapist, note)? {
-            Some(row) if row.is_signed() => {}
+        let client = match find(conn, therapist, note)? {
+            Some(row) if row.is_signed() => row.client_id,
             _ => return Ok(false),
-        }
+        };
         let id = AddendumId::generate();
         diesel::insert_into(addenda::table)
             .values(NewAddendum {
                 id,
                 note_id: note,
                 therapist_id: therapist,
-                body: record(dk, therapist, id, note).seal("body", body),
+                body: record(keys, therapist, client, id, note).seal("body", body),
                 created_at: now(),
                 written_as,
             })
@@ -83,6 +92,7 @@ fn rows(
     note: Option<NoteId>,
 ) -> QueryResult<Vec<AddendumRow>> {
     let mut query = addenda::table
+        .inner_join(notes::table)
         .filter(addenda::therapist_id.eq(therapist))
         .into_boxed();
     if let Some(note) = note {
@@ -98,14 +108,15 @@ fn rows(
 pub fn of_note(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    keys: &Keys,
     note: NoteId,
 ) -> QueryResult<Vec<Addendum>> {
     Ok(rows(conn, therapist, Some(note))?
         .into_iter()
         .map(|row| Addendum {
             created_at: row.created_at,
-            body: record(dk, therapist, row.id, note).open_field("body", &row.body),
+            body: record(keys, therapist, row.client_id, row.id, note)
+                .open_field("body", &row.body),
             written_as: row.written_as,
         })
         .collect())
@@ -116,28 +127,31 @@ pub fn of_note(
 pub fn texts_by_note(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    keys: &Keys,
 ) -> QueryResult<HashMap<NoteId, Vec<String>>> {
     let mut map: HashMap<NoteId, Vec<String>> = HashMap::new();
     for row in rows(conn, therapist, None)? {
-        if let Ok(body) = record(dk, therapist, row.id, row.note_id).open_field("body", &row.body) {
+        if let Ok(body) = record(keys, therapist, row.client_id, row.id, row.note_id)
+            .open_field("body", &row.body)
+        {
             map.entry(row.note_id).or_default().push(body);
         }
     }
     Ok(map)
 }
 
-/// Seal a note's addenda again as the current blob version, bound to the
-/// note (part of `upgrade::upgrade_batch`).
+/// Seal a note's addenda again in the current form: under the client's
+/// key, bound to the note (part of `upgrade::upgrade_batch`).
 pub fn upgrade(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    keys: &Keys,
+    client: ClientId,
     note: NoteId,
 ) -> QueryResult<()> {
     for row in rows(conn, therapist, Some(note))? {
-        let r = record(dk, therapist, row.id, note);
-        if let Some(body) = is_legacy(&row.body)
+        let r = record(keys, therapist, client, row.id, note);
+        if let Some(body) = (!r.is_current(&row.body))
             .then(|| reseal(&r, "body", &row.body))
             .flatten()
         {

@@ -85,7 +85,7 @@ async fn search(
     let searched =
         !words.is_empty() || tag.is_some() || client.is_some() || from.is_some() || to.is_some();
     let need_addenda = !words.is_empty();
-    let dk = session.dk.duplicate();
+    let dk = session.keys.clone();
     let memory = state.memory.of(session.id);
     let in_memory = memory.clone();
     let (fetched, client_rows, addenda) = state
@@ -100,7 +100,7 @@ async fn search(
             Ok((fetched, clients, addenda))
         })
         .await?;
-    let dk = &session.dk;
+    let dk = &session.keys;
     let names: HashMap<ClientId, String> = client_rows
         .iter()
         .map(|(c, _)| (c.id, shown(&c.open_names(dk).0)))
@@ -118,7 +118,7 @@ async fn search(
                 .await
         },
         async |stale| {
-            let (memory, dk) = (memory.clone(), session.dk.duplicate());
+            let (memory, dk) = (memory.clone(), session.keys.clone());
             Ok::<_, AppError>(web::block(move || stale.into_list(&memory, &dk)).await?)
         },
     )

@@ -107,19 +107,20 @@ async fn history(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let (row, client) = super::owned(&state, &session, &path).await?;
-    let (therapist, id, dk) = (session.therapist, row.id, session.dk.duplicate());
+    let (therapist, id, dk) = (session.therapist, row.id, session.keys.clone());
+    let client_id = row.client_id;
     let (custom, versions) = state
         .db(move |conn| {
             let context = (
-                tags::custom::all(conn, therapist, &dk)?,
-                versions::all(conn, therapist, &dk, id)?,
+                tags::custom::all(conn, therapist, dk.dk())?,
+                versions::all(conn, therapist, &dk, client_id, id)?,
             );
             audit::record(conn, Some(therapist), Action::NoteView, Some(id.0))?;
             Ok(context)
         })
         .await?;
     let vocabulary = Vocabulary::new(&custom);
-    let current = row.open(&session.dk);
+    let current = row.open(&session.keys);
     let mut snapshots: Vec<(i32, i64, NoteContent, NoteFormat, bool)> = versions
         .into_iter()
         .map(|v| {

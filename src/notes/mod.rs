@@ -48,7 +48,7 @@ pub async fn owned(
     let Ok(id) = raw_id.parse::<NoteId>() else {
         return Err(crate::audit::denied(state, session.therapist, None).await);
     };
-    let (therapist, dk) = (session.therapist, session.dk.duplicate());
+    let (therapist, dk) = (session.therapist, session.keys.clone());
     let found = state
         .db(move |conn| {
             let Some(note) = model::find(conn, therapist, id)? else {
@@ -69,9 +69,9 @@ pub async fn vocabulary(
     state: &AppState,
     session: &CurrentSession,
 ) -> Result<(Vocabulary, Vec<CustomTag>), AppError> {
-    let (therapist, dk) = (session.therapist, session.dk.duplicate());
+    let (therapist, dk) = (session.therapist, session.keys.clone());
     let custom = state
-        .db(move |conn| Ok(tags::custom::all(conn, therapist, &dk)?))
+        .db(move |conn| Ok(tags::custom::all(conn, therapist, dk.dk())?))
         .await?;
     Ok((Vocabulary::new(&custom), custom))
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use diesel::prelude::*;
 
 use super::format::{NoteFormat, SessionType};
-use crate::crypto::{DataKey, OpenError, Opened, Record, hash_parts};
+use crate::crypto::{Keys, OpenError, Opened, Record, hash_parts};
 use crate::db::schema::notes;
 use crate::db::{DbConn, now, write_transaction};
 use crate::ids::{ClientId, NoteId, TherapistId};
@@ -77,6 +77,8 @@ pub struct NoteRow {
     pub updated_at: i64,
     /// Who signed it, as they were then (name, credentials, licence).
     pub signed_as: Option<String>,
+    /// Who wrote it: their DK seals its private process note.
+    pub author_id: TherapistId,
 }
 
 /// A note's plain columns: enough to list, filter by client and date, and
@@ -119,8 +121,12 @@ pub struct Note {
     pub sections: Opened<BTreeMap<String, String>>,
     /// The key moment.
     pub key_moment: Opened<String>,
-    /// The private process note.
+    /// The private process note: empty for anyone but its author, who
+    /// alone can open it.
     pub process_note: Opened<String>,
+    /// Whether the reader wrote the note (and so sees its process note
+    /// and may change it).
+    pub by_reader: bool,
     /// Tag keys.
     pub tags: Opened<Vec<String>>,
     /// Whether signed (and so read-only).
@@ -159,9 +165,10 @@ impl Note {
     }
 }
 
-/// A note's sealed fields: bound to its therapist, its row and its client.
-fn record(dk: &DataKey, therapist: TherapistId, id: NoteId, client: ClientId) -> Record<'_> {
-    Record::new(dk, therapist.0, "notes", id.0).under(client.0)
+/// A note's sealed fields: under its client's key, bound to its row and
+/// its client; its process note under its author's DK.
+fn record(keys: &Keys, author: TherapistId, id: NoteId, client: ClientId) -> Record<'_> {
+    Record::of_client(keys, author.0, client.0, "notes", id.0).under(client.0)
 }
 
 /// Parse opened JSON; JSON that does not parse counts as a failed check.
@@ -185,42 +192,59 @@ impl NoteRow {
         self.status == "signed"
     }
 
-    pub(super) fn record<'a>(&self, dk: &'a DataKey) -> Record<'a> {
-        record(dk, self.therapist_id, self.id, self.client_id)
+    pub(super) fn record<'a>(&self, keys: &'a Keys) -> Record<'a> {
+        record(keys, self.author_id, self.id, self.client_id)
+    }
+
+    /// Whether `keys` belong to the note's author.
+    pub fn written_by(&self, keys: &Keys) -> bool {
+        self.author_id.0 == keys.therapist()
+    }
+
+    /// The process note for its author; empty for anyone else, who has no
+    /// key to it and is not to know what it says.
+    fn open_process_note(&self, r: &Record<'_>, keys: &Keys) -> Opened<String> {
+        if self.written_by(keys) {
+            r.open_field("process_note", &self.process_note)
+        } else {
+            Ok(String::new())
+        }
     }
 
     /// Open just the tags (for filters and timelines).
-    pub fn open_tags(&self, dk: &DataKey) -> Opened<Vec<String>> {
-        json(self.record(dk).open_field("tags", &self.tags))
+    pub fn open_tags(&self, keys: &Keys) -> Opened<Vec<String>> {
+        json(self.record(keys).open_field("tags", &self.tags))
     }
 
     /// Open just the key moment.
-    pub fn open_key_moment(&self, dk: &DataKey) -> Opened<String> {
-        self.record(dk).open_field("key_moment", &self.key_moment)
+    pub fn open_key_moment(&self, keys: &Keys) -> Opened<String> {
+        self.record(keys).open_field("key_moment", &self.key_moment)
     }
 
     /// Open every sealed text of the note, without checking a signed note
     /// against its hash: what search reads. Fails if any part fails to open.
-    pub fn open_text(&self, dk: &DataKey) -> Opened<NoteContent> {
-        let r = self.record(dk);
+    pub fn open_text(&self, keys: &Keys) -> Opened<NoteContent> {
+        let r = self.record(keys);
         Ok(NoteContent {
             sections: json(r.open("sections", &self.sections))?,
             key_moment: r.open("key_moment", &self.key_moment)?,
-            process_note: r.open("process_note", &self.process_note)?,
+            process_note: self.open_process_note(&r, keys)?,
             tags: json(r.open("tags", &self.tags))?,
         })
     }
 
     /// Open everything, and check a signed note against its sealed hash.
-    pub fn open(&self, dk: &DataKey) -> Note {
-        let r = self.record(dk);
+    pub fn open(&self, keys: &Keys) -> Note {
+        let r = self.record(keys);
+        let by_reader = self.written_by(keys);
         let mut note = Note {
             id: self.id,
             client_id: self.client_id,
             facts: self.facts(),
             sections: json(r.open_field("sections", &self.sections)),
             key_moment: r.open_field("key_moment", &self.key_moment),
-            process_note: r.open_field("process_note", &self.process_note),
+            process_note: self.open_process_note(&r, keys),
+            by_reader,
             tags: json(r.open_field("tags", &self.tags)),
             signed: self.is_signed(),
             revision: self.revision,
@@ -231,16 +255,40 @@ impl NoteRow {
         };
         note.intact = match (&self.content_hash, note.content()) {
             (Some(blob), Some(content)) => {
-                let expected = content_hash(&note.facts, &content, self.signed_as.as_deref());
-                Some(
-                    r.open_bytes("content_hash", blob)
-                        .is_ok_and(|stored| stored.as_slice() == expected),
-                )
+                let signer = self.signed_as.as_deref();
+                Some(r.open_bytes("content_hash", blob).is_ok_and(|stored| {
+                    // Signed since notes could be shared: the hash leaves
+                    // the private process note out, so every reader can
+                    // check it. Before: only the author can.
+                    stored.as_slice() == shared_hash(&note.facts, &content, signer)
+                        || (by_reader
+                            && stored.as_slice() == content_hash(&note.facts, &content, signer))
+                }))
             }
             _ => None,
         };
         note
     }
+}
+
+/// The hash sealed at signing now: every fact and word of the note but the
+/// private process note (which only its author can open, and which is
+/// sealed on its own), and who signed it.
+pub fn shared_hash(facts: &SessionFacts, content: &NoteContent, signer: Option<&str>) -> [u8; 32] {
+    let sections = serde_json::to_string(&content.sections).unwrap_or_default();
+    let tags = serde_json::to_string(&content.tags).unwrap_or_default();
+    let duration = facts.duration_minutes.to_be_bytes();
+    hash_parts(&[
+        b"tearsheet/v3/note-content",
+        facts.session_date.as_bytes(),
+        &duration,
+        facts.session_type.key().as_bytes(),
+        facts.format.key().as_bytes(),
+        sections.as_bytes(),
+        content.key_moment.as_bytes(),
+        tags.as_bytes(),
+        signer.unwrap_or_default().as_bytes(),
+    ])
 }
 
 /// The hash sealed at signing: every fact and every word of the note, and
@@ -287,7 +335,7 @@ impl SealedContent {
                 &serde_json::to_string(&content.sections).unwrap_or_default(),
             ),
             key_moment: r.seal("key_moment", &content.key_moment),
-            process_note: r.seal("process_note", &content.process_note),
+            process_note: r.seal_private("process_note", &content.process_note),
             tags: r.seal(
                 "tags",
                 &serde_json::to_string(&content.tags).unwrap_or_default(),
@@ -332,6 +380,7 @@ struct NewNote<'a> {
     created_at: i64,
     updated_at: i64,
     form_id: Option<&'a str>,
+    author_id: TherapistId,
 }
 
 /// One of this therapist's notes.
@@ -419,7 +468,7 @@ pub fn made_from_form(
 pub fn create(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    keys: &Keys,
     client: ClientId,
     facts: &SessionFacts,
     content: &NoteContent,
@@ -435,10 +484,11 @@ pub fn create(
             facts: facts.into(),
             status: "draft",
             revision: 1,
-            content: SealedContent::new(&record(dk, therapist, id, client), content),
+            content: SealedContent::new(&record(keys, therapist, id, client), content),
             created_at: at,
             updated_at: at,
             form_id,
+            author_id: therapist,
         })
         .execute(conn)?;
     Ok(id)
@@ -463,7 +513,7 @@ pub enum SaveOutcome {
 pub fn save_draft(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    keys: &Keys,
     id: NoteId,
     base_revision: i32,
     facts: &SessionFacts,
@@ -479,11 +529,11 @@ pub fn save_draft(
         if current.revision != base_revision {
             return Ok(SaveOutcome::Stale(Box::new(current)));
         }
-        let Some(previous) = current.open(dk).content() else {
+        let Some(previous) = current.open(keys).content() else {
             // Never copy placeholder text into history as if it were the note.
             return Ok(SaveOutcome::Damaged);
         };
-        super::versions::keep(conn, dk, &current, &previous)?;
+        super::versions::keep(conn, keys, &current, &previous)?;
         let next = current.revision + 1;
         let n = diesel::update(
             notes::table
@@ -494,7 +544,7 @@ pub fn save_draft(
         )
         .set((
             StoredFacts::from(facts),
-            SealedContent::new(&record(dk, therapist, id, current.client_id), content),
+            SealedContent::new(&record(keys, current.author_id, id, current.client_id), content),
             notes::revision.eq(next),
             notes::updated_at.eq(now()),
         ))
@@ -537,7 +587,7 @@ pub enum SignOutcome {
 pub fn sign(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    keys: &Keys,
     id: NoteId,
     revision: i32,
     signed_as: &str,
@@ -552,7 +602,7 @@ pub fn sign(
         if row.revision != revision {
             return Ok(SignOutcome::Stale);
         }
-        let note = row.open(dk);
+        let note = row.open(keys);
         let Some(content) = note.content() else {
             return Ok(SignOutcome::Damaged);
         };
@@ -560,8 +610,8 @@ pub fn sign(
         if !missing.is_empty() {
             return Ok(SignOutcome::Incomplete(missing));
         }
-        let hash = content_hash(&note.facts, &content, Some(signed_as));
-        let sealed = row.record(dk).seal_bytes("content_hash", &hash);
+        let hash = shared_hash(&note.facts, &content, Some(signed_as));
+        let sealed = row.record(keys).seal_bytes("content_hash", &hash);
         let n = diesel::update(
             notes::table
                 .filter(notes::id.eq(id))

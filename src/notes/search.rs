@@ -14,7 +14,7 @@ use super::model::{self, NoteContent, NoteMeta, NoteRow};
 use crate::tags::{TagView, Vocabulary};
 use diesel::QueryResult;
 
-use crate::crypto::DataKey;
+use crate::crypto::Keys;
 use crate::db::DbConn;
 use crate::ids::{ClientId, NoteId, TherapistId};
 use crate::web::session_memory::SessionMemory;
@@ -95,7 +95,7 @@ pub fn fetch(
 impl Fetched {
     /// The list: as held, or built now (opening the missing notes) and kept.
     /// CPU work: run on a blocking thread.
-    pub fn into_list(self, memory: &SessionMemory, dk: &DataKey) -> Arc<NoteList> {
+    pub fn into_list(self, memory: &SessionMemory, dk: &Keys) -> Arc<NoteList> {
         match self {
             Self::Held(list) => list,
             Self::Stale(version, metas, texts, rows) => {
@@ -138,7 +138,7 @@ fn build_list(
     metas: Vec<NoteMeta>,
     mut texts: Vec<Option<Arc<NoteText>>>,
     rows: Vec<NoteRow>,
-    dk: &DataKey,
+    dk: &Keys,
 ) -> Arc<NoteList> {
     fill(memory, &metas, &mut texts, rows, dk);
     let mut months: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
@@ -186,7 +186,7 @@ fn fill(
     metas: &[NoteMeta],
     held: &mut [Option<Arc<NoteText>>],
     rows: Vec<NoteRow>,
-    dk: &DataKey,
+    dk: &Keys,
 ) {
     if rows.is_empty() && memory.count(KIND) == metas.len() {
         return;

@@ -91,17 +91,17 @@ pub async fn note_page(
     notice: Option<&'static str>,
     audited: bool,
 ) -> Result<NotePage, AppError> {
-    let note = row.open(&session.dk);
+    let note = row.open(&session.keys);
     let (therapist, id, dk, client_id) = (
         session.therapist,
         row.id,
-        session.dk.duplicate(),
+        session.keys.clone(),
         row.client_id,
     );
     let (custom, addenda, has_history, measures) = state
         .db(move |conn| {
             let context = (
-                tags::custom::all(conn, therapist, &dk)?,
+                tags::custom::all(conn, therapist, dk.dk())?,
                 addenda::of_note(conn, therapist, &dk, id)?,
                 versions::exist(conn, therapist, id)?,
                 crate::measures::model::for_client(conn, therapist, &dk, client_id)?,

@@ -56,7 +56,7 @@ async fn sign(
     let session = form.session.clone();
     let (row, client) = super::owned(&state, &session, &path).await?;
     let revision = form.form.revision.parse::<i32>().unwrap_or(-1);
-    let (therapist, id, dk) = (session.therapist, row.id, session.dk.duplicate());
+    let (therapist, id, dk) = (session.therapist, row.id, session.keys.clone());
     let outcome = state
         .db(move |conn| {
             let signed_as = crate::auth::account::signature_of(conn, therapist)?;
@@ -134,7 +134,7 @@ async fn add_addendum(
         page.errors = errors;
         return with_cookie(render(status, &page)?, form.cookie);
     }
-    let (therapist, id, dk) = (session.therapist, row.id, session.dk.duplicate());
+    let (therapist, id, dk) = (session.therapist, row.id, session.keys.clone());
     let added = state
         .db(move |conn| {
             let written_as = crate::auth::account::signature_of(conn, therapist)?;
@@ -180,7 +180,7 @@ async fn delete_form(
     if row.is_signed() {
         return Ok(still_signed(row.id));
     }
-    let note = row.open(&session.dk);
+    let note = row.open(&session.keys);
     let page = DeletePage {
         layout: layout_for(&session, "clients"),
         csrf_token: session.csrf_token.clone(),

@@ -1,12 +1,13 @@
 //! Bringing a therapist's notes to the current sealed format (called by
-//! `crate::upgrade` after they sign in): notes sealed as blob version 1
-//! are sealed again as version 2, bound to their client, and their earlier
-//! versions and addenda bound to the note.
+//! `crate::upgrade` after they sign in): every part is sealed as blob
+//! version 2 under the client's key, bound to the client (earlier versions
+//! and addenda to their note), except the private process note, which
+//! stays under its author's DK.
 
 use diesel::prelude::*;
 
 use super::model::{NoteRow, SealedContent};
-use crate::crypto::{DataKey, Record};
+use crate::crypto::{Keys, Record};
 use crate::db::schema::notes;
 use crate::db::{DbConn, write_transaction};
 use crate::ids::{NoteId, TherapistId};
@@ -16,12 +17,28 @@ pub fn is_legacy(blob: &[u8]) -> bool {
     crate::crypto::seal::version_of(blob) == Some(crate::crypto::seal::LEGACY_VERSION)
 }
 
-/// Open a sealed value and seal it again as the current blob version, at
-/// the same place. `None` if it does not open: a damaged value is left as
-/// it is, never re-sealed as if it were whole.
+/// Whether a row needs sealing again: a shared part not yet under the
+/// client's key (or not yet version 2), or a private part still version 1.
+pub fn needs_upgrade<const N: usize>(r: &Record<'_>, shared: [&Vec<u8>; N], private: &[u8]) -> bool {
+    shared.into_iter().any(|b| !r.is_current(b)) || is_legacy(private)
+}
+
+/// Open a sealed value and seal it again in the current form, at the same
+/// place (under the client's key, for a client's row). `None` if it does
+/// not open: a damaged value is left as it is, never re-sealed as if it
+/// were whole.
 pub fn reseal(r: &Record<'_>, column: &'static str, blob: &[u8]) -> Option<Vec<u8>> {
     let plain = r.open_bytes(column, blob).ok()?;
     Some(r.seal_bytes(column, &plain))
+}
+
+/// As [`reseal`], for a private part (under its author's DK).
+pub fn reseal_private(r: &Record<'_>, column: &'static str, blob: &[u8]) -> Option<Vec<u8>> {
+    if !is_legacy(blob) {
+        return Some(blob.to_vec());
+    }
+    let plain = r.open(column, blob).ok()?;
+    Some(r.seal_private(column, &plain))
 }
 
 /// Bring up to `limit` of this therapist's notes after id `after` (with
@@ -33,7 +50,7 @@ pub fn reseal(r: &Record<'_>, column: &'static str, blob: &[u8]) -> Option<Vec<u
 pub fn upgrade_batch(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    keys: &Keys,
     after: NoteId,
     limit: i64,
 ) -> QueryResult<Option<NoteId>> {
@@ -46,27 +63,25 @@ pub fn upgrade_batch(
             .select(NoteRow::as_select())
             .load(conn)?;
         for row in &rows {
-            upgrade_note(conn, dk, row)?;
-            super::versions::upgrade(conn, therapist, dk, row.id)?;
-            super::addenda::upgrade(conn, therapist, dk, row.id)?;
+            upgrade_note(conn, keys, row)?;
+            super::versions::upgrade(conn, therapist, keys, row.client_id, row.id)?;
+            super::addenda::upgrade(conn, therapist, keys, row.client_id, row.id)?;
         }
         Ok(rows.last().map(|r| r.id))
     })
 }
 
-fn upgrade_note(conn: &mut DbConn, dk: &DataKey, row: &NoteRow) -> QueryResult<()> {
-    let legacy = [&row.sections, &row.key_moment, &row.process_note, &row.tags]
-        .into_iter()
-        .chain(&row.content_hash)
-        .any(|b| is_legacy(b));
-    if !legacy {
+fn upgrade_note(conn: &mut DbConn, keys: &Keys, row: &NoteRow) -> QueryResult<()> {
+    let r = row.record(keys);
+    let mut shared = vec![&row.sections, &row.key_moment, &row.tags];
+    shared.extend(&row.content_hash);
+    if !shared.iter().any(|b| !r.is_current(b)) && !is_legacy(&row.process_note) {
         return Ok(());
     }
-    let r = row.record(dk);
     let (Some(sections), Some(key_moment), Some(process_note), Some(tags)) = (
         reseal(&r, "sections", &row.sections),
         reseal(&r, "key_moment", &row.key_moment),
-        reseal(&r, "process_note", &row.process_note),
+        reseal_private(&r, "process_note", &row.process_note),
         reseal(&r, "tags", &row.tags),
     ) else {
         return Ok(());

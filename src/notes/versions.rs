@@ -6,14 +6,20 @@ use diesel::prelude::*;
 
 use super::format::NoteFormat;
 use super::model::{NoteContent, NoteRow, SealedContent, json};
-use super::upgrade::{is_legacy, reseal};
-use crate::crypto::{DataKey, Opened, Record};
+use super::upgrade::{needs_upgrade, reseal, reseal_private};
+use crate::crypto::{Keys, Opened, Record};
 use crate::db::DbConn;
 use crate::db::schema::note_versions;
-use crate::ids::{NoteId, NoteVersionId, TherapistId};
+use crate::ids::{ClientId, NoteId, NoteVersionId, TherapistId};
 
-fn record(dk: &DataKey, therapist: TherapistId, id: NoteVersionId, note: NoteId) -> Record<'_> {
-    Record::new(dk, therapist.0, "note_versions", id.0).under(note.0)
+fn record<'a>(
+    keys: &'a Keys,
+    author: TherapistId,
+    client: ClientId,
+    id: NoteVersionId,
+    note: NoteId,
+) -> Record<'a> {
+    Record::of_client(keys, author.0, client.0, "note_versions", id.0).under(note.0)
 }
 
 /// An earlier version's sealed columns.
@@ -50,6 +56,7 @@ struct NewVersion<'a> {
     format: &'a str,
     #[diesel(embed)]
     content: SealedVersion,
+    author_id: TherapistId,
 }
 
 #[derive(Queryable, Selectable)]
@@ -63,17 +70,18 @@ struct VersionRow {
     key_moment: Vec<u8>,
     process_note: Vec<u8>,
     tags: Vec<u8>,
+    author_id: TherapistId,
 }
 
 /// Keep `content`, what note `current` says now, as its earlier version.
 pub fn keep(
     conn: &mut DbConn,
-    dk: &DataKey,
+    keys: &Keys,
     current: &NoteRow,
     content: &NoteContent,
 ) -> QueryResult<()> {
     let id = NoteVersionId::generate();
-    let r = record(dk, current.therapist_id, id, current.id);
+    let r = record(keys, current.author_id, current.client_id, id, current.id);
     diesel::insert_into(note_versions::table)
         .values(NewVersion {
             id,
@@ -83,6 +91,7 @@ pub fn keep(
             saved_at: current.updated_at,
             format: &current.format,
             content: SealedVersion::new(&r, content),
+            author_id: current.author_id,
         })
         .execute(conn)
         .map(|_| ())
@@ -100,11 +109,13 @@ pub struct Version {
     pub content: Opened<NoteContent>,
 }
 
-/// A note's past revisions, oldest first.
+/// A note's past revisions, oldest first (process notes only for their
+/// author; empty for anyone else).
 pub fn all(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    keys: &Keys,
+    client: ClientId,
     note: NoteId,
 ) -> QueryResult<Vec<Version>> {
     let rows: Vec<VersionRow> = note_versions::table
@@ -116,12 +127,17 @@ pub fn all(
     Ok(rows
         .into_iter()
         .map(|row| {
-            let r = record(dk, therapist, row.id, note);
+            let r = record(keys, row.author_id, client, row.id, note);
+            let mine = row.author_id.0 == keys.therapist();
             let content = (|| {
                 Ok(NoteContent {
                     sections: json(r.open_field("sections", &row.sections))?,
                     key_moment: r.open_field("key_moment", &row.key_moment)?,
-                    process_note: r.open_field("process_note", &row.process_note)?,
+                    process_note: if mine {
+                        r.open_field("process_note", &row.process_note)?
+                    } else {
+                        String::new()
+                    },
                     tags: json(r.open_field("tags", &row.tags))?,
                 })
             })();
@@ -145,12 +161,14 @@ pub fn exist(conn: &mut DbConn, therapist: TherapistId, note: NoteId) -> QueryRe
     Ok(n > 0)
 }
 
-/// Seal a note's earlier versions again as the current blob version, bound
-/// to the note (part of `upgrade::upgrade_batch`).
+/// Seal a note's earlier versions again in the current form: under the
+/// client's key, bound to the note; the process note under its author's DK
+/// (part of `upgrade::upgrade_batch`).
 pub fn upgrade(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    keys: &Keys,
+    client: ClientId,
     note: NoteId,
 ) -> QueryResult<()> {
     let rows: Vec<VersionRow> = note_versions::table
@@ -159,15 +177,14 @@ pub fn upgrade(
         .select(VersionRow::as_select())
         .load(conn)?;
     for row in rows {
-        let blobs = [&row.sections, &row.key_moment, &row.process_note, &row.tags];
-        if !blobs.into_iter().any(|b| is_legacy(b)) {
+        let r = record(keys, row.author_id, client, row.id, note);
+        if !needs_upgrade(&r, [&row.sections, &row.key_moment, &row.tags], &row.process_note) {
             continue;
         }
-        let r = record(dk, therapist, row.id, note);
         if let (Some(sections), Some(key_moment), Some(process_note), Some(tags)) = (
             reseal(&r, "sections", &row.sections),
             reseal(&r, "key_moment", &row.key_moment),
-            reseal(&r, "process_note", &row.process_note),
+            reseal_private(&r, "process_note", &row.process_note),
             reseal(&r, "tags", &row.tags),
         ) {
             diesel::update(note_versions::table.find(row.id))

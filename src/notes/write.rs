@@ -13,7 +13,7 @@ use crate::audit::{self, Action};
 use crate::auth::extract::{Signed, WritingForm};
 use crate::auth::layout_for;
 use crate::auth::session::CurrentSession;
-use crate::crypto::DataKey;
+use crate::crypto::Keys;
 use crate::db::{DbConn, write_transaction};
 use crate::ids::{ClientId, NoteId, TherapistId};
 use crate::tags::{self, CustomTag, Vocabulary};
@@ -103,7 +103,7 @@ async fn new_form(
 ) -> Result<NoteFormPage, AppError> {
     let client = crate::clients::owned(&state, &session, &path)
         .await?
-        .open(&session.dk);
+        .open(&session.keys);
     let (vocabulary, _) = super::vocabulary(&state, &session).await?;
     let input = NoteInput {
         session_date: today(),
@@ -183,7 +183,7 @@ async fn create(
     let session = form.session.clone();
     let client = crate::clients::owned(&state, &session, &path)
         .await?
-        .open(&session.dk);
+        .open(&session.keys);
     let (vocabulary, custom) = super::vocabulary(&state, &session).await?;
     let target = Target::New(client.id);
     let ToStore {
@@ -200,7 +200,7 @@ async fn create(
     let client_name = shown(&client.full_name);
     let (therapist, dk, client, sign) = (
         session.therapist,
-        session.dk.duplicate(),
+        session.keys.clone(),
         client.id,
         input.intent == "sign",
     );
@@ -252,7 +252,7 @@ async fn create(
 fn sign_now(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    dk: &Keys,
     id: NoteId,
     revision: i32,
 ) -> diesel::QueryResult<SignOutcome> {
@@ -300,12 +300,12 @@ fn not_signed(
 fn add_new_tags(
     conn: &mut DbConn,
     therapist: TherapistId,
-    dk: &DataKey,
+    dk: &Keys,
     mut existing: Vec<CustomTag>,
     labels: &[String],
     content: &mut NoteContent,
 ) -> diesel::QueryResult<()> {
-    let keys = tags::custom::keys_for_labels(conn, therapist, dk, &mut existing, labels)?;
+    let keys = tags::custom::keys_for_labels(conn, therapist, dk.dk(), &mut existing, labels)?;
     content.tags.extend(keys);
     Ok(())
 }
@@ -338,7 +338,7 @@ async fn edit_form(
     if row.is_signed() {
         return Ok(see_other(&format!("/notes/{}", row.id)));
     }
-    let Some(content) = row.open(&session.dk).content() else {
+    let Some(content) = row.open(&session.keys).content() else {
         return Err(AppError::conflict(
             "This note failed an integrity check, so it cannot be edited. Nothing has been changed.",
         ));
@@ -375,7 +375,7 @@ async fn save(
     };
     let input = NoteInput::from_pairs(&form.pairs);
     let (base, sign) = (input.revision, input.intent == "sign");
-    let (therapist, id, dk) = (session.therapist, row.id, session.dk.duplicate());
+    let (therapist, id, dk) = (session.therapist, row.id, session.keys.clone());
     let (saved_facts, mut saved_content) = (facts.clone(), content.clone());
     let (outcome, signed) = state
         .db(move |conn| {
@@ -433,7 +433,7 @@ async fn save(
             "This note failed an integrity check, so it cannot be changed. Nothing was saved.",
         )),
         SaveOutcome::Stale(current) => {
-            let theirs = current.open(&session.dk).content().unwrap_or_default();
+            let theirs = current.open(&session.keys).content().unwrap_or_default();
             let page = conflict_page(&session, &current, &theirs, &facts, &content, &input);
             render(StatusCode::CONFLICT, &page)
         }

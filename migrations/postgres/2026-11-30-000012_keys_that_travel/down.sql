@@ -1,0 +1,14 @@
+DROP TABLE transfers;
+DROP TABLE custody_requests;
+DROP TABLE custodians;
+DROP TABLE note_reviews;
+DROP TABLE supervisions;
+DROP TABLE key_pins;
+DROP TABLE client_keys;
+ALTER TABLE clients DROP COLUMN key_version;
+ALTER TABLE note_versions DROP COLUMN author_id;
+ALTER TABLE notes DROP COLUMN author_id;
+ALTER TABLE practice DROP COLUMN require_custodian;
+ALTER TABLE therapists DROP COLUMN licence_level;
+ALTER TABLE therapists DROP COLUMN private_key_sealed;
+ALTER TABLE therapists DROP COLUMN public_key;

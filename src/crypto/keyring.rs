@@ -1,0 +1,336 @@
+//! Client keys (CK) and the keyring a signed-in therapist carries.
+//!
+//! Every client has a random 256-bit key per version. What belongs to the
+//! client (their fields, notes, earlier versions, addenda, tags, measures
+//! and given handouts) is sealed under the newest version the sealer holds;
+//! a blob's key id names the version it needs. The owner holds every
+//! version sealed under their DK; a supervisor, a custodian or a colleague
+//! offered the client holds them in HPKE envelopes ([`super::share`]).
+//!
+//! A [`Keys`] is built per request from the rows its holder may use, still
+//! sealed; each key is opened the first time something needs it (one
+//! XChaCha20-Poly1305 open for the owner, one X25519 + HPKE open for an
+//! envelope) and kept only for the rest of that request.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use super::share::{Envelope, PrivateKey};
+use super::{DataKey, KeyKind, OpenError, Place, SealingKey, random_bytes};
+
+/// The lower 24 bits of a key id hold a client key's version.
+const VERSION_MASK: u32 = 0x00ff_ffff;
+
+/// One version of one client's key. Zeroized on drop; no `Debug`/`Clone`.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct ClientKey {
+    #[zeroize(skip)]
+    version: u32,
+    bytes: [u8; 32],
+}
+
+impl ClientKey {
+    /// A fresh random key for `version`.
+    pub fn generate(version: u32) -> Self {
+        Self::from_bytes(version, random_bytes())
+    }
+
+    /// Wrap raw key bytes.
+    pub fn from_bytes(version: u32, bytes: [u8; 32]) -> Self {
+        Self {
+            version: version & VERSION_MASK,
+            bytes,
+        }
+    }
+
+    /// Which version this is.
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// Where the owner's copy of a client key is sealed under their DK.
+    pub fn owner_place(owner: i64, client: i64, version: u32) -> Place<'static> {
+        Place::new(owner, "client_keys", "sealed", client).under(i64::from(version))
+    }
+
+    /// Seal this key under the owner's DK.
+    pub fn seal_for_owner(&self, dk: &DataKey, owner: i64, client: i64) -> Vec<u8> {
+        super::seal(
+            dk,
+            &Self::owner_place(owner, client, self.version),
+            &self.bytes,
+        )
+    }
+
+    /// Open the owner's copy.
+    pub fn open_for_owner(
+        dk: &DataKey,
+        owner: i64,
+        client: i64,
+        version: u32,
+        blob: &[u8],
+    ) -> Result<Self, OpenError> {
+        let plain = super::open(dk, &Self::owner_place(owner, client, version), blob)?;
+        let bytes: [u8; 32] = plain
+            .as_slice()
+            .try_into()
+            .map_err(|_| OpenError::Integrity)?;
+        Ok(Self::from_bytes(version, bytes))
+    }
+}
+
+impl SealingKey for ClientKey {
+    fn key_id(&self) -> u32 {
+        ((KeyKind::Client as u32) << 24) | self.version
+    }
+    fn key_bytes(&self) -> &[u8; 32] {
+        &self.bytes
+    }
+}
+
+/// The key id written in a blob's header, if it has one.
+pub fn key_id_of(blob: &[u8]) -> Option<u32> {
+    let header: [u8; 4] = blob.get(1..5)?.try_into().ok()?;
+    Some(u32::from_be_bytes(header))
+}
+
+/// Whether a blob was sealed under a client key (rather than a DK).
+pub fn is_under_client_key(blob: &[u8]) -> bool {
+    key_id_of(blob).is_some_and(|id| id >> 24 == KeyKind::Client as u32)
+}
+
+/// How a keyring holds one version of a client's key, as stored.
+pub enum Held {
+    /// The owner's copy, sealed under their DK.
+    Owner(Vec<u8>),
+    /// An envelope to this therapist.
+    Envelope(Envelope, Vec<u8>),
+}
+
+/// One stored client key a therapist may use.
+pub struct HeldKey {
+    /// Whose key.
+    pub client: i64,
+    /// Which version.
+    pub version: u32,
+    /// How it is sealed.
+    pub held: Held,
+}
+
+enum Slot {
+    Sealed(Held),
+    Open(Arc<ClientKey>),
+    Broken,
+}
+
+/// A therapist's keys for one request: their DK, their private key (opened
+/// when an envelope first needs it) and the client keys they may use.
+pub struct Keys {
+    therapist: i64,
+    dk: DataKey,
+    private_sealed: Option<Vec<u8>>,
+    private: OnceLock<Option<PrivateKey>>,
+    rings: RwLock<HashMap<i64, BTreeMap<u32, Slot>>>,
+}
+
+impl Keys {
+    /// Where a therapist's private key is sealed under their DK.
+    pub fn private_place(therapist: i64) -> Place<'static> {
+        Place::new(therapist, "therapists", "private_key", therapist)
+    }
+
+    /// A keyring from what the database holds for `therapist`.
+    pub fn new(
+        therapist: i64,
+        dk: DataKey,
+        private_sealed: Option<Vec<u8>>,
+        held: Vec<HeldKey>,
+    ) -> Self {
+        let mut rings: HashMap<i64, BTreeMap<u32, Slot>> = HashMap::new();
+        for h in held {
+            rings
+                .entry(h.client)
+                .or_default()
+                .insert(h.version, Slot::Sealed(h.held));
+        }
+        Self {
+            therapist,
+            dk,
+            private_sealed,
+            private: OnceLock::new(),
+            rings: RwLock::new(rings),
+        }
+    }
+
+    /// A keyring with a DK and no client keys (data not yet moved to
+    /// client keys is sealed under DK and opens with this).
+    pub fn only(therapist: i64, dk: DataKey) -> Self {
+        Self::new(therapist, dk, None, Vec::new())
+    }
+
+    /// Whose keyring.
+    pub fn therapist(&self) -> i64 {
+        self.therapist
+    }
+
+    /// The therapist's data key.
+    pub fn dk(&self) -> &DataKey {
+        &self.dk
+    }
+
+    /// The therapist's private key, if they have one and it opens.
+    pub fn private_key(&self) -> Option<&PrivateKey> {
+        self.private
+            .get_or_init(|| {
+                let sealed = self.private_sealed.as_ref()?;
+                let plain =
+                    super::open(&self.dk, &Self::private_place(self.therapist), sealed).ok()?;
+                PrivateKey::from_slice(&plain)
+            })
+            .as_ref()
+    }
+
+    fn open_held(&self, client: i64, version: u32, held: &Held) -> Option<ClientKey> {
+        let opened = match held {
+            Held::Owner(sealed) => {
+                ClientKey::open_for_owner(&self.dk, self.therapist, client, version, sealed)
+            }
+            Held::Envelope(envelope, sealed) => {
+                if envelope.recipient != self.therapist
+                    || envelope.client != client
+                    || envelope.version != version
+                {
+                    return None;
+                }
+                envelope.open(self.private_key()?, sealed)
+            }
+        };
+        opened
+            .inspect_err(|err| {
+                tracing::warn!(client, version, error = %err, "a client key failed to open");
+            })
+            .ok()
+    }
+
+    /// Version `version` of `client`'s key, if held and it opens.
+    pub fn client_key(&self, client: i64, version: u32) -> Option<Arc<ClientKey>> {
+        {
+            let rings = self.rings.read().unwrap_or_else(|e| e.into_inner());
+            match rings.get(&client)?.get(&version)? {
+                Slot::Open(key) => return Some(key.clone()),
+                Slot::Broken => return None,
+                Slot::Sealed(_) => {}
+            }
+        }
+        let mut rings = self.rings.write().unwrap_or_else(|e| e.into_inner());
+        let slot = rings.get_mut(&client)?.get_mut(&version)?;
+        if let Slot::Sealed(held) = slot {
+            *slot = match self.open_held(client, version, held) {
+                Some(key) => Slot::Open(Arc::new(key)),
+                None => Slot::Broken,
+            };
+        }
+        match slot {
+            Slot::Open(key) => Some(key.clone()),
+            _ => None,
+        }
+    }
+
+    /// The newest version of `client`'s key this keyring holds.
+    pub fn current(&self, client: i64) -> Option<Arc<ClientKey>> {
+        let newest = {
+            let rings = self.rings.read().unwrap_or_else(|e| e.into_inner());
+            *rings.get(&client)?.keys().next_back()?
+        };
+        self.client_key(client, newest)
+    }
+
+    /// Whether this keyring holds any key of `client`.
+    pub fn holds(&self, client: i64) -> bool {
+        self.rings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&client)
+            .is_some_and(|r| !r.is_empty())
+    }
+
+    /// The versions of `client`'s key held.
+    pub fn versions(&self, client: i64) -> Vec<u32> {
+        self.rings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&client)
+            .map(|r| r.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every client this keyring holds a key of.
+    pub fn clients(&self) -> Vec<i64> {
+        self.rings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .copied()
+            .collect()
+    }
+
+    /// Keep a key just made (a new client's, a rotation's).
+    pub fn adopt(&self, client: i64, key: ClientKey) -> Arc<ClientKey> {
+        let key = Arc::new(key);
+        self.rings
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(client)
+            .or_default()
+            .insert(key.version(), Slot::Open(key.clone()));
+        key
+    }
+
+    /// Forget every key of `client` (after handing it to a colleague).
+    pub fn forget(&self, client: i64) {
+        self.rings
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&client);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_owner_keyring_opens_every_version_and_seals_with_the_newest() {
+        let dk = DataKey::generate();
+        let (v1, v2) = (ClientKey::generate(1), ClientKey::generate(2));
+        let held = vec![
+            HeldKey {
+                client: 5,
+                version: 1,
+                held: Held::Owner(v1.seal_for_owner(&dk, 7, 5)),
+            },
+            HeldKey {
+                client: 5,
+                version: 2,
+                held: Held::Owner(v2.seal_for_owner(&dk, 7, 5)),
+            },
+            // Sealed for another client: refuses to open here.
+            HeldKey {
+                client: 6,
+                version: 1,
+                held: Held::Owner(v1.seal_for_owner(&dk, 7, 5)),
+            },
+        ];
+        let keys = Keys::new(7, dk, None, held);
+        assert_eq!(
+            keys.client_key(5, 1).expect("v1").key_bytes(),
+            v1.key_bytes()
+        );
+        assert_eq!(keys.current(5).expect("v2").key_bytes(), v2.key_bytes());
+        assert!(keys.client_key(6, 1).is_none());
+        assert!(keys.client_key(5, 3).is_none());
+        assert!(!keys.holds(8));
+    }
+}
