@@ -512,6 +512,8 @@ fn caseload(url: &DatabaseUrl, email: &str, password: &str) -> Caseload {
         .map(|m| m.id)
         .collect();
     let rows = model::rows_by_ids(&mut conn, therapist.id, &ids).expect("notes");
+    // The therapist's keyring: each client's key opens on first use.
+    let dk = tearsheet::sharing::keys::load(&mut conn, therapist.id, dk, 0).expect("keys");
     let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
     for row in &rows {
         *counts.entry(row.client_id.0).or_insert(0) += 1;

@@ -106,6 +106,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(crate::notes::configure)
         .configure(crate::measures::configure)
         .configure(crate::handouts::configure)
+        .configure(crate::sharing::configure)
         .configure(crate::audit::trail::configure);
 }
 

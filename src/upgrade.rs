@@ -44,12 +44,14 @@ pub fn run(conn: &mut DbConn, therapist: TherapistId, dk: &DataKey) -> QueryResu
     let keys: Keys = crate::sharing::keys::load(conn, therapist, dk.duplicate(), 0)?;
     let keys = &keys;
     let mut after = ClientId(0);
-    while let Some(last) = crate::clients::model::upgrade_batch(conn, therapist, keys, after, BATCH)?
+    while let Some(last) =
+        crate::clients::model::upgrade_batch(conn, therapist, keys, after, BATCH)?
     {
         after = last;
     }
     let mut after = NoteId(0);
-    while let Some(last) = crate::notes::upgrade::upgrade_batch(conn, therapist, keys, after, BATCH)?
+    while let Some(last) =
+        crate::notes::upgrade::upgrade_batch(conn, therapist, keys, after, BATCH)?
     {
         after = last;
     }

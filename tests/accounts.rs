@@ -126,7 +126,14 @@ async fn a_disabled_account_is_signed_out_at_once_and_cannot_sign_in(app: TestAp
     let path = invite(&app, "dee@example.org").await;
     let colleague = accept(&app, &path, "colleague long password").await;
     let page = app.get("/practice").await;
-    let id = page.segment_after("/practice/accounts/");
+    // The one account with a turn-off form: the colleague's.
+    let id = page
+        .body
+        .split("/disable\"")
+        .next()
+        .and_then(|before| before.rsplit("/practice/accounts/").next())
+        .expect("a turn-off form")
+        .to_owned();
     let off = app
         .press(&page, &format!("/practice/accounts/{id}/disable"))
         .await;

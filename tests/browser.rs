@@ -1015,3 +1015,118 @@ async fn pages_reflow_on_a_phone_and_use_the_width_on_a_desktop() {
     b.wait_for_path(&draft).await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_associate_signs_a_note_and_the_supervisor_co_signs_it() {
+    use diesel::prelude::*;
+    use tearsheet::db::schema::therapists;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.set_up().await;
+    let password = "a long enough password";
+    let bo = app.colleague("bo@example.org", password).await;
+    app.colleague("cy@example.org", password).await;
+    {
+        let mut conn = app.pool().get().expect("conn");
+        for (email, name, level) in [
+            ("bo@example.org", "Bo Associate", "associate"),
+            ("cy@example.org", "Cy Supervisor", "licensed"),
+        ] {
+            diesel::update(therapists::table.filter(therapists::email.eq(email)))
+                .set((
+                    therapists::display_name.eq(name),
+                    therapists::licence_level.eq(level),
+                ))
+                .execute(&mut *conn)
+                .expect("profile");
+        }
+    }
+    let client = bo.add_client("Ines Moreau", "Ines").await;
+
+    let b = Browser::start().await;
+    // Cy reads out their fingerprint from Settings.
+    sign_in(&b, &app, "cy@example.org", password).await;
+    b.wait_for_path("/clients").await;
+    b.goto(&format!("{}/settings", app.address)).await;
+    let cy_fingerprint = b.text("#fingerprint").await;
+    b.check("settings-fingerprint").await;
+    sign_out(&b).await;
+
+    // Bo names Cy, confirming the same fingerprint.
+    sign_in(&b, &app, "bo@example.org", password).await;
+    b.wait_for_path("/clients").await;
+    b.goto(&format!("{}/settings/supervision", app.address))
+        .await;
+    b.check("supervision-name").await;
+    b.fill("#email", "cy@example.org").await;
+    b.click("form[action='/settings/supervision'] button").await;
+    b.find("#fingerprint").await;
+    assert_eq!(b.text("#fingerprint").await, cy_fingerprint);
+    b.check("supervision-confirm").await;
+    b.click("form[action='/settings/supervision/confirm'] button")
+        .await;
+    b.find(".notice").await;
+    assert!(b.text("main").await.contains("Cy Supervisor"));
+    b.check("supervision-named").await;
+
+    // Bo writes and signs a note.
+    b.goto(&format!("{}{client}/notes/new", app.address)).await;
+    b.fill(
+        "#section_subjective",
+        "Ines wept when she spoke of her son.",
+    )
+    .await;
+    b.fill("#section_objective", "Tearful, then calm.").await;
+    b.fill("#section_assessment", "Grief is moving.").await;
+    b.fill("#section_plan", "Meet weekly.").await;
+    b.fill("#process_note", "My own countertransference notes.")
+        .await;
+    b.click("label[for='tag-0']").await;
+    b.click("button.primary[name=intent][value=save]").await;
+    b.find("form[action$='/sign'] button").await;
+    let note = b.path().await;
+    b.click("form[action$='/sign'] button").await;
+    b.find("#addenda").await;
+    assert!(b.text(".facts").await.contains("Awaiting co-signature"));
+    sign_out(&b).await;
+
+    // Cy finds it on the Supervision page and co-signs it.
+    sign_in(&b, &app, "cy@example.org", password).await;
+    b.wait_for_path("/clients").await;
+    b.goto(&format!("{}/supervision", app.address)).await;
+    assert!(b.text("main").await.contains("Ines Moreau"));
+    b.check("supervision-queue").await;
+    b.click(&format!("a[href='{note}']")).await;
+    b.wait_for_path(&note).await;
+    let text = b.text("main").await;
+    assert!(text.contains("Ines wept when she spoke of her son."));
+    assert!(!text.contains("countertransference"), "{text}");
+    b.check("supervision-note").await;
+    b.click(&format!("form[action='{note}/cosign'] button"))
+        .await;
+    b.find(".cosignature").await;
+    assert!(
+        b.text(".cosignature")
+            .await
+            .starts_with("Co-signed by Cy Supervisor")
+    );
+    b.check("supervision-cosigned").await;
+    b.goto(&format!("{}/custodianship", app.address)).await;
+    b.check("custodianship-empty").await;
+    sign_out(&b).await;
+
+    // Bo sees the co-signature, and names a custodian.
+    sign_in(&b, &app, "bo@example.org", password).await;
+    b.wait_for_path("/clients").await;
+    b.goto(&format!("{}{note}", app.address)).await;
+    assert!(
+        b.text(".cosignature")
+            .await
+            .starts_with("Co-signed by Cy Supervisor")
+    );
+    assert!(b.text("main").await.contains("countertransference"));
+    b.goto(&format!("{}/settings/custodian", app.address)).await;
+    b.check("custodian-settings").await;
+    b.goto(&format!("{}{client}/transfer", app.address)).await;
+    b.check("transfer-form").await;
+    b.close().await;
+}

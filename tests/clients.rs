@@ -200,7 +200,7 @@ async fn a_clients_record_exports_everything_but_process_notes(app: TestApp) {
             .contains("attachment")
     );
     let record: serde_json::Value = serde_json::from_str(&json.body).expect("JSON");
-    assert_eq!(record["format"], "tearsheet.client-record.v3");
+    assert_eq!(record["format"], "tearsheet.client-record.v4");
     assert_eq!(record["full_name"], "Rita Export");
     let n = &record["notes"][0];
     assert_eq!(n["signed"], true);

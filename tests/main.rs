@@ -15,3 +15,4 @@ mod operations;
 mod privacy;
 mod quality;
 mod security;
+mod sharing;

@@ -156,7 +156,7 @@ async fn a_phq9_is_scored_and_item_nine_shows_wherever_the_measure_does(app: Tes
     printed.assert_contains("1 2 1 1 1 1 1 1 1");
     let json: serde_json::Value =
         serde_json::from_str(&app.get(&format!("{client}/record.json")).await.body).expect("JSON");
-    assert_eq!(json["format"], "tearsheet.client-record.v3");
+    assert_eq!(json["format"], "tearsheet.client-record.v4");
     let m = &json["measures"];
     assert_eq!(m[0]["instrument"], "phq-9");
     assert_eq!(m[0]["total"], 10);

@@ -84,6 +84,8 @@ pub struct Therapist {
     pub credentials: String,
     /// Licence number, if they give one.
     pub licence: String,
+    /// `associate` (pre-licensed: works under a supervisor) or `licensed`.
+    pub licence_level: String,
 }
 
 #[derive(Insertable)]
@@ -496,6 +498,33 @@ pub fn update_profile(
 pub fn set_date_style(conn: &mut DbConn, style: crate::web::dates::DateStyle) -> QueryResult<()> {
     diesel::update(practice::table)
         .set(practice::date_style.eq(style.key()))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Mark an account associate or licensed. `false` if no such account.
+pub fn set_licence_level(conn: &mut DbConn, id: TherapistId, level: &str) -> QueryResult<bool> {
+    diesel::update(therapists::table.find(id))
+        .set(therapists::licence_level.eq(level))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// Whether the practice asks every therapist to name a records custodian.
+pub fn custodian_required(conn: &mut DbConn) -> QueryResult<bool> {
+    use crate::db::schema::practice;
+    Ok(practice::table
+        .select(practice::require_custodian)
+        .first(conn)
+        .optional()?
+        .unwrap_or(false))
+}
+
+/// Ask (or stop asking) every therapist to name a records custodian.
+pub fn set_custodian_required(conn: &mut DbConn, on: bool) -> QueryResult<()> {
+    use crate::db::schema::practice;
+    diesel::update(practice::table)
+        .set(practice::require_custodian.eq(on))
         .execute(conn)
         .map(|_| ())
 }

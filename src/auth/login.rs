@@ -234,6 +234,7 @@ pub fn second_factor(
             account::mark_login(conn, therapist, now())?;
             throttle::clear(conn, &account_key)?;
             audit::record(conn, Some(therapist), Action::LoginOk, None)?;
+            crate::sharing::grants::at_sign_in(conn, therapist, dk)?;
             Ok(SecondFactor::Accepted)
         }
     }

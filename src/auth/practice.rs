@@ -30,6 +30,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/practice/dates", web::post().to(set_dates))
         .route("/practice/accounts/{id}/disable", web::post().to(disable))
         .route("/practice/accounts/{id}/enable", web::post().to(enable))
+        .route(
+            "/practice/accounts/{id}/licence",
+            web::post().to(set_licence),
+        )
+        .route("/practice/custodians", web::post().to(require_custodians))
         .route("/invite/{token}", web::get().to(accept_form))
         .route("/invite/{token}", web::post().to(accept));
 }
@@ -52,6 +57,10 @@ struct AccountRow {
     active: bool,
     last_login: String,
     is_me: bool,
+    associate: bool,
+    /// Who holds this account's records if it is turned off: the custodian
+    /// they named, or why nobody can hand them over.
+    custodian: Option<String>,
 }
 
 struct InviteRow {
@@ -70,6 +79,7 @@ struct PracticePage {
     email: String,
     errors: FieldErrors,
     date_styles: Vec<(&'static str, &'static str, bool)>,
+    require_custodian: bool,
 }
 
 async fn practice_page(
@@ -80,9 +90,20 @@ async fn practice_page(
     email: String,
     errors: FieldErrors,
 ) -> Result<PracticePage, AppError> {
-    let (accounts, pending) = state
-        .db(|conn| Ok((account::all(conn)?, invites::pending(conn)?)))
+    let (accounts, pending, custodians, require_custodian) = state
+        .db(|conn| {
+            Ok((
+                account::all(conn)?,
+                invites::pending(conn)?,
+                crate::sharing::custody::named_custodians(conn)?,
+                account::custodian_required(conn)?,
+            ))
+        })
         .await?;
+    let names: std::collections::HashMap<TherapistId, String> = accounts
+        .iter()
+        .map(|t| (t.id, t.display_name.clone()))
+        .collect();
     let link = new_link.map(|token| {
         // The Host header itself: actix's connection info would also believe
         // forwarded headers from anyone.
@@ -119,6 +140,10 @@ async fn practice_page(
                     .last_login_at
                     .map(|at| session.dates.moment(at))
                     .unwrap_or_else(|| "Never".into()),
+                associate: t.licence_level == "associate",
+                custodian: custodians
+                    .get(&t.id)
+                    .map(|c| names.get(c).cloned().unwrap_or_default()),
             })
             .collect(),
         invites: pending
@@ -135,6 +160,7 @@ async fn practice_page(
             .iter()
             .map(|d| (d.key(), d.label(), *d == session.dates))
             .collect(),
+        require_custodian,
     })
 }
 
@@ -294,6 +320,67 @@ async fn enable(
     form: SignedForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     set_active(&state, &form.session, &path, true).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct LicenceForm {
+    level: String,
+}
+
+/// `POST /practice/accounts/{id}/licence`: associate or licensed.
+async fn set_licence(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: SignedForm<LicenceForm>,
+) -> Result<HttpResponse, AppError> {
+    let session = form.session.clone();
+    admin_only(&session)?;
+    let id: TherapistId = path.parse().map_err(|_| AppError::not_found())?;
+    let level = match form.form.level.as_str() {
+        "associate" => "associate",
+        "licensed" => "licensed",
+        _ => return Err(AppError::bad_request("Choose associate or licensed.")),
+    };
+    let by = session.therapist;
+    let changed = state
+        .db(move |conn| {
+            let changed = account::set_licence_level(conn, id, level)?;
+            if changed {
+                audit::record(conn, Some(by), Action::LicenceLevel, Some(id.0))?;
+            }
+            Ok(changed)
+        })
+        .await?;
+    if !changed {
+        return Err(AppError::not_found());
+    }
+    Ok(see_other("/practice"))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RequireForm {
+    require: String,
+}
+
+/// `POST /practice/custodians`: whether every therapist must name a
+/// records custodian.
+async fn require_custodians(
+    state: web::Data<AppState>,
+    form: SignedForm<RequireForm>,
+) -> Result<HttpResponse, AppError> {
+    let session = form.session.clone();
+    admin_only(&session)?;
+    let (on, by) = (form.form.require == "yes", session.therapist);
+    state
+        .db(move |conn| {
+            account::set_custodian_required(conn, on)?;
+            audit::record(conn, Some(by), Action::PracticeSettings, None)?;
+            Ok(())
+        })
+        .await?;
+    Ok(see_other("/practice"))
 }
 
 const NOT_VALID: &str = "This invitation link is not valid any more: it may have been used already, or be more than 7 days old. Ask your practice's administrator for a new one.";

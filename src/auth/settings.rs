@@ -50,6 +50,10 @@ struct SettingsPage {
     sessions: Vec<SessionRow>,
     errors: FieldErrors,
     notice: Option<&'static str>,
+    /// The fingerprint of the therapist's public key.
+    fingerprint: String,
+    /// Marked as an associate (works under a supervisor).
+    associate: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -69,11 +73,12 @@ async fn settings_page(
     notice: Option<&'static str>,
 ) -> Result<SettingsPage, AppError> {
     let therapist = session.therapist;
-    let (account, listed) = state
+    let (account, listed, public) = state
         .db(move |conn| {
             Ok((
                 account::find(conn, therapist)?,
                 session::list_for(conn, therapist)?,
+                crate::sharing::keys::public_key(conn, therapist)?,
             ))
         })
         .await?;
@@ -102,6 +107,8 @@ async fn settings_page(
             .collect(),
         errors,
         notice,
+        fingerprint: public.map(|k| k.fingerprint()).unwrap_or_default(),
+        associate: account.licence_level == "associate",
     })
 }
 

@@ -137,8 +137,10 @@ async fn login_submit(
         );
     }
     match login::attempt(&req, &state, &form.email, &form.password).await? {
-        Attempt::Success { token, .. } => {
-            with_new_session(next.as_deref().unwrap_or("/clients"), &token)
+        Attempt::Success { token, therapist } => {
+            let next = next.unwrap_or_else(|| "/clients".into());
+            let landing = crate::sharing::custody::landing(&state, therapist, &next).await?;
+            with_new_session(&landing, &token)
         }
         Attempt::SecondFactor { token } => with_new_session(&code_path(next.as_deref()), &token),
         Attempt::Disabled => again(login::DISABLED, StatusCode::FORBIDDEN),
@@ -218,7 +220,9 @@ async fn code_submit(
     match outcome {
         SecondFactor::Accepted => {
             state.signed_in(therapist, &session.dk);
-            Ok(see_other(next.as_deref().unwrap_or("/clients")))
+            let next = next.unwrap_or_else(|| "/clients".into());
+            let landing = crate::sharing::custody::landing(&state, therapist, &next).await?;
+            Ok(see_other(&landing))
         }
         SecondFactor::Locked(secs) => Err(AppError::TooManyRequests(secs)),
         SecondFactor::Refused => {

@@ -389,7 +389,11 @@ pub fn import(
                 let mut tags = n.tags.clone();
                 for label in &n.own_tags {
                     tags.push(tags::custom_key(tags::custom::find_or_create(
-                        conn, therapist, dk.dk(), &mut own, label,
+                        conn,
+                        therapist,
+                        dk.dk(),
+                        &mut own,
+                        label,
                     )?));
                 }
                 let facts = SessionFacts {

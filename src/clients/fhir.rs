@@ -224,6 +224,14 @@ fn document(
     if let Some(by) = &n.signed_as {
         doc["authenticator"] = json!({ "display": by });
         doc["author"] = json!([{ "display": by }]);
+        if let Some((cosigner, at)) = &n.cosigned {
+            // R4 has one authenticator; the supervisor's co-signature is a
+            // second author, named as such.
+            doc["author"] = json!([
+                { "display": by },
+                { "display": format!("Co-signed by {cosigner} on {}", rfc3339(*at)) }
+            ]);
+        }
     }
     let tags: Vec<Value> = whole
         .vocabulary

@@ -49,3 +49,33 @@ pub async fn owned(
         None => Err(crate::audit::denied(state, therapist, Some(id.0)).await),
     }
 }
+
+/// A client the signed-in therapist may read whole: their own (`false`),
+/// or (`true`) a client of a colleague whose records have been released to
+/// them as custodian. Anything else is an audited 404.
+pub async fn readable(
+    state: &AppState,
+    session: &CurrentSession,
+    raw_id: &str,
+) -> Result<(ClientRow, bool), AppError> {
+    let Ok(id) = raw_id.parse::<ClientId>() else {
+        return Err(crate::audit::denied(state, session.therapist, None).await);
+    };
+    let (me, at) = (session.therapist, state.config.custody_clock.now());
+    let found = state
+        .db(move |conn| {
+            if let Some(row) = model::find(conn, me, id)? {
+                return Ok(Some((row, false)));
+            }
+            let Some(row) = model::find_any(conn, id)? else {
+                return Ok(None);
+            };
+            let released = crate::sharing::keys::released_to(conn, me, at)?;
+            Ok(released.contains(&row.therapist_id).then_some((row, true)))
+        })
+        .await?;
+    match found {
+        Some(found) => Ok(found),
+        None => Err(crate::audit::denied(state, me, Some(id.0)).await),
+    }
+}

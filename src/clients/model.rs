@@ -236,6 +236,16 @@ pub fn find(
         .optional()
 }
 
+/// A client by id, whoever owns them: for access rules other than
+/// ownership (a released custodian's, a transfer's), which the caller checks.
+pub fn find_any(conn: &mut DbConn, id: ClientId) -> QueryResult<Option<ClientRow>> {
+    clients::table
+        .find(id)
+        .select(ClientRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// Every client of this therapist, with the date of their latest session.
 pub fn list(
     conn: &mut DbConn,

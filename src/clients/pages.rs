@@ -29,6 +29,8 @@ pub struct ClientListItem {
 #[derive(Template, WebTemplate)]
 #[template(path = "clients/list.html")]
 pub struct ClientList {
+    /// Links to clients colleagues offer this therapist.
+    pub offers: Vec<String>,
     pub layout: Layout,
     pub q: String,
     pub archived: bool,
@@ -68,6 +70,8 @@ pub struct ClientForm {
 #[derive(Template, WebTemplate)]
 #[template(path = "clients/show.html")]
 pub struct ClientPage {
+    /// Who has owned the client: one line per hand-over, oldest first.
+    pub owners: Vec<String>,
     pub layout: Layout,
     pub csrf_token: String,
     pub id: ClientId,

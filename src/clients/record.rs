@@ -29,7 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The export format's version; bump on any change to its shape.
-pub const FORMAT: &str = "tearsheet.client-record.v3";
+pub const FORMAT: &str = "tearsheet.client-record.v4";
 
 /// One note in the record.
 #[derive(Serialize)]
@@ -51,6 +51,13 @@ pub struct NoteRecord {
     /// When signed, for the printed page.
     #[serde(skip)]
     pub signed_unix: Option<i64>,
+    /// Who co-signed it as supervisor, as they were then, if anyone.
+    pub cosigned_by: Option<String>,
+    /// When co-signed (RFC 3339).
+    pub cosigned_at: Option<String>,
+    /// When co-signed, for the printed page.
+    #[serde(skip)]
+    pub cosigned_unix: Option<i64>,
     /// Section heading and text, in the format's order.
     pub sections: Vec<(String, String)>,
     /// The key moment.
@@ -155,6 +162,8 @@ pub struct WholeNote {
     pub signed_at: Option<i64>,
     /// Who signed it.
     pub signed_as: Option<String>,
+    /// Who co-signed it as supervisor, and when.
+    pub cosigned: Option<(String, i64)>,
     /// Addenda, oldest first: when, by whom, text.
     pub addenda: Vec<(i64, Option<String>, String)>,
 }
@@ -243,6 +252,9 @@ pub fn build(whole: &Whole) -> ClientRecord {
             signed_at: n.signed_at.map(rfc3339),
             signed_by: n.signed_as.clone(),
             signed_unix: n.signed_at,
+            cosigned_by: n.cosigned.as_ref().map(|c| c.0.clone()),
+            cosigned_at: n.cosigned.as_ref().map(|c| rfc3339(c.1)),
+            cosigned_unix: n.cosigned.as_ref().map(|c| c.1),
             sections: n
                 .facts
                 .format
@@ -300,20 +312,25 @@ pub fn build(whole: &Whole) -> ClientRecord {
 
 /// Everything in a client's record, opened, or a 409 if any part failed
 /// its integrity check (a record is exported whole or not at all). The
-/// export is audited. A foreign or unknown id is an audited 404.
+/// export is audited. Its owner reads it, and so does a records custodian
+/// once access is released (read-only, audited on both sides). A foreign
+/// or unknown id is an audited 404.
 pub async fn load_whole(
     state: &AppState,
     session: &CurrentSession,
     raw_id: &str,
 ) -> Result<Whole, AppError> {
-    let row = super::owned(state, session, raw_id).await?;
-    let (therapist, dk) = (session.therapist, session.keys.clone());
+    let (row, custodian) = super::readable(state, session, raw_id).await?;
+    let (reader, therapist, dk) = (session.therapist, row.therapist_id, session.keys.clone());
     let built = state
         .db(move |conn| {
             let client = row.open(&dk);
-            let vocabulary = Vocabulary::new(&tags::custom::all(conn, therapist, dk.dk())?);
+            let vocabulary = Vocabulary::new(&tags::custom::all(conn, reader, dk.dk())?);
+            let note_rows = crate::notes::model::for_client(conn, therapist, client.id)?;
+            let ids: Vec<_> = note_rows.iter().map(|n| n.id).collect();
+            let cosigned = crate::sharing::review::cosignatures(conn, &ids)?;
             let mut notes = Vec::new();
-            for note_row in crate::notes::model::for_client(conn, therapist, client.id)? {
+            for note_row in note_rows {
                 let note = note_row.open(&dk);
                 let addenda = crate::notes::addenda::of_note(conn, therapist, &dk, note.id)?
                     .into_iter()
@@ -334,6 +351,7 @@ pub async fn load_whole(
                             signed: note.signed,
                             signed_at: note.signed_at,
                             signed_as: note.signed_as,
+                            cosigned: cosigned.get(&note.id).cloned(),
                             addenda,
                         }),
                 );
@@ -368,12 +386,17 @@ pub async fn load_whole(
             let Some((((fields, notes), given), measures)) = whole else {
                 return Ok(None);
             };
-            audit::record(
-                conn,
-                Some(therapist),
-                Action::ClientExport,
-                Some(client.id.0),
-            )?;
+            if custodian {
+                audit::record(conn, Some(reader), Action::CustodyRead, Some(client.id.0))?;
+                audit::record(
+                    conn,
+                    Some(therapist),
+                    Action::CustodyRead,
+                    Some(client.id.0),
+                )?;
+            } else {
+                audit::record(conn, Some(reader), Action::ClientExport, Some(client.id.0))?;
+            }
             Ok(Some(Whole {
                 id: client.id,
                 client: fields,

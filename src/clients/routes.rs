@@ -51,6 +51,7 @@ struct ListQuery {
     q: String,
     archived: Option<String>,
     deleted: Option<String>,
+    declined: Option<String>,
     /// `phq-9` or `gad-7`: only clients with a score on it.
     measure: String,
     /// A band slug: the latest score in that band.
@@ -120,12 +121,13 @@ async fn list(
 ) -> Result<HttpResponse, AppError> {
     let (therapist, dk) = (session.therapist, session.keys.clone());
     let memory = state.memory.of(session.id);
-    let (rows, scores) = state
+    let (rows, scores, offers) = state
         .db(move |conn| {
             Ok((
                 model::list(conn, therapist)?,
                 // Opening is CPU work: done here, on the blocking thread.
                 measures::caseload::by_client(conn, therapist, &dk, &memory)?,
+                crate::sharing::transfer::offered_to(conn, therapist)?,
             ))
         })
         .await?;
@@ -188,10 +190,17 @@ async fn list(
         band: query.band.clone(),
         change: query.change.clone(),
         bands: Band::ALL.iter().map(|b| (b.slug(), b.label())).collect(),
-        notice: query
-            .deleted
-            .as_ref()
-            .map(|_| "The client and their draft notes were deleted permanently."),
+        notice: if query.deleted.is_some() {
+            Some("The client and their draft notes were deleted permanently.")
+        } else if query.declined.is_some() {
+            Some("You declined the client; they stay with their therapist.")
+        } else {
+            None
+        },
+        offers: offers
+            .into_iter()
+            .map(|o| format!("/clients/{}/transfer", o.client_id))
+            .collect(),
     };
     render(StatusCode::OK, &page)
 }

@@ -31,6 +31,7 @@ struct ShowQuery {
     archived: Option<String>,
     unarchived: Option<String>,
     note_deleted: Option<String>,
+    transferred: Option<String>,
     undone: Option<String>,
     measured: Option<String>,
     in_error: Option<String>,
@@ -39,7 +40,11 @@ struct ShowQuery {
 
 impl ShowQuery {
     fn notice(&self) -> Option<&'static str> {
-        if self.saved.is_some() {
+        if self.transferred.is_some() {
+            Some(
+                "You are now this client's therapist. Their record is yours; the previous therapist's private process notes stay with them.",
+            )
+        } else if self.saved.is_some() {
             Some("Saved.")
         } else if self.archived.is_some() {
             Some("Archived. The record is kept; find it under Archived clients.")
@@ -76,13 +81,14 @@ async fn show(
         .await?
         .open(&session.keys);
     let (therapist, dk, opened) = (session.therapist, session.keys.clone(), client.clone());
-    let (notes, given, custom, measures) = state
+    let (notes, given, custom, measures, owners) = state
         .db(move |conn| {
             let context = (
                 crate::notes::model::for_client(conn, therapist, opened.id)?,
                 crate::handouts::given::to_client(conn, therapist, &dk, &opened)?,
                 tags::custom::all(conn, therapist, dk.dk())?,
                 measures::model::for_client(conn, therapist, &dk, opened.id)?,
+                crate::sharing::transfer::history(conn, opened.id)?,
             );
             audit::record(conn, Some(therapist), Action::ClientView, Some(opened.id.0))?;
             Ok(context)
@@ -132,6 +138,15 @@ async fn show(
         .rev()
         .collect(),
         notice: query.notice(),
+        owners: owners
+            .into_iter()
+            .map(|(from, to, at)| {
+                format!(
+                    "{from} handed this client to {to} on {}",
+                    session.dates.moment(at)
+                )
+            })
+            .collect(),
     })
 }
 

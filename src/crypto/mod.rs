@@ -15,6 +15,11 @@
 //!   it into a [`RecoveryKey`] that seals a second copy of DK.
 //! - **Session secret** ([`session::SessionToken`]): lives only in the cookie;
 //!   HKDF turns it into a [`SessionKey`] that seals the session's copy of DK.
+//! - **Client key** ([`ClientKey`], [`keyring`]): 256 random bits per client
+//!   and version; seals everything of one client, so it can be shared. The
+//!   owner's copy is sealed under DK; colleagues get HPKE envelopes to their
+//!   X25519 public key ([`share`]). Blobs under a client key bind the
+//!   client's id where DK blobs bind the therapist's.
 //!
 //! # Sealed blob format (version 2)
 //! ```text
@@ -22,7 +27,7 @@
 //! ```
 //! The cipher is XChaCha20-Poly1305 with a fresh random nonce per seal. The key
 //! id names the kind of key in its top byte ([`KeyKind`]) and the key's
-//! generation in the lower three (always 1 today; room for DK rotation).
+//! generation in the lower three (a client key's version; 1 for the others).
 //! The associated data binds a blob to its place:
 //! ```text
 //! header (version | key id) | therapist id (8, BE) | len | table | len | column | row id (8, BE) | parent id (8, BE)

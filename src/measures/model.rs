@@ -341,6 +341,44 @@ fn rows(
         .load(conn)
 }
 
+/// Seal up to `limit` of this therapist's measures after id `after` again
+/// under their client's key (part of `crate::upgrade`). One transaction; a
+/// value that does not open is left as it is. Returns the last id looked
+/// at, or `None` past the end.
+pub fn upgrade_batch(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    keys: &Keys,
+    after: MeasureId,
+    limit: i64,
+) -> QueryResult<Option<MeasureId>> {
+    crate::db::write_transaction(conn, |conn| {
+        let rows: Vec<(MeasureId, ClientId, Vec<u8>)> = measures::table
+            .filter(measures::therapist_id.eq(therapist))
+            .filter(measures::id.gt(after))
+            .order(measures::id.asc())
+            .limit(limit)
+            .select((measures::id, measures::client_id, measures::answers))
+            .load(conn)?;
+        for (id, client, answers) in &rows {
+            let r = record(keys, therapist, *id, *client);
+            if r.is_current(answers) {
+                continue;
+            }
+            if let Ok(plain) = r.open_bytes("answers", answers) {
+                diesel::update(
+                    measures::table
+                        .find(*id)
+                        .filter(measures::answers.eq(answers)),
+                )
+                .set(measures::answers.eq(r.seal_bytes("answers", &plain)))
+                .execute(conn)?;
+            }
+        }
+        Ok(rows.last().map(|r| r.0))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,38 +409,4 @@ mod tests {
             assert_eq!(&back, answers);
         }
     }
-}
-
-/// Seal up to `limit` of this therapist's measures after id `after` again
-/// under their client's key (part of `crate::upgrade`). One transaction; a
-/// value that does not open is left as it is. Returns the last id looked
-/// at, or `None` past the end.
-pub fn upgrade_batch(
-    conn: &mut DbConn,
-    therapist: TherapistId,
-    keys: &Keys,
-    after: MeasureId,
-    limit: i64,
-) -> QueryResult<Option<MeasureId>> {
-    crate::db::write_transaction(conn, |conn| {
-        let rows: Vec<(MeasureId, ClientId, Vec<u8>)> = measures::table
-            .filter(measures::therapist_id.eq(therapist))
-            .filter(measures::id.gt(after))
-            .order(measures::id.asc())
-            .limit(limit)
-            .select((measures::id, measures::client_id, measures::answers))
-            .load(conn)?;
-        for (id, client, answers) in &rows {
-            let r = record(keys, therapist, *id, *client);
-            if r.is_current(answers) {
-                continue;
-            }
-            if let Ok(plain) = r.open_bytes("answers", answers) {
-                diesel::update(measures::table.find(*id).filter(measures::answers.eq(answers)))
-                    .set(measures::answers.eq(r.seal_bytes("answers", &plain)))
-                    .execute(conn)?;
-            }
-        }
-        Ok(rows.last().map(|r| r.0))
-    })
 }

@@ -106,7 +106,7 @@ async fn history(
     Signed(session): Signed,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (row, client) = super::owned(&state, &session, &path).await?;
+    let (row, client) = super::authored(&state, &session, &path).await?;
     let (therapist, id, dk) = (session.therapist, row.id, session.keys.clone());
     let client_id = row.client_id;
     let (custom, versions) = state

@@ -38,6 +38,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(history::configure);
 }
 
+/// A note of the signed-in therapist, with its client opened; `None` if
+/// there is no such note of theirs.
+async fn find_owned(
+    state: &AppState,
+    session: &CurrentSession,
+    id: NoteId,
+) -> Result<Option<(NoteRow, Client)>, AppError> {
+    let (therapist, dk) = (session.therapist, session.keys.clone());
+    state
+        .db(move |conn| {
+            let Some(note) = model::find(conn, therapist, id)? else {
+                return Ok(None);
+            };
+            let client = clients::find(conn, therapist, note.client_id)?;
+            Ok(client.map(|c| (note, c.open(&dk))))
+        })
+        .await
+}
+
 /// A note of the signed-in therapist from an id as typed, with its client
 /// opened; anything else (not an id, not theirs) is an audited 404.
 pub async fn owned(
@@ -48,19 +67,44 @@ pub async fn owned(
     let Ok(id) = raw_id.parse::<NoteId>() else {
         return Err(crate::audit::denied(state, session.therapist, None).await);
     };
-    let (therapist, dk) = (session.therapist, session.keys.clone());
-    let found = state
-        .db(move |conn| {
-            let Some(note) = model::find(conn, therapist, id)? else {
-                return Ok(None);
-            };
-            let client = clients::find(conn, therapist, note.client_id)?;
-            Ok(client.map(|c| (note, c.open(&dk))))
-        })
-        .await?;
-    match found {
+    match find_owned(state, session, id).await? {
         Some(found) => Ok(found),
-        None => Err(crate::audit::denied(state, therapist, Some(id.0)).await),
+        None => Err(crate::audit::denied(state, session.therapist, Some(id.0)).await),
+    }
+}
+
+/// A note the signed-in therapist owns and wrote: what editing, signing,
+/// deleting and the history of changes need (a note that came with a
+/// client handed over is read-only, and its history holds its author's
+/// private process notes). Anything else is an audited 404.
+pub async fn authored(
+    state: &AppState,
+    session: &CurrentSession,
+    raw_id: &str,
+) -> Result<(NoteRow, Client), AppError> {
+    let (row, client) = owned(state, session, raw_id).await?;
+    if !row.written_by(&session.keys) {
+        return Err(crate::audit::denied(state, session.therapist, Some(row.id.0)).await);
+    }
+    Ok((row, client))
+}
+
+/// A note the signed-in therapist owns, or (`true`) a signed note of an
+/// associate they supervise; anything else is an audited 404.
+pub async fn owned_or_supervised(
+    state: &AppState,
+    session: &CurrentSession,
+    raw_id: &str,
+) -> Result<(NoteRow, Client, bool), AppError> {
+    let Ok(id) = raw_id.parse::<NoteId>() else {
+        return Err(crate::audit::denied(state, session.therapist, None).await);
+    };
+    if let Some((note, client)) = find_owned(state, session, id).await? {
+        return Ok((note, client, false));
+    }
+    match crate::sharing::supervising::supervised_note(state, session, id).await? {
+        Some((note, client)) => Ok((note, client, true)),
+        None => Err(crate::audit::denied(state, session.therapist, Some(id.0)).await),
     }
 }
 

@@ -383,6 +383,16 @@ struct NewNote<'a> {
     author_id: TherapistId,
 }
 
+/// A note by id, whoever owns it: for access rules that are not
+/// ownership (a supervisor's), which the caller checks.
+pub fn find_any(conn: &mut DbConn, id: NoteId) -> QueryResult<Option<NoteRow>> {
+    notes::table
+        .find(id)
+        .select(NoteRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// One of this therapist's notes.
 pub fn find(conn: &mut DbConn, therapist: TherapistId, id: NoteId) -> QueryResult<Option<NoteRow>> {
     notes::table
@@ -544,7 +554,10 @@ pub fn save_draft(
         )
         .set((
             StoredFacts::from(facts),
-            SealedContent::new(&record(keys, current.author_id, id, current.client_id), content),
+            SealedContent::new(
+                &record(keys, current.author_id, id, current.client_id),
+                content,
+            ),
             notes::revision.eq(next),
             notes::updated_at.eq(now()),
         ))

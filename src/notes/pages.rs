@@ -216,6 +216,16 @@ pub struct NotePage {
     pub suggestions: Vec<Suggestion>,
     /// Why the draft could not be signed, beside the Sign button.
     pub sign_error: Option<String>,
+    /// The reader is the associate's supervisor (read, co-sign, return).
+    pub supervising: bool,
+    /// The reader wrote the note (else it came with a client handed over).
+    pub by_reader: bool,
+    /// Signed, the author is supervised, and not yet co-signed.
+    pub awaiting_cosign: bool,
+    /// "Co-signed by …, credentials, on …".
+    pub cosignature: Option<String>,
+    /// The supervisor's returns, with their comments.
+    pub reviews: Vec<AddendumView>,
     /// Measures recorded with this session.
     pub measures: Vec<crate::measures::view::MeasureView>,
     /// PHQ-9 item 9 above 0 in those measures: date and answer.

@@ -34,11 +34,17 @@ struct ShowQuery {
     amended: Option<String>,
     already: Option<String>,
     kept: Option<String>,
+    cosigned: Option<String>,
+    returned: Option<String>,
 }
 
 impl ShowQuery {
     fn notice(&self) -> Option<&'static str> {
-        if self.signed.is_some() {
+        if self.cosigned.is_some() {
+            Some("Co-signed.")
+        } else if self.returned.is_some() {
+            Some("Returned to the associate with your comment.")
+        } else if self.signed.is_some() {
             Some("Signed. The note is now locked; add an addendum below if something needs adding.")
         } else if self.amended.is_some() {
             Some("Addendum added.")
@@ -66,8 +72,8 @@ async fn show(
     path: web::Path<String>,
     query: web::Query<ShowQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (row, client) = super::owned(&state, &session, &path).await?;
-    let page = note_page(
+    let (row, client, supervising) = super::owned_or_supervised(&state, &session, &path).await?;
+    let mut page = note_page(
         &state,
         &library,
         &session,
@@ -77,6 +83,7 @@ async fn show(
         true,
     )
     .await?;
+    page.supervising = supervising;
     render(StatusCode::OK, &page)
 }
 
@@ -92,24 +99,34 @@ pub async fn note_page(
     audited: bool,
 ) -> Result<NotePage, AppError> {
     let note = row.open(&session.keys);
-    let (therapist, id, dk, client_id) = (
+    // The note's owner (the reader, or the associate a supervisor reads).
+    let (reader, owner, id, dk, client_id) = (
         session.therapist,
+        row.therapist_id,
         row.id,
         session.keys.clone(),
         row.client_id,
     );
-    let (custom, addenda, has_history, measures) = state
+    let review_row = row.clone();
+    let (custom, addenda, has_history, measures, reviews, awaiting) = state
         .db(move |conn| {
+            let reviews = crate::sharing::review::of_note(conn, &dk, &review_row)?;
+            let supervised = crate::sharing::supervision::open_of(conn, owner)?
+                .is_some_and(|s| s.shared_at.is_some());
             let context = (
-                tags::custom::all(conn, therapist, dk.dk())?,
-                addenda::of_note(conn, therapist, &dk, id)?,
-                versions::exist(conn, therapist, id)?,
-                crate::measures::model::for_client(conn, therapist, &dk, client_id)?,
+                tags::custom::all(conn, reader, dk.dk())?,
+                addenda::of_note(conn, owner, &dk, id)?,
+                review_row.written_by(&dk) && versions::exist(conn, owner, id)?,
+                crate::measures::model::for_client(conn, owner, &dk, client_id)?,
+                supervised && review_row.is_signed() && !reviews.iter().any(|r| r.cosigned),
+                reviews,
             );
             if audited {
-                audit::record(conn, Some(therapist), Action::NoteView, Some(id.0))?;
+                audit::record(conn, Some(reader), Action::NoteView, Some(id.0))?;
             }
-            Ok(context)
+            Ok((
+                context.0, context.1, context.2, context.3, context.5, context.4,
+            ))
         })
         .await?;
     let vocabulary = Vocabulary::new(&custom);
@@ -185,6 +202,25 @@ pub async fn note_page(
             })
             .collect(),
         sign_error: None,
+        supervising: false,
+        by_reader: note.by_reader,
+        awaiting_cosign: awaiting,
+        cosignature: reviews.iter().find(|r| r.cosigned).map(|r| {
+            format!(
+                "Co-signed by {} on {}",
+                r.written_as,
+                session.dates.moment(r.created_at)
+            )
+        }),
+        reviews: reviews
+            .iter()
+            .filter(|r| !r.cosigned)
+            .map(|r| AddendumView {
+                when: session.dates.moment(r.created_at),
+                by: r.written_as.clone(),
+                body: shown(&r.comment),
+            })
+            .collect(),
         self_harm: measure_view::self_harm_answers(&measures, session.dates),
         measures: measure_view::rows(&measures, session.dates, |n| n == row.id),
     })

@@ -54,7 +54,7 @@ async fn sign(
     form: SignedForm<RevisionForm>,
 ) -> Result<HttpResponse, AppError> {
     let session = form.session.clone();
-    let (row, client) = super::owned(&state, &session, &path).await?;
+    let (row, client) = super::authored(&state, &session, &path).await?;
     let revision = form.form.revision.parse::<i32>().unwrap_or(-1);
     let (therapist, id, dk) = (session.therapist, row.id, session.keys.clone());
     let outcome = state
@@ -176,7 +176,7 @@ async fn delete_form(
     Signed(session): Signed,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (row, client) = super::owned(&state, &session, &path).await?;
+    let (row, client) = super::authored(&state, &session, &path).await?;
     if row.is_signed() {
         return Ok(still_signed(row.id));
     }
@@ -209,7 +209,7 @@ async fn delete(
     form: SignedForm<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
     let session = form.session.clone();
-    let (row, _) = super::owned(&state, &session, &path).await?;
+    let (row, _) = super::authored(&state, &session, &path).await?;
     if form.form.confirm != "yes" {
         return Ok(see_other(&format!("/notes/{}/delete", row.id)));
     }

@@ -19,7 +19,11 @@ pub fn is_legacy(blob: &[u8]) -> bool {
 
 /// Whether a row needs sealing again: a shared part not yet under the
 /// client's key (or not yet version 2), or a private part still version 1.
-pub fn needs_upgrade<const N: usize>(r: &Record<'_>, shared: [&Vec<u8>; N], private: &[u8]) -> bool {
+pub fn needs_upgrade<const N: usize>(
+    r: &Record<'_>,
+    shared: [&Vec<u8>; N],
+    private: &[u8],
+) -> bool {
     shared.into_iter().any(|b| !r.is_current(b)) || is_legacy(private)
 }
 

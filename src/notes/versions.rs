@@ -178,7 +178,11 @@ pub fn upgrade(
         .load(conn)?;
     for row in rows {
         let r = record(keys, row.author_id, client, row.id, note);
-        if !needs_upgrade(&r, [&row.sections, &row.key_moment, &row.tags], &row.process_note) {
+        if !needs_upgrade(
+            &r,
+            [&row.sections, &row.key_moment, &row.tags],
+            &row.process_note,
+        ) {
             continue;
         }
         if let (Some(sections), Some(key_moment), Some(process_note), Some(tags)) = (

@@ -334,7 +334,7 @@ async fn edit_form(
     Signed(session): Signed,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (row, client) = super::owned(&state, &session, &path).await?;
+    let (row, client) = super::authored(&state, &session, &path).await?;
     if row.is_signed() {
         return Ok(see_other(&format!("/notes/{}", row.id)));
     }
@@ -362,7 +362,7 @@ async fn save(
     form: WritingForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     let session = form.session.clone();
-    let (row, client) = super::owned(&state, &session, &path).await?;
+    let (row, client) = super::authored(&state, &session, &path).await?;
     let (vocabulary, custom) = super::vocabulary(&state, &session).await?;
     let target = Target::Draft(row.id);
     let ToStore {

@@ -194,10 +194,19 @@ pub fn key_matches(
 
 /// What a sign-in does with the therapist's keys at hand: a key pair if
 /// they have none, then [`sync`]. One transaction.
-pub fn at_sign_in(conn: &mut DbConn, therapist: TherapistId, dk: &crate::crypto::DataKey) -> QueryResult<()> {
+pub fn at_sign_in(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    dk: &crate::crypto::DataKey,
+) -> QueryResult<()> {
     crate::db::write_transaction(conn, |conn| {
         if keys::ensure_key_pair(conn, therapist, dk)? {
-            audit::record(conn, Some(therapist), Action::KeyPairMade, Some(therapist.0))?;
+            audit::record(
+                conn,
+                Some(therapist),
+                Action::KeyPairMade,
+                Some(therapist.0),
+            )?;
         }
         // Custodian envelopes are not needed to share: load only what the
         // therapist owns (the custody clock does not matter here).

@@ -151,7 +151,11 @@ pub fn offered(
 /// Give a therapist a key pair if they have none (at sign-in: the private
 /// key is sealed under their DK, so only then can it be made). Returns
 /// whether one was made.
-pub fn ensure_key_pair(conn: &mut DbConn, therapist: TherapistId, dk: &DataKey) -> QueryResult<bool> {
+pub fn ensure_key_pair(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    dk: &DataKey,
+) -> QueryResult<bool> {
     let has: Option<Vec<u8>> = therapists::table
         .find(therapist)
         .select(therapists::public_key)
@@ -280,11 +284,7 @@ pub fn pin(
     subject: TherapistId,
     key: &PublicKey,
 ) -> QueryResult<()> {
-    let sealed = crate::crypto::seal(
-        keys.dk(),
-        &pin_place(keys.therapist(), subject.0),
-        &key.0,
-    );
+    let sealed = crate::crypto::seal(keys.dk(), &pin_place(keys.therapist(), subject.0), &key.0);
     diesel::delete(key_pins::table.find((keys.therapist(), subject))).execute(conn)?;
     diesel::insert_into(key_pins::table)
         .values((
