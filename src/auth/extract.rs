@@ -53,9 +53,9 @@ async fn load(req: &HttpRequest) -> Result<Loaded, AppError> {
         None => Loaded::Missing,
         Some(token) => {
             let state = state(req)?;
-            let config = state.config.clone();
+            let shared = state.clone();
             match state
-                .db(move |conn| Ok(session::load(conn, &token, &config)?))
+                .db(move |conn| Ok(session::load(conn, &token, &shared.config, &shared.memory)?))
                 .await?
             {
                 Lookup::Active(s) => Loaded::Active(Rc::new(s)),
@@ -425,9 +425,9 @@ async fn resume<T: DeserializeOwned>(
         }
     };
     let cookie = cookies::session(token.encode().to_string());
-    let config = state.config.clone();
+    let shared = state.clone();
     let Lookup::Active(session) = state
-        .db(move |conn| Ok(session::load(conn, &token, &config)?))
+        .db(move |conn| Ok(session::load(conn, &token, &shared.config, &shared.memory)?))
         .await?
     else {
         return Err(reauth(Some(super::login::FAILED), wants_code));

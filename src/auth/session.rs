@@ -165,10 +165,15 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 /// Find the session a cookie names, end it if it has expired, and open its DK.
-pub fn load(conn: &mut DbConn, token: &SessionToken, config: &Config) -> QueryResult<Lookup> {
+pub fn load(
+    conn: &mut DbConn,
+    token: &SessionToken,
+    config: &Config,
+    memories: &crate::web::session_memory::SessionMemories,
+) -> QueryResult<Lookup> {
     type Found = (
         SessionRow,
-        (String, String, String, Option<Vec<u8>>),
+        (String, String, String, Option<Vec<u8>>, i64),
         Option<String>,
     );
     let found: Option<Found> = sessions::table
@@ -181,6 +186,7 @@ pub fn load(conn: &mut DbConn, token: &SessionToken, config: &Config) -> QueryRe
                 therapists::role,
                 therapists::status,
                 therapists::private_key_sealed,
+                therapists::key_list_version,
             ),
             practice::table
                 .select(practice::date_style)
@@ -189,7 +195,8 @@ pub fn load(conn: &mut DbConn, token: &SessionToken, config: &Config) -> QueryRe
         ))
         .first(conn)
         .optional()?;
-    let Some((row, (display_name, role, status, private_key), date_style)) = found else {
+    let Some((row, (display_name, role, status, private_key, key_version), date_style)) = found
+    else {
         return Ok(Lookup::Missing);
     };
     let (id, therapist) = (row.id, row.therapist_id);
@@ -220,12 +227,13 @@ pub fn load(conn: &mut DbConn, token: &SessionToken, config: &Config) -> QueryRe
         .pending_recovery_code
         .and_then(|blob| open(&key, &place(therapist, id, "pending_recovery_code"), &blob).ok())
         .and_then(|raw| RecoveryCode::from_raw(&raw));
-    let keys = std::sync::Arc::new(crate::sharing::keys::load_with(
+    let keys = std::sync::Arc::new(crate::sharing::keys::load_for_session(
         conn,
+        (id, memories),
         therapist,
         dk.duplicate(),
         private_key,
-        config.custody_clock.now(),
+        (key_version, config.custody_clock.now()),
     )?);
     if at - row.last_seen_at >= config.last_seen_granularity() {
         diesel::update(sessions::table.find(id))

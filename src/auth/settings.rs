@@ -54,6 +54,8 @@ struct SettingsPage {
     fingerprint: String,
     /// Marked as an associate (works under a supervisor).
     associate: bool,
+    /// The practice asks for a records custodian and none is named.
+    custodian_missing: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -73,12 +75,14 @@ async fn settings_page(
     notice: Option<&'static str>,
 ) -> Result<SettingsPage, AppError> {
     let therapist = session.therapist;
-    let (account, listed, public) = state
+    let (account, listed, public, custodian_missing) = state
         .db(move |conn| {
             Ok((
                 account::find(conn, therapist)?,
                 session::list_for(conn, therapist)?,
                 crate::sharing::keys::public_key(conn, therapist)?,
+                account::custodian_required(conn)?
+                    && crate::sharing::custody::custodian_of(conn, therapist)?.is_none(),
             ))
         })
         .await?;
@@ -109,6 +113,7 @@ async fn settings_page(
         notice,
         fingerprint: public.map(|k| k.fingerprint()).unwrap_or_default(),
         associate: account.licence_level == "associate",
+        custodian_missing,
     })
 }
 

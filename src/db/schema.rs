@@ -37,6 +37,7 @@ diesel::table! {
         public_key -> Nullable<Binary>,
         private_key_sealed -> Nullable<Binary>,
         licence_level -> Text,
+        key_list_version -> BigInt,
     }
 }
 

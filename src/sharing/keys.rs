@@ -102,11 +102,56 @@ pub fn load_with(
     private: Option<Vec<u8>>,
     at: i64,
 ) -> QueryResult<Keys> {
-    let mut rows: Vec<KeyRow> = client_keys::table
+    let rows = rows_held(conn, therapist)?;
+    keyring(conn, therapist, dk, private, rows, at)
+}
+
+/// [`load_with`] for a session, reusing the sealed rows it read before
+/// while the therapist's `key_list_version` (read with the session, moved
+/// by triggers on every write to their rows) is unchanged: no query in the
+/// usual case. Only sealed rows are kept; keys are opened per request.
+pub fn load_for_session(
+    conn: &mut DbConn,
+    session: (
+        crate::ids::SessionId,
+        &crate::web::session_memory::SessionMemories,
+    ),
+    therapist: TherapistId,
+    dk: DataKey,
+    private: Option<Vec<u8>>,
+    (version, at): (i64, i64),
+) -> QueryResult<Keys> {
+    let (id, memories) = session;
+    let rows = match memories.sealed::<Vec<KeyRow>>(id, version) {
+        Some(rows) => rows.as_ref().clone(),
+        None => {
+            let rows = rows_held(conn, therapist)?;
+            memories.keep_sealed(id, version, std::sync::Arc::new(rows.clone()));
+            rows
+        }
+    };
+    keyring(conn, therapist, dk, private, rows, at)
+}
+
+/// Every client key row `therapist` holds but offers not yet accepted.
+fn rows_held(conn: &mut DbConn, therapist: TherapistId) -> QueryResult<Vec<KeyRow>> {
+    client_keys::table
         .filter(client_keys::holder_id.eq(therapist))
         .filter(client_keys::purpose.ne(Purpose::Transfer.as_str()))
         .select(KeyRow::as_select())
-        .load(conn)?;
+        .load(conn)
+}
+
+/// The keyring from the rows held: custodian envelopes only from those
+/// whose records have been released by `at`.
+fn keyring(
+    conn: &mut DbConn,
+    therapist: TherapistId,
+    dk: DataKey,
+    private: Option<Vec<u8>>,
+    mut rows: Vec<KeyRow>,
+    at: i64,
+) -> QueryResult<Keys> {
     let custodian = Purpose::Custodian.as_str();
     if rows.iter().any(|r| r.purpose == custodian) {
         let released = released_to(conn, therapist, at)?;

@@ -175,10 +175,21 @@ impl SessionMemory {
     }
 }
 
+/// Sessions whose sealed rows are kept at most (a few KiB each).
+const MAX_SEALED: usize = 4096;
+
+/// Sealed rows kept for a session, with the version they were read at.
+type SealedRows = (i64, Arc<dyn Any + Send + Sync>);
+
 /// Every session's memory in this process.
 #[derive(Default)]
 pub struct SessionMemories {
     sessions: Mutex<HashMap<SessionId, Arc<SessionMemory>>>,
+    /// Rows a session read that are *sealed* (its client key rows, exactly
+    /// as the database holds them, never opened), with the version they
+    /// were read at: kept so a page needs no query for them. Apart from
+    /// `sessions` so that keeping them never evicts anyone's opened text.
+    sealed: Mutex<HashMap<SessionId, SealedRows>>,
 }
 
 impl SessionMemories {
@@ -206,20 +217,48 @@ impl SessionMemories {
         memory
     }
 
+    /// The sealed rows `session` kept at `version`, if any.
+    pub fn sealed<T: Any + Send + Sync>(&self, session: SessionId, version: i64) -> Option<Arc<T>> {
+        let sealed = lock(&self.sealed);
+        let (kept, value) = sealed.get(&session)?;
+        if *kept != version {
+            return None;
+        }
+        value.clone().downcast::<T>().ok()
+    }
+
+    /// Keep sealed rows `session` read at `version`.
+    pub fn keep_sealed<T: Any + Send + Sync>(
+        &self,
+        session: SessionId,
+        version: i64,
+        value: Arc<T>,
+    ) {
+        let mut sealed = lock(&self.sealed);
+        if sealed.len() >= MAX_SEALED && !sealed.contains_key(&session) {
+            sealed.clear();
+        }
+        sealed.insert(session, (version, value));
+    }
+
     /// Forget a session's memory (at sign-out).
     pub fn forget(&self, session: SessionId) {
         lock(&self.sessions).remove(&session);
+        lock(&self.sealed).remove(&session);
     }
 
     /// Sessions holding memory now.
     pub fn sessions(&self) -> Vec<SessionId> {
-        lock(&self.sessions).keys().copied().collect()
+        let mut ids: HashSet<SessionId> = lock(&self.sessions).keys().copied().collect();
+        ids.extend(lock(&self.sealed).keys().copied());
+        ids.into_iter().collect()
     }
 
     /// Keep only sessions in `alive` that were used within `idle`.
     pub fn keep_only(&self, alive: &HashSet<SessionId>, idle: Duration) {
         lock(&self.sessions)
             .retain(|id, m| alive.contains(id) && lock(&m.last_used).elapsed() < idle);
+        lock(&self.sealed).retain(|id, _| alive.contains(id));
     }
 
     /// Bytes of text held across sessions.
@@ -231,6 +270,24 @@ impl SessionMemories {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sealed_rows_are_kept_per_session_and_version_and_forgotten_at_sign_out() {
+        let memories = SessionMemories::default();
+        memories.keep_sealed(SessionId(1), 4, Arc::new(vec![1u8, 2, 3]));
+        assert_eq!(
+            memories.sealed::<Vec<u8>>(SessionId(1), 4).as_deref(),
+            Some(&vec![1u8, 2, 3])
+        );
+        assert!(memories.sealed::<Vec<u8>>(SessionId(1), 5).is_none());
+        assert!(memories.sealed::<Vec<u8>>(SessionId(2), 4).is_none());
+        assert!(memories.sessions().contains(&SessionId(1)));
+        memories.keep_only(&HashSet::new(), Duration::from_secs(60));
+        assert!(memories.sealed::<Vec<u8>>(SessionId(1), 4).is_none());
+        memories.keep_sealed(SessionId(3), 1, Arc::new(vec![0u8]));
+        memories.forget(SessionId(3));
+        assert!(memories.sealed::<Vec<u8>>(SessionId(3), 1).is_none());
+    }
 
     #[test]
     fn an_entry_is_returned_only_for_the_stamp_it_was_opened_from() {

@@ -41,6 +41,28 @@ CREATE TABLE client_keys (
 );
 CREATE INDEX client_keys_holder ON client_keys (holder_id, purpose, client_id);
 
+-- Moves whenever any client key row a therapist holds is written or
+-- removed: the session keeps the (sealed) rows it loaded in memory and
+-- reads them again only when this number changed, so a page pays no extra
+-- query for its keys. It says how often sharing changes, nothing more.
+ALTER TABLE therapists ADD COLUMN key_list_version BIGINT NOT NULL DEFAULT 0;
+
+CREATE FUNCTION client_keys_version() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        UPDATE therapists SET key_list_version = key_list_version + 1 WHERE id = NEW.holder_id;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        UPDATE therapists SET key_list_version = key_list_version + 1 WHERE id = OLD.holder_id;
+    END IF;
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER client_keys_version AFTER INSERT OR UPDATE OR DELETE ON client_keys
+    FOR EACH ROW EXECUTE FUNCTION client_keys_version();
+
+
 -- A therapist's record of the public key they confirmed for a colleague
 -- (sealed under their DK): a later share to another key is refused.
 CREATE TABLE key_pins (

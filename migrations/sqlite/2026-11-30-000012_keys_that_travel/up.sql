@@ -41,6 +41,26 @@ CREATE TABLE client_keys (
 );
 CREATE INDEX client_keys_holder ON client_keys (holder_id, purpose, client_id);
 
+-- Moves whenever any client key row a therapist holds is written or
+-- removed: the session keeps the (sealed) rows it loaded in memory and
+-- reads them again only when this number changed, so a page pays no extra
+-- query for its keys. It says how often sharing changes, nothing more.
+ALTER TABLE therapists ADD COLUMN key_list_version BIGINT NOT NULL DEFAULT 0;
+
+CREATE TRIGGER client_keys_version_insert AFTER INSERT ON client_keys BEGIN
+    UPDATE therapists SET key_list_version = key_list_version + 1 WHERE id = NEW.holder_id;
+END;
+
+CREATE TRIGGER client_keys_version_update AFTER UPDATE ON client_keys BEGIN
+    UPDATE therapists SET key_list_version = key_list_version + 1 WHERE id = NEW.holder_id;
+    UPDATE therapists SET key_list_version = key_list_version + 1 WHERE id = OLD.holder_id;
+END;
+
+CREATE TRIGGER client_keys_version_delete AFTER DELETE ON client_keys BEGIN
+    UPDATE therapists SET key_list_version = key_list_version + 1 WHERE id = OLD.holder_id;
+END;
+
+
 -- A therapist's record of the public key they confirmed for a colleague
 -- (sealed under their DK): a later share to another key is refused.
 CREATE TABLE key_pins (
