@@ -282,7 +282,7 @@ async fn a_note_can_be_returned_with_a_comment_and_comes_back_after_an_addendum(
     assert_eq!(named.status, 303, "{}", named.body);
     app.get(&page)
         .await
-        .assert_contains("starts the next time this associate signs in");
+        .assert_contains("Nothing is shared until the associate accepts");
     assert!(
         !p.cy
             .get("/supervision")
@@ -292,11 +292,60 @@ async fn a_note_can_be_returned_with_a_comment_and_comes_back_after_an_addendum(
         "nothing shared before Bo signs in"
     );
     assert_eq!(app.get(&p.note).await.status, 404);
+    // Bo's next sign-in lands on the proposal; signing in alone shares
+    // nothing: Bo accepts after comparing the fingerprint.
     let again = app.new_agent();
-    assert_eq!(again.log_in("bo@example.org", PASSWORD).await.status, 303);
+    let landing = again.log_in("bo@example.org", PASSWORD).await;
+    assert_eq!(landing.location(), Some("/settings/supervision#proposal"));
+    assert!(
+        !p.cy
+            .get("/supervision")
+            .await
+            .body
+            .contains(&format!("href=\"{}\"", p.note)),
+        "nothing shared before Bo accepts"
+    );
+    let proposal = again.get("/settings/supervision").await;
+    proposal.assert_contains(&expected);
+    // A different fingerprint accepts nothing.
+    let token = proposal.csrf_token();
+    let wrong = again
+        .post_form(
+            "/settings/supervision/accept",
+            &[
+                ("csrf_token", &token),
+                ("fingerprint", "AAAA-BBBB-CCCC-DDDD"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.location(), Some("/settings/supervision"));
+    let accepted = again
+        .post_form(
+            "/settings/supervision/accept",
+            &[("csrf_token", &token), ("fingerprint", &expected)],
+        )
+        .await;
+    assert_eq!(
+        accepted.location(),
+        Some("/settings/supervision?accepted=1"),
+        "{}",
+        accepted.body
+    );
     p.cy.get("/supervision")
         .await
         .assert_contains(&format!("href=\"{}\"", p.note));
+    // The administrator never names themselves.
+    let myself = app
+        .submit(
+            &page,
+            "/settings/supervision",
+            &[
+                ("email", "ada@example.org"),
+                ("associate", &bo_id.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(myself.status, 400);
 
     let token = p.cy.get(&p.note).await.csrf_token();
     let empty =
@@ -1318,4 +1367,129 @@ async fn the_sharing_pages_are_valid_html_and_refuse_bad_input() {
     );
     keep("note-by-colleague", p.cy.get(&p.note).await);
     crate::helpers::gates::assert_valid_html(&pages);
+}
+
+both_backends!(what_the_database_alone_writes_shares_nothing_and_seals_nothing);
+
+/// Whoever can write the database but holds no key: an envelope planted
+/// for a client its holder owns never becomes their sealing key, a
+/// custodian row they insert (with the right fingerprint) shares nothing
+/// without the owner's consent, and a withdrawn offer cannot be accepted.
+async fn what_the_database_alone_writes_shares_nothing_and_seals_nothing(app: TestApp) {
+    use tearsheet::crypto::share::{Envelope, Purpose};
+    use tearsheet::crypto::{ClientKey, Place, SealingKey};
+    use tearsheet::db::schema::{clients, custodians};
+    let p = practice(&app).await;
+    let (bo, di, client) = (
+        therapist_id(&app, "bo@example.org"),
+        therapist_id(&app, "di@example.org"),
+        id_of(&p.client),
+    );
+    let mut conn = app.pool().get().expect("conn");
+    // A key of the attacker's, sealed to Bo's public key as a "supervision"
+    // envelope for Bo's own client, at a higher version than any.
+    let bo_public: Vec<u8> = therapists::table
+        .find(bo)
+        .select(therapists::public_key)
+        .first::<Option<Vec<u8>>>(&mut *conn)
+        .expect("key")
+        .expect("Bo has a key");
+    let public = tearsheet::crypto::share::PublicKey::from_slice(&bo_public).expect("32 bytes");
+    let attacker = ClientKey::generate(99);
+    let envelope = Envelope {
+        purpose: Purpose::Supervision,
+        sender: di,
+        recipient: bo,
+        client,
+        version: 99,
+    };
+    diesel::insert_into(client_keys::table)
+        .values((
+            client_keys::client_id.eq(client),
+            client_keys::version.eq(99),
+            client_keys::holder_id.eq(bo),
+            client_keys::purpose.eq("supervision"),
+            client_keys::sender_id.eq(di),
+            client_keys::sealed.eq(envelope.seal(&attacker, &public)),
+            client_keys::created_at.eq(0i64),
+        ))
+        .execute(&mut *conn)
+        .expect("plant");
+    // Bo edits the client: the new fields are not under the planted key.
+    let edit = format!("{}/edit", p.client);
+    let saved =
+        p.bo.submit(
+            &edit,
+            &edit,
+            &[("full_name", "Ria Sharedclient"), ("about", "EDITEDABOUT")],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let about: Vec<u8> = clients::table
+        .find(client)
+        .select(clients::about)
+        .first(&mut *conn)
+        .expect("about");
+    let place = Place::new(client, "clients", "about", client);
+    assert!(tearsheet::crypto::open(&attacker, &place, &about).is_err());
+    assert_ne!(
+        tearsheet::crypto::keyring::key_id_of(&about),
+        Some(attacker.key_id())
+    );
+    p.bo.get(&p.client).await.assert_contains("EDITEDABOUT");
+
+    // A custodian row naming Di, with Di's real fingerprint, written
+    // straight into the database: Bo's next sign-in shares nothing.
+    let di_fp = fingerprint(&p.di).await;
+    diesel::insert_into(custodians::table)
+        .values((
+            custodians::therapist_id.eq(bo),
+            custodians::custodian_id.eq(di),
+            custodians::waiting_days.eq(1),
+            custodians::fingerprint.eq(&di_fp),
+            custodians::named_at.eq(0i64),
+        ))
+        .execute(&mut *conn)
+        .expect("insert");
+    assert_eq!(
+        app.new_agent()
+            .log_in("bo@example.org", PASSWORD)
+            .await
+            .status,
+        303
+    );
+    let for_di: i64 = client_keys::table
+        .filter(client_keys::holder_id.eq(di))
+        .count()
+        .get_result(&mut *conn)
+        .expect("count");
+    assert_eq!(for_di, 0, "no consent, nothing shared");
+    assert!(app.audit_count("key.mismatch") >= 1);
+
+    // A withdrawn offer cannot be accepted, even with its page open.
+    diesel::delete(custodians::table)
+        .execute(&mut *conn)
+        .expect("clean");
+    let offered = name_and_confirm(
+        &p.bo,
+        &format!("{}/transfer", p.client),
+        &format!("{}/transfer", p.client),
+        &[("email", "di@example.org")],
+        &di_fp,
+    )
+    .await;
+    assert_eq!(offered.status, 303, "{}", offered.body);
+    let offer = p.di.get(&format!("{}/transfer", p.client)).await;
+    let page = p.bo.get(&format!("{}/transfer", p.client)).await;
+    assert_eq!(
+        p.bo.press(&page, &format!("{}/transfer/withdraw", p.client))
+            .await
+            .status,
+        303
+    );
+    let late =
+        p.di.press(&offer, &format!("{}/transfer/accept", p.client))
+            .await;
+    assert_eq!(late.status, 404);
+    p.bo.get(&p.note).await.assert_contains("SHAREDWORDS");
 }

@@ -148,8 +148,18 @@ impl Keys {
         private_sealed: Option<Vec<u8>>,
         held: Vec<HeldKey>,
     ) -> Self {
+        // A client with an owner's copy (authenticated under DK) is read and
+        // sealed with owner copies only; envelopes for it are ignored.
+        let owned: std::collections::HashSet<i64> = held
+            .iter()
+            .filter(|h| matches!(h.held, Held::Owner(_)))
+            .map(|h| h.client)
+            .collect();
         let mut rings: HashMap<i64, BTreeMap<u32, Slot>> = HashMap::new();
         for h in held {
+            if owned.contains(&h.client) && !matches!(h.held, Held::Owner(_)) {
+                continue;
+            }
             rings
                 .entry(h.client)
                 .or_default()

@@ -287,6 +287,7 @@ diesel::table! {
         shared_at -> Nullable<BigInt>,
         ended_at -> Nullable<BigInt>,
         rotated_at -> Nullable<BigInt>,
+        grant_sealed -> Nullable<Binary>,
     }
 }
 
@@ -309,6 +310,7 @@ diesel::table! {
         waiting_days -> Integer,
         fingerprint -> Text,
         named_at -> BigInt,
+        grant_sealed -> Nullable<Binary>,
     }
 }
 

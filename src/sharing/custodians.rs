@@ -294,12 +294,19 @@ async fn end_request(
     raw: &str,
     refuse: bool,
 ) -> Result<HttpResponse, AppError> {
-    let me = session.therapist;
+    let (me, keys, at) = (
+        session.therapist,
+        session.keys.clone(),
+        state.config.custody_clock.now(),
+    );
     let Ok(id) = raw.parse::<CustodyRequestId>() else {
         return Err(crate::audit::denied(state, me, None).await);
     };
     let done = state
-        .db(move |conn| Ok(custody::end_request(conn, me, id, refuse)?))
+        .db(move |conn| {
+            let refusing = refuse.then_some(keys.as_ref());
+            Ok(custody::end_request(conn, me, id, refusing, at)?)
+        })
         .await?;
     if !done {
         return Err(crate::audit::denied(state, me, Some(id.0)).await);

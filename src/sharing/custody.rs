@@ -142,13 +142,22 @@ pub fn name(
                 custodians::named_at.eq(now()),
             ))
             .execute(conn)?;
-        let grant = Grant {
+        let mut grant = Grant {
             recipient: custodian,
             purpose: Purpose::Custodian,
             fingerprint: fingerprint.to_owned(),
+            row: owner.0,
+            sealed: None,
         };
+        // The therapist's consent, sealed under their DK: only it lets
+        // their sessions share with this custodian later.
+        let consent = grant.consent(keys);
+        grant.sealed = Some(consent.clone());
+        diesel::update(custodians::table.find(owner))
+            .set(custodians::grant_sealed.eq(consent))
+            .execute(conn)?;
         let clients = grants::caseload(conn, owner)?;
-        if grants::share(conn, keys, &grant, &clients)?.is_err() {
+        if grants::share(conn, keys, &grant, &clients, true)?.is_err() {
             return Err(diesel::result::Error::RollbackTransaction);
         }
         audit::record(conn, Some(owner), Action::CustodianNamed, Some(custodian.0))?;
@@ -298,12 +307,15 @@ pub fn ask(
 }
 
 /// End an open request: cancelled by its custodian, or refused by the
-/// therapist whose records it asks for. `false` if there was none.
+/// therapist whose records it asks for (with their `keys`: a refusal after
+/// the wait withdraws access the custodian already had, so every client
+/// key is rotated). `at` is the custody clock. `false` if there was none.
 pub fn end_request(
     conn: &mut DbConn,
     by: TherapistId,
     id: CustodyRequestId,
-    refuse: bool,
+    refuse: Option<&Keys>,
+    at: i64,
 ) -> QueryResult<bool> {
     write_transaction(conn, |conn| {
         let Some(row) = custody_requests::table
@@ -314,7 +326,7 @@ pub fn end_request(
         else {
             return Ok(false);
         };
-        let allowed = if refuse {
+        let allowed = if refuse.is_some() {
             row.therapist_id == by
         } else {
             row.custodian_id == by
@@ -323,7 +335,10 @@ pub fn end_request(
             return Ok(false);
         }
         let target = custody_requests::table.find(id);
-        if refuse {
+        if let Some(keys) = refuse {
+            if row.is_released(at) {
+                grants::rotate_caseload(conn, keys)?;
+            }
             diesel::update(target)
                 .set(custody_requests::refused_at.eq(now()))
                 .execute(conn)?;
@@ -332,7 +347,7 @@ pub fn end_request(
                 .set(custody_requests::cancelled_at.eq(now()))
                 .execute(conn)?;
         }
-        let action = if refuse {
+        let action = if refuse.is_some() {
             Action::CustodyRefuse
         } else {
             Action::CustodyCancel
@@ -345,20 +360,28 @@ pub fn end_request(
 
 /// Where a sign-in lands: `next`, unless someone has asked for the
 /// therapist's records, which they then see first (with a way on to
-/// `next`), at every sign-in until they refuse or the request ends.
+/// `next`), at every sign-in until they refuse or the request ends; or
+/// unless the administrator proposed a supervisor, who waits for them.
 pub async fn landing(
     state: &crate::web::AppState,
     therapist: TherapistId,
     next: &str,
 ) -> Result<String, crate::web::AppError> {
-    let asked = state
-        .db(move |conn| Ok(!open_requests(conn, therapist)?.is_empty()))
+    let (asked, proposed) = state
+        .db(move |conn| {
+            Ok((
+                !open_requests(conn, therapist)?.is_empty(),
+                super::supervision::open_of(conn, therapist)?
+                    .is_some_and(|s| s.grant_sealed.is_none()),
+            ))
+        })
         .await?;
+    let encoded: String =
+        percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC).collect();
     Ok(if asked {
-        let next: String =
-            percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
-                .collect();
-        format!("/settings/custodian?asked=1&next={next}")
+        format!("/settings/custodian?asked=1&next={encoded}")
+    } else if proposed {
+        "/settings/supervision#proposal".to_owned()
     } else {
         next.to_owned()
     })

@@ -7,8 +7,8 @@ use diesel::prelude::*;
 
 use super::keys::{self, KeyChanged};
 use crate::audit::{self, Action};
-use crate::crypto::Keys;
 use crate::crypto::share::Purpose;
+use crate::crypto::{Keys, Place};
 use crate::db::schema::{clients, custodians, supervisions};
 use crate::db::{DbConn, now};
 use crate::ids::{ClientId, TherapistId};
@@ -22,59 +22,134 @@ pub struct Grant {
     pub purpose: Purpose,
     /// The fingerprint confirmed when they were named.
     pub fingerprint: String,
+    /// The row that records it (`supervisions.id`, or the owner's id in
+    /// `custodians`), bound into its consent.
+    pub row: i64,
+    /// The owner's consent, sealed under their DK ([`consent`]).
+    pub sealed: Option<Vec<u8>>,
 }
 
-/// Everyone the owner's clients should be shared with now: an active
-/// supervisor (once the owner's session has shared with them) and a named
-/// custodian.
-pub fn grants(conn: &mut DbConn, owner: TherapistId, shared_only: bool) -> QueryResult<Vec<Grant>> {
-    let mut query = supervisions::table
+impl Grant {
+    fn table(&self) -> &'static str {
+        match self.purpose {
+            Purpose::Custodian => "custodians",
+            _ => "supervisions",
+        }
+    }
+
+    fn words(&self) -> String {
+        format!(
+            "{}|{}|{}|{}",
+            self.purpose.as_str(),
+            self.recipient.0,
+            self.fingerprint,
+            self.row
+        )
+    }
+
+    /// The owner's consent to this grant, sealed under their DK: only their
+    /// own session can make it, so a row written by the administrator or by
+    /// whoever can write the database shares nothing.
+    pub fn consent(&self, keys: &Keys) -> Vec<u8> {
+        crate::crypto::seal(
+            keys.dk(),
+            &Place::new(keys.therapist(), self.table(), "grant_sealed", self.row),
+            self.words().as_bytes(),
+        )
+    }
+
+    /// Whether the stored consent opens under the owner's DK and says this.
+    pub fn consented(&self, keys: &Keys) -> bool {
+        self.sealed.as_deref().is_some_and(|sealed| {
+            crate::crypto::open(
+                keys.dk(),
+                &Place::new(keys.therapist(), self.table(), "grant_sealed", self.row),
+                sealed,
+            )
+            .is_ok_and(|words| words.as_slice() == self.words().as_bytes())
+        })
+    }
+}
+
+/// Everyone the owner's clients should be shared with now: an open
+/// supervision and a named custodian (each checked against the owner's
+/// consent before anything is shared).
+pub fn grants(conn: &mut DbConn, owner: TherapistId) -> QueryResult<Vec<Grant>> {
+    let mut out: Vec<Grant> = supervisions::table
         .filter(supervisions::supervisee_id.eq(owner))
         .filter(supervisions::ended_at.is_null())
-        .into_boxed();
-    if shared_only {
-        query = query.filter(supervisions::shared_at.is_not_null());
-    }
-    let mut out: Vec<Grant> = query
-        .select((supervisions::supervisor_id, supervisions::fingerprint))
-        .load::<(TherapistId, String)>(conn)?
+        .select((
+            supervisions::id,
+            supervisions::supervisor_id,
+            supervisions::fingerprint,
+            supervisions::grant_sealed,
+        ))
+        .load::<(
+            crate::ids::SupervisionId,
+            TherapistId,
+            String,
+            Option<Vec<u8>>,
+        )>(conn)?
         .into_iter()
-        .map(|(recipient, fingerprint)| Grant {
+        .map(|(row, recipient, fingerprint, sealed)| Grant {
             recipient,
             purpose: Purpose::Supervision,
             fingerprint,
+            row: row.0,
+            sealed,
         })
         .collect();
     out.extend(
         custodians::table
             .filter(custodians::therapist_id.eq(owner))
-            .select((custodians::custodian_id, custodians::fingerprint))
-            .load::<(TherapistId, String)>(conn)?
+            .select((
+                custodians::custodian_id,
+                custodians::fingerprint,
+                custodians::grant_sealed,
+            ))
+            .load::<(TherapistId, String, Option<Vec<u8>>)>(conn)?
             .into_iter()
-            .map(|(recipient, fingerprint)| Grant {
+            .map(|(recipient, fingerprint, sealed)| Grant {
                 recipient,
                 purpose: Purpose::Custodian,
                 fingerprint,
+                row: owner.0,
+                sealed,
             }),
     );
     Ok(out)
 }
 
 /// Share `clients` with one grant's colleague: every version of each key,
-/// after checking the colleague's key against the owner's pin.
+/// after checking the owner's consent and the colleague's key against the
+/// owner's pin. `confirmed_now`: the owner has just compared the
+/// fingerprint on a page, so a first pin may be made; otherwise a grant
+/// with no pin shares nothing (no trust on first use behind their back).
 pub fn share(
     conn: &mut DbConn,
     keys: &Keys,
     grant: &Grant,
     clients: &[ClientId],
+    confirmed_now: bool,
 ) -> QueryResult<Result<usize, KeyChanged>> {
-    let public = match keys::trusted_key(conn, keys, grant.recipient, &grant.fingerprint)? {
+    let trusted = if grant.consented(keys) {
+        keys::trusted_key(
+            conn,
+            keys,
+            grant.recipient,
+            &grant.fingerprint,
+            confirmed_now,
+        )?
+    } else {
+        Err(KeyChanged)
+    };
+    let public = match trusted {
         Ok(public) => public,
         Err(changed) => {
             tracing::warn!(
                 owner = keys.therapist(),
                 recipient = grant.recipient.0,
-                "a colleague's public key differs from the one confirmed; nothing was shared"
+                "a grant without the owner's consent, or a colleague's key not the one confirmed; nothing was shared"
             );
             audit::record(
                 conn,
@@ -102,10 +177,13 @@ pub fn share(
 
 /// A client just added: share their key with the owner's colleagues.
 pub fn share_new_client(conn: &mut DbConn, keys: &Keys, client: ClientId) -> QueryResult<()> {
-    for grant in grants(conn, TherapistId(keys.therapist()), true)? {
+    for grant in grants(conn, TherapistId(keys.therapist()))? {
+        if grant.sealed.is_none() {
+            continue;
+        }
         // A changed key is audited and shown on the settings pages; the
         // new client is simply not shared with that colleague.
-        let _ = share(conn, keys, &grant, &[client])?;
+        let _ = share(conn, keys, &grant, &[client], false)?;
     }
     Ok(())
 }
@@ -137,25 +215,14 @@ pub fn sync(conn: &mut DbConn, keys: &Keys) -> QueryResult<()> {
             .execute(conn)?;
     }
     let clients = caseload(conn, owner)?;
-    for grant in grants(conn, owner, false)? {
-        if share(conn, keys, &grant, &clients)?.is_ok() && grant.purpose == Purpose::Supervision {
-            let updated = diesel::update(
-                supervisions::table
-                    .filter(supervisions::supervisee_id.eq(owner))
-                    .filter(supervisions::supervisor_id.eq(grant.recipient))
-                    .filter(supervisions::ended_at.is_null())
-                    .filter(supervisions::shared_at.is_null()),
-            )
-            .set(supervisions::shared_at.eq(now()))
-            .execute(conn)?;
-            if updated > 0 {
-                audit::record(
-                    conn,
-                    Some(owner),
-                    Action::SupervisionShared,
-                    Some(grant.recipient.0),
-                )?;
-            }
+    // Only grants the owner consented to in their own session; one named
+    // by the administrator waits for them on /settings/supervision.
+    for grant in grants(conn, owner)? {
+        // A supervision without consent is a proposal, waiting; a
+        // custodian is only ever named with it, so one without is written
+        // by someone else, and `share` refuses and audits it.
+        if grant.sealed.is_some() || grant.purpose == Purpose::Custodian {
+            let _ = share(conn, keys, &grant, &clients, false)?;
         }
     }
     Ok(())
@@ -169,9 +236,12 @@ pub fn rotate_caseload(conn: &mut DbConn, keys: &Keys) -> QueryResult<()> {
     for client in &clients {
         keys::rotate(conn, keys, *client)?;
     }
-    for grant in grants(conn, owner, true)? {
+    for grant in grants(conn, owner)? {
+        if grant.sealed.is_none() {
+            continue;
+        }
         // As in `share_new_client`: a changed key shares nothing.
-        let _ = share(conn, keys, &grant, &clients)?;
+        let _ = share(conn, keys, &grant, &clients, false)?;
     }
     audit::record(conn, Some(owner), Action::KeysRotated, None)?;
     Ok(())

@@ -370,6 +370,9 @@ async fn accept(
         Err(NotAccepted::Integrity) => Err(AppError::conflict(
             "The keys offered for this client failed an integrity check, so nothing changed. Ask your colleague to withdraw the offer and make it again.",
         )),
+        Err(NotAccepted::Stale) => Err(AppError::conflict(
+            "This offer is no longer open, so nothing changed.",
+        )),
     }
 }
 

@@ -134,10 +134,19 @@ pub fn load_for_session(
 }
 
 /// Every client key row `therapist` holds but offers not yet accepted.
+/// For their own clients, only their own copies (sealed under their DK):
+/// an envelope is not authenticated by its sender, so one written into the
+/// database for a client they own must never become the key they seal with.
 fn rows_held(conn: &mut DbConn, therapist: TherapistId) -> QueryResult<Vec<KeyRow>> {
     client_keys::table
+        .inner_join(clients::table.on(clients::id.eq(client_keys::client_id)))
         .filter(client_keys::holder_id.eq(therapist))
         .filter(client_keys::purpose.ne(Purpose::Transfer.as_str()))
+        .filter(
+            client_keys::purpose
+                .eq(OWNER)
+                .or(clients::therapist_id.ne(therapist)),
+        )
         .select(KeyRow::as_select())
         .load(conn)
 }
@@ -341,15 +350,17 @@ pub fn pin(
     Ok(())
 }
 
-/// `subject`'s public key, checked against this therapist's pin: pinned
-/// now if there was none and `fingerprint` (what the therapist was shown
-/// and confirmed) matches; refused if it differs from the pin or from what
-/// was shown.
+/// `subject`'s public key, checked against this therapist's pin and
+/// against `fingerprint` (what the therapist confirmed). With no pin yet,
+/// the key is pinned only when `confirmed_now` (the therapist has just
+/// compared the fingerprint on a page); otherwise it is refused, so nothing
+/// is ever shared with a key nobody looked at.
 pub fn trusted_key(
     conn: &mut DbConn,
     keys: &Keys,
     subject: TherapistId,
     fingerprint: &str,
+    confirmed_now: bool,
 ) -> QueryResult<Result<PublicKey, KeyChanged>> {
     let Some(current) = public_key(conn, subject)? else {
         return Ok(Err(KeyChanged));
@@ -357,8 +368,9 @@ pub fn trusted_key(
     match pinned(conn, keys, subject)? {
         Err(changed) => Ok(Err(changed)),
         Ok(Some(pinned)) if pinned != current => Ok(Err(KeyChanged)),
+        Ok(_) if current.fingerprint() != fingerprint => Ok(Err(KeyChanged)),
         Ok(Some(_)) => Ok(Ok(current)),
-        Ok(None) if current.fingerprint() != fingerprint => Ok(Err(KeyChanged)),
+        Ok(None) if !confirmed_now => Ok(Err(KeyChanged)),
         Ok(None) => {
             pin(conn, keys, subject, &current)?;
             Ok(Ok(current))

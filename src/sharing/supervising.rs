@@ -31,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/settings/supervision", web::post().to(choose))
         .route("/settings/supervision/confirm", web::post().to(confirm))
         .route("/settings/supervision/end", web::post().to(end))
+        .route("/settings/supervision/accept", web::post().to(accept))
         .route("/supervision", web::get().to(supervision))
         .route("/notes/{id}/cosign", web::post().to(cosign))
         .route("/notes/{id}/return", web::post().to(return_note))
@@ -100,8 +101,9 @@ struct CurrentSupervisor {
     name: String,
     fingerprint: String,
     since: String,
-    shared: bool,
     key_changed: bool,
+    /// Named by the administrator, waiting for the associate's consent.
+    proposed: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -125,6 +127,7 @@ struct Whose {
     associate: Option<String>,
     named: Option<String>,
     ended: Option<String>,
+    accepted: Option<String>,
 }
 
 /// Whose supervision a request is about: the signed-in therapist's own, or
@@ -199,9 +202,9 @@ async fn settings_page(
         associate,
         current: current.map(|(open, name, key_changed)| CurrentSupervisor {
             name,
+            proposed: open.grant_sealed.is_none(),
             fingerprint: open.fingerprint,
             since: session.dates.moment(open.created_at),
-            shared: open.shared_at.is_some(),
             key_changed,
         }),
         email,
@@ -216,7 +219,9 @@ async fn settings(
     Signed(session): Signed,
     query: web::Query<Whose>,
 ) -> Result<SettingsPage, AppError> {
-    let notice = if query.named.is_some() {
+    let notice = if query.accepted.is_some() {
+        Some("Accepted. Your supervisor can now read and co-sign your signed notes.")
+    } else if query.named.is_some() {
         Some("Supervisor named.")
     } else if query.ended.is_some() {
         Some(
@@ -266,7 +271,9 @@ async fn choose(
         Ok(c) if !c.licensed => {
             Some("That colleague is not marked as licensed, so they cannot supervise.")
         }
-        Ok(c) if c.id == session.therapist && for_name.is_some() => None,
+        Ok(c) if c.id == session.therapist => Some(
+            "You cannot name yourself: the associate's supervisor must be another licensed colleague.",
+        ),
         Ok(_) => None,
     };
     let colleague = match (problem, found) {
@@ -368,7 +375,9 @@ async fn confirm(
             let Ok(colleague) = colleague else {
                 return Ok(Err(None));
             };
-            if !colleague.licensed {
+            // Never oneself: an administrator naming themselves for an
+            // associate would be granting themselves the associate's notes.
+            if !colleague.licensed || colleague.id == by {
                 return Ok(Err(None));
             }
             // With the associate's own keys the caseload is shared now;
@@ -394,6 +403,30 @@ async fn confirm(
             "A supervisor is already named. End that supervision first.",
         )),
         Err(Some((NotNamed::KeyChanged, name))) => Err(key_changed(&name)),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct AcceptForm {
+    fingerprint: String,
+}
+
+/// `POST /settings/supervision/accept`: the associate accepts the
+/// supervisor the administrator proposed, having compared the fingerprint.
+async fn accept(
+    state: web::Data<AppState>,
+    form: SignedForm<AcceptForm>,
+) -> Result<HttpResponse, AppError> {
+    let keys = form.session.keys.clone();
+    let fingerprint = form.form.fingerprint.clone();
+    let outcome = state
+        .db(move |conn| Ok(supervision::accept(conn, &keys, &fingerprint)?))
+        .await?;
+    match outcome {
+        Ok(true) => Ok(see_other("/settings/supervision?accepted=1")),
+        Ok(false) => Ok(see_other("/settings/supervision")),
+        Err(_) => Err(key_changed("Your proposed supervisor")),
     }
 }
 

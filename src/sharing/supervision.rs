@@ -9,6 +9,7 @@
 use diesel::prelude::*;
 
 use super::grants::{self, Grant};
+
 use super::keys::KeyChanged;
 use crate::audit::{self, Action};
 use crate::crypto::Keys;
@@ -39,6 +40,21 @@ pub struct SupervisionRow {
     pub ended_at: Option<i64>,
     /// When keys were rotated after it ended.
     pub rotated_at: Option<i64>,
+    /// The associate's consent, sealed under their DK.
+    pub grant_sealed: Option<Vec<u8>>,
+}
+
+impl SupervisionRow {
+    /// The grant this supervision makes, for checking and sharing.
+    pub fn grant(&self) -> Grant {
+        Grant {
+            recipient: self.supervisor_id,
+            purpose: Purpose::Supervision,
+            fingerprint: self.fingerprint.clone(),
+            row: self.id.0,
+            sealed: self.grant_sealed.clone(),
+        }
+    }
 }
 
 /// The associate's current supervision, if any.
@@ -63,7 +79,8 @@ pub enum NotNamed {
 /// Name `supervisor` for `supervisee`, as confirmed with `fingerprint`.
 /// With the associate's own keys (`keys`), the caseload is shared at once,
 /// after checking the key against their pins; otherwise (the
-/// administrator acting for them) at the associate's next sign-in.
+/// administrator acting for them) it is a proposal, which shares nothing
+/// until the associate accepts it in their own session ([`accept`]).
 pub fn name(
     conn: &mut DbConn,
     supervisee: TherapistId,
@@ -89,26 +106,11 @@ pub fn name(
             .execute(conn)?;
         audit::record(conn, Some(named_by), Action::SupervisionNamed, Some(id.0))?;
         if let Some(keys) = keys {
-            let grant = Grant {
-                recipient: supervisor,
-                purpose: Purpose::Supervision,
-                fingerprint: fingerprint.to_owned(),
-            };
-            let clients = grants::caseload(conn, supervisee)?;
-            if let Err(KeyChanged) = grants::share(conn, keys, &grant, &clients)? {
+            if share_now(conn, keys, id)?.is_err() {
                 // Nothing named, nothing shared: roll the insert back, but
                 // keep the refusal in the trail.
                 return Err(diesel::result::Error::RollbackTransaction);
             }
-            diesel::update(supervisions::table.find(id))
-                .set(supervisions::shared_at.eq(now()))
-                .execute(conn)?;
-            audit::record(
-                conn,
-                Some(supervisee),
-                Action::SupervisionShared,
-                Some(supervisor.0),
-            )?;
         }
         Ok(Ok(id))
     })
@@ -121,6 +123,69 @@ pub fn name(
                 Some(supervisor.0),
             )?;
             Ok(Err(NotNamed::KeyChanged))
+        }
+        other => Err(other),
+    })
+}
+
+/// The associate consents (sealing the grant under their DK) and shares
+/// their caseload with the supervisor of supervision `id`.
+fn share_now(
+    conn: &mut DbConn,
+    keys: &Keys,
+    id: SupervisionId,
+) -> QueryResult<Result<(), KeyChanged>> {
+    let row: SupervisionRow = supervisions::table
+        .find(id)
+        .select(SupervisionRow::as_select())
+        .first(conn)?;
+    let mut grant = row.grant();
+    let consent = grant.consent(keys);
+    grant.sealed = Some(consent.clone());
+    let clients = grants::caseload(conn, row.supervisee_id)?;
+    if let Err(changed) = grants::share(conn, keys, &grant, &clients, true)? {
+        return Ok(Err(changed));
+    }
+    diesel::update(supervisions::table.find(id))
+        .set((
+            supervisions::grant_sealed.eq(consent),
+            supervisions::shared_at.eq(now()),
+        ))
+        .execute(conn)?;
+    audit::record(
+        conn,
+        Some(row.supervisee_id),
+        Action::SupervisionShared,
+        Some(row.supervisor_id.0),
+    )?;
+    Ok(Ok(()))
+}
+
+/// The associate accepts a supervisor the administrator proposed, having
+/// compared its fingerprint on their own page. `Ok(false)` if there was no
+/// proposal waiting.
+pub fn accept(
+    conn: &mut DbConn,
+    keys: &Keys,
+    fingerprint: &str,
+) -> QueryResult<Result<bool, KeyChanged>> {
+    let me = TherapistId(keys.therapist());
+    write_transaction(conn, |conn| {
+        let Some(open) = open_of(conn, me)? else {
+            return Ok(Ok(false));
+        };
+        if open.grant_sealed.is_some() || open.fingerprint != fingerprint {
+            return Ok(Ok(false));
+        }
+        match share_now(conn, keys, open.id)? {
+            Ok(()) => Ok(Ok(true)),
+            Err(_) => Err(diesel::result::Error::RollbackTransaction),
+        }
+    })
+    .or_else(|err| match err {
+        diesel::result::Error::RollbackTransaction => {
+            audit::record(conn, Some(me), Action::KeyMismatch, None)?;
+            Ok(Err(KeyChanged))
         }
         other => Err(other),
     })

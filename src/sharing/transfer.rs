@@ -130,7 +130,7 @@ pub fn offer(
         if format < crate::upgrade::CURRENT || !keys.holds(client.0) {
             return Ok(Err(NotOffered::NotMoved));
         }
-        let public = match keys::trusted_key(conn, keys, to, fingerprint)? {
+        let public = match keys::trusted_key(conn, keys, to, fingerprint, true)? {
             Ok(public) => public,
             Err(KeyChanged) => {
                 audit::record(conn, Some(by), Action::KeyMismatch, Some(to.0))?;
@@ -183,8 +183,13 @@ pub fn close(
 /// Why an acceptance failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotAccepted {
-    /// An envelope did not open: moved, tampered with, or not for them.
+    /// An envelope did not open: moved, tampered with, or not for them;
+    /// or the keys offered do not open the client's record.
     Integrity,
+    /// The offer is no longer open, or the client is no longer with the
+    /// therapist it was offered from (or their account is back on, for an
+    /// offer their custodian made).
+    Stale,
 }
 
 /// The colleague accepts: they become the owner. `offered` is their
@@ -196,17 +201,53 @@ pub fn accept(
 ) -> QueryResult<Result<(), NotAccepted>> {
     let (me, client) = (TherapistId(offered.therapist()), offer.client_id);
     write_transaction(conn, |conn| {
-        let versions: Vec<i32> = client_keys::table
+        // Claim the offer: only an open one, once.
+        let claimed = diesel::update(
+            transfers::table
+                .find(offer.id)
+                .filter(transfers::to_id.eq(me))
+                .filter(transfers::accepted_at.is_null())
+                .filter(transfers::declined_at.is_null())
+                .filter(transfers::cancelled_at.is_null()),
+        )
+        .set(transfers::accepted_at.eq(now()))
+        .execute(conn)?;
+        let Some(row) = clients::table
+            .find(client)
+            .select(crate::clients::model::ClientRow::as_select())
+            .first(conn)
+            .optional()?
+        else {
+            return Err(diesel::result::Error::RollbackTransaction);
+        };
+        let owner_active = therapists::table
+            .find(offer.from_id)
+            .select(therapists::status)
+            .first::<String>(conn)?
+            == "active";
+        if claimed != 1
+            || row.therapist_id != offer.from_id
+            || (offer.offered_by != offer.from_id && owner_active)
+        {
+            return Err(diesel::result::Error::RollbackTransaction);
+        }
+        let mut versions: Vec<i32> = client_keys::table
             .filter(client_keys::client_id.eq(client))
             .filter(client_keys::holder_id.eq(me))
             .filter(client_keys::purpose.eq(Purpose::Transfer.as_str()))
             .select(client_keys::version)
             .load(conn)?;
-        let newest: Option<i32> = client_keys::table
+        let mut owners: Vec<i32> = client_keys::table
             .filter(client_keys::client_id.eq(client))
-            .select(diesel::dsl::max(client_keys::version))
-            .first(conn)?;
-        if versions.is_empty() || versions.iter().max() != newest.as_ref() {
+            .filter(client_keys::holder_id.eq(offer.from_id))
+            .filter(client_keys::purpose.eq(OWNER))
+            .select(client_keys::version)
+            .load(conn)?;
+        versions.sort_unstable();
+        owners.sort_unstable();
+        // Every version the owner holds must come along, and the keys must
+        // open the client's record, before anything is deleted.
+        if versions.is_empty() || versions != owners || row.open(offered).damaged() {
             return Ok(Err(NotAccepted::Integrity));
         }
         let mut mine = Vec::new();
@@ -257,15 +298,14 @@ pub fn accept(
         diesel::update(clients::table.find(client))
             .set(clients::therapist_id.eq(me))
             .execute(conn)?;
-        diesel::update(transfers::table.find(offer.id))
-            .set(transfers::accepted_at.eq(now()))
-            .execute(conn)?;
         // A new key version: what the previous owner (and anyone they
         // shared with) held opens nothing written from now on.
         keys::rotate(conn, offered, client)?;
-        for grant in super::grants::grants(conn, me, true)? {
-            // A changed key is audited; the client is simply not shared.
-            let _ = super::grants::share(conn, offered, &grant, &[client])?;
+        for grant in super::grants::grants(conn, me)? {
+            if grant.sealed.is_some() {
+                // A changed key is audited; the client is simply not shared.
+                let _ = super::grants::share(conn, offered, &grant, &[client], false)?;
+            }
         }
         audit::record(conn, Some(me), Action::TransferAccept, Some(offer.id.0))?;
         audit::record(
@@ -276,5 +316,9 @@ pub fn accept(
         )?;
         audit::record(conn, Some(me), Action::KeysRotated, Some(client.0))?;
         Ok(Ok(()))
+    })
+    .or_else(|err| match err {
+        diesel::result::Error::RollbackTransaction => Ok(Err(NotAccepted::Stale)),
+        other => Err(other),
     })
 }

@@ -82,7 +82,13 @@ CREATE TABLE supervisions (
     created_at BIGINT NOT NULL,
     shared_at BIGINT,
     ended_at BIGINT,
-    rotated_at BIGINT
+    rotated_at BIGINT,
+    -- The associate's own consent, sealed under their DK (supervisor,
+    -- fingerprint, row): only then is anything shared, so neither the
+    -- administrator who named a supervisor nor whoever writes the database
+    -- can make the associate's session share with someone they did not
+    -- accept.
+    grant_sealed BLOB
 );
 CREATE UNIQUE INDEX supervisions_one_open ON supervisions (supervisee_id) WHERE ended_at IS NULL;
 CREATE INDEX supervisions_supervisor ON supervisions (supervisor_id, ended_at);
@@ -107,7 +113,10 @@ CREATE TABLE custodians (
     custodian_id BIGINT NOT NULL REFERENCES therapists (id) ON DELETE CASCADE,
     waiting_days INTEGER NOT NULL CHECK (waiting_days BETWEEN 1 AND 30),
     fingerprint TEXT NOT NULL,
-    named_at BIGINT NOT NULL
+    named_at BIGINT NOT NULL,
+    -- The therapist's own consent, sealed under their DK (as for
+    -- supervisions).
+    grant_sealed BLOB
 );
 CREATE TABLE custody_requests (
     id INTEGER PRIMARY KEY NOT NULL,
