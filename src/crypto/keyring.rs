@@ -125,31 +125,21 @@ enum Slot {
     Broken,
 }
 
-/// A therapist's keys for one request: their DK, their private key (opened
-/// when an envelope first needs it) and the client keys they may use.
-pub struct Keys {
-    therapist: i64,
-    dk: DataKey,
-    private_sealed: Option<Vec<u8>>,
-    private: OnceLock<Option<PrivateKey>>,
+/// The client keys a session may use, as stored, and each one opened the
+/// first time a request of the session needed it. Kept by the session
+/// (see `web::session_memory`) while the therapist's key rows are
+/// unchanged, so a page neither reads nor opens them again; forgotten with
+/// the session. Opened keys zeroize when dropped.
+pub struct KeyCache {
     rings: RwLock<HashMap<i64, BTreeMap<u32, Slot>>>,
 }
 
-impl Keys {
-    /// Where a therapist's private key is sealed under their DK.
-    pub fn private_place(therapist: i64) -> Place<'static> {
-        Place::new(therapist, "therapists", "private_key", therapist)
-    }
-
-    /// A keyring from what the database holds for `therapist`.
-    pub fn new(
-        therapist: i64,
-        dk: DataKey,
-        private_sealed: Option<Vec<u8>>,
-        held: Vec<HeldKey>,
-    ) -> Self {
-        // A client with an owner's copy (authenticated under DK) is read and
-        // sealed with owner copies only; envelopes for it are ignored.
+impl KeyCache {
+    /// The rows held, for one therapist. A client with an owner's copy
+    /// (authenticated under DK) is read and sealed with owner copies only:
+    /// envelopes are not sender-authenticated, so one for a client the
+    /// holder owns is ignored.
+    pub fn new(held: Vec<HeldKey>) -> Self {
         let owned: std::collections::HashSet<i64> = held
             .iter()
             .filter(|h| matches!(h.held, Held::Owner(_)))
@@ -166,11 +156,55 @@ impl Keys {
                 .insert(h.version, Slot::Sealed(h.held));
         }
         Self {
+            rings: RwLock::new(rings),
+        }
+    }
+}
+
+/// A therapist's keys for one request: their DK, their private key (opened
+/// when an envelope first needs it), the client keys they may use (a
+/// [`KeyCache`], perhaps shared with the session's earlier requests) and
+/// keys this request made (kept only here, so a write that rolls back
+/// leaves no key behind).
+pub struct Keys {
+    therapist: i64,
+    dk: DataKey,
+    private_sealed: Option<Vec<u8>>,
+    private: OnceLock<Option<PrivateKey>>,
+    cache: Arc<KeyCache>,
+    made: RwLock<HashMap<i64, BTreeMap<u32, Arc<ClientKey>>>>,
+}
+
+impl Keys {
+    /// Where a therapist's private key is sealed under their DK.
+    pub fn private_place(therapist: i64) -> Place<'static> {
+        Place::new(therapist, "therapists", "private_key", therapist)
+    }
+
+    /// A keyring from what the database holds for `therapist`.
+    pub fn new(
+        therapist: i64,
+        dk: DataKey,
+        private_sealed: Option<Vec<u8>>,
+        held: Vec<HeldKey>,
+    ) -> Self {
+        Self::with_cache(therapist, dk, private_sealed, Arc::new(KeyCache::new(held)))
+    }
+
+    /// A keyring over a session's [`KeyCache`].
+    pub fn with_cache(
+        therapist: i64,
+        dk: DataKey,
+        private_sealed: Option<Vec<u8>>,
+        cache: Arc<KeyCache>,
+    ) -> Self {
+        Self {
             therapist,
             dk,
             private_sealed,
             private: OnceLock::new(),
-            rings: RwLock::new(rings),
+            cache,
+            made: RwLock::new(HashMap::new()),
         }
     }
 
@@ -226,15 +260,18 @@ impl Keys {
 
     /// Version `version` of `client`'s key, if held and it opens.
     pub fn client_key(&self, client: i64, version: u32) -> Option<Arc<ClientKey>> {
+        if let Some(key) = read(&self.made).get(&client).and_then(|r| r.get(&version)) {
+            return Some(key.clone());
+        }
         {
-            let rings = self.rings.read().unwrap_or_else(|e| e.into_inner());
+            let rings = read(&self.cache.rings);
             match rings.get(&client)?.get(&version)? {
                 Slot::Open(key) => return Some(key.clone()),
                 Slot::Broken => return None,
                 Slot::Sealed(_) => {}
             }
         }
-        let mut rings = self.rings.write().unwrap_or_else(|e| e.into_inner());
+        let mut rings = self.cache.rings.write().unwrap_or_else(|e| e.into_inner());
         let slot = rings.get_mut(&client)?.get_mut(&version)?;
         if let Slot::Sealed(held) = slot {
             *slot = match self.open_held(client, version, held) {
@@ -250,61 +287,45 @@ impl Keys {
 
     /// The newest version of `client`'s key this keyring holds.
     pub fn current(&self, client: i64) -> Option<Arc<ClientKey>> {
-        let newest = {
-            let rings = self.rings.read().unwrap_or_else(|e| e.into_inner());
-            *rings.get(&client)?.keys().next_back()?
-        };
+        let newest = self.versions(client).into_iter().max()?;
         self.client_key(client, newest)
     }
 
     /// Whether this keyring holds any key of `client`.
     pub fn holds(&self, client: i64) -> bool {
-        self.rings
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&client)
-            .is_some_and(|r| !r.is_empty())
+        !self.versions(client).is_empty()
     }
 
-    /// The versions of `client`'s key held.
+    /// The versions of `client`'s key held, oldest first.
     pub fn versions(&self, client: i64) -> Vec<u32> {
-        self.rings
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
+        let mut versions: Vec<u32> = read(&self.cache.rings)
             .get(&client)
             .map(|r| r.keys().copied().collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if let Some(made) = read(&self.made).get(&client) {
+            versions.extend(made.keys().copied());
+        }
+        versions.sort_unstable();
+        versions.dedup();
+        versions
     }
 
-    /// Every client this keyring holds a key of.
-    pub fn clients(&self) -> Vec<i64> {
-        self.rings
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys()
-            .copied()
-            .collect()
-    }
-
-    /// Keep a key just made (a new client's, a rotation's).
+    /// Keep a key just made (a new client's, a rotation's), for this
+    /// request only: the next one reads it back from the database.
     pub fn adopt(&self, client: i64, key: ClientKey) -> Arc<ClientKey> {
         let key = Arc::new(key);
-        self.rings
+        self.made
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .entry(client)
             .or_default()
-            .insert(key.version(), Slot::Open(key.clone()));
+            .insert(key.version(), key.clone());
         key
     }
+}
 
-    /// Forget every key of `client` (after handing it to a colleague).
-    pub fn forget(&self, client: i64) {
-        self.rings
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&client);
-    }
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

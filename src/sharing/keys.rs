@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use diesel::prelude::*;
 
-use crate::crypto::keyring::{Held, HeldKey};
+use crate::crypto::keyring::{Held, HeldKey, KeyCache};
 use crate::crypto::share::{Envelope, PrivateKey, PublicKey, Purpose};
 use crate::crypto::{ClientKey, DataKey, Keys, Place};
 use crate::db::schema::{client_keys, clients, custody_requests, key_pins, therapists};
@@ -106,10 +106,11 @@ pub fn load_with(
     keyring(conn, therapist, dk, private, rows, at)
 }
 
-/// [`load_with`] for a session, reusing the sealed rows it read before
-/// while the therapist's `key_list_version` (read with the session, moved
-/// by triggers on every write to their rows) is unchanged: no query in the
-/// usual case. Only sealed rows are kept; keys are opened per request.
+/// [`load_with`] for a session, reusing the keys its earlier requests
+/// read and opened while the therapist's `key_list_version` (read with the
+/// session, moved by triggers on every write to their rows) is unchanged:
+/// no query and no opening in the usual case. A custodian holding
+/// envelopes reads afresh each time (releases depend on the clock).
 pub fn load_for_session(
     conn: &mut DbConn,
     session: (
@@ -122,15 +123,21 @@ pub fn load_for_session(
     (version, at): (i64, i64),
 ) -> QueryResult<Keys> {
     let (id, memories) = session;
-    let rows = match memories.sealed::<Vec<KeyRow>>(id, version) {
-        Some(rows) => rows.as_ref().clone(),
-        None => {
-            let rows = rows_held(conn, therapist)?;
-            memories.keep_sealed(id, version, std::sync::Arc::new(rows.clone()));
-            rows
-        }
-    };
-    keyring(conn, therapist, dk, private, rows, at)
+    if let Some(cache) = memories.sealed::<KeyCache>(id, version) {
+        return Ok(Keys::with_cache(therapist.0, dk, private, cache));
+    }
+    let rows = rows_held(conn, therapist)?;
+    if rows
+        .iter()
+        .any(|r| r.purpose == Purpose::Custodian.as_str())
+    {
+        return keyring(conn, therapist, dk, private, rows, at);
+    }
+    let cache = std::sync::Arc::new(KeyCache::new(
+        rows.into_iter().filter_map(KeyRow::held).collect(),
+    ));
+    memories.keep_sealed(id, version, cache.clone());
+    Ok(Keys::with_cache(therapist.0, dk, private, cache))
 }
 
 /// Every client key row `therapist` holds but offers not yet accepted.

@@ -175,20 +175,22 @@ impl SessionMemory {
     }
 }
 
-/// Sessions whose sealed rows are kept at most (a few KiB each).
+/// Sessions whose client keys are kept at most (a few KiB each).
 const MAX_SEALED: usize = 4096;
 
-/// Sealed rows kept for a session, with the version they were read at.
+/// A session's client keys, with the version they were read at.
 type SealedRows = (i64, Arc<dyn Any + Send + Sync>);
 
 /// Every session's memory in this process.
 #[derive(Default)]
 pub struct SessionMemories {
     sessions: Mutex<HashMap<SessionId, Arc<SessionMemory>>>,
-    /// Rows a session read that are *sealed* (its client key rows, exactly
-    /// as the database holds them, never opened), with the version they
-    /// were read at: kept so a page needs no query for them. Apart from
-    /// `sessions` so that keeping them never evicts anyone's opened text.
+    /// A session's client keys (`crypto::keyring::KeyCache`: the rows as
+    /// the database holds them, and each key as opened by a request of
+    /// this session with its own DK, zeroized when dropped), with the key
+    /// list version they were read at: kept so a page neither queries nor
+    /// opens them again. Apart from `sessions` so that keeping them never
+    /// evicts anyone's opened text; forgotten with the session like it.
     sealed: Mutex<HashMap<SessionId, SealedRows>>,
 }
 
