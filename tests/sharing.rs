@@ -1086,6 +1086,37 @@ async fn existing_data_moves_to_client_keys_and_survives_a_stop_halfway(backend:
         }
     }
     let _ = therapist;
+
+    // A note signed before notes could be shared, handed to a colleague:
+    // it reads whole, and its old signature (which covers the process note
+    // the colleague cannot open) is not reported as tampered.
+    let colleague = colleague(&app, "newtherapist@example.org", "Nia Newtherapist").await;
+    let list = app.get("/clients").await;
+    let ione = link_to(&list.body, "Ione Legacyfixture");
+    let fp = fingerprint(&colleague).await;
+    let offered = name_and_confirm(
+        &app,
+        &format!("{ione}/transfer"),
+        &format!("{ione}/transfer"),
+        &[("email", "newtherapist@example.org")],
+        &fp,
+    )
+    .await;
+    assert_eq!(offered.status, 303, "{}", offered.body);
+    let offer = colleague.get(&format!("{ione}/transfer")).await;
+    let accepted = colleague
+        .press(&offer, &format!("{ione}/transfer/accept"))
+        .await;
+    assert_eq!(accepted.status, 303, "{}", accepted.body);
+    let page = colleague.get(&ione).await;
+    for note in links_starting(&page.body, "/notes/") {
+        let shown = colleague.get(&note).await;
+        assert_eq!(shown.status, 200);
+        assert!(!shown.body.contains(NOTICE), "{note}: {}", shown.body);
+        assert!(!shown.body.contains("no longer matches"), "{note}");
+        assert!(!shown.body.contains("Private process note"), "{note}");
+        shown.assert_contains("LEGACYCANARY subjective words");
+    }
 }
 
 /// The move when the server is killed outright (SIGKILL) mid-move, on the

@@ -140,8 +140,9 @@ pub struct Note {
     /// Last save.
     pub updated_at: i64,
     /// For a signed note: whether its content and signer still match the
-    /// hash sealed at signing. `None` for drafts (and when a part failed to
-    /// open).
+    /// hash sealed at signing. `None` for drafts, when a part failed to
+    /// open, and for a note signed before notes could be shared read by
+    /// anyone but its author (its hash covers the process note).
     pub intact: Option<bool>,
 }
 
@@ -256,14 +257,24 @@ impl NoteRow {
         note.intact = match (&self.content_hash, note.content()) {
             (Some(blob), Some(content)) => {
                 let signer = self.signed_as.as_deref();
-                Some(r.open_bytes("content_hash", blob).is_ok_and(|stored| {
+                match r.open_bytes("content_hash", blob) {
+                    Err(_) => Some(false),
                     // Signed since notes could be shared: the hash leaves
                     // the private process note out, so every reader can
-                    // check it. Before: only the author can.
-                    stored.as_slice() == shared_hash(&note.facts, &content, signer)
-                        || (by_reader
-                            && stored.as_slice() == content_hash(&note.facts, &content, signer))
-                }))
+                    // check it.
+                    Ok(stored)
+                        if stored.as_slice() == shared_hash(&note.facts, &content, signer) =>
+                    {
+                        Some(true)
+                    }
+                    // Signed before: the hash covers the process note, so
+                    // only its author can check it; anyone else is told
+                    // nothing rather than warned falsely.
+                    Ok(stored) if by_reader => {
+                        Some(stored.as_slice() == content_hash(&note.facts, &content, signer))
+                    }
+                    Ok(_) => None,
+                }
             }
             _ => None,
         };
