@@ -5,7 +5,7 @@
 //! its owner's next sign-in.
 
 use diesel::prelude::*;
-use tearsheet::db::schema::{addenda, handouts_given, note_versions, notes, therapists};
+use tearsheet::db::schema::{addenda, handouts_given, note_versions, notes};
 
 use crate::both_backends;
 use crate::helpers::{Agent, Backend, TestApp};
@@ -177,13 +177,6 @@ fn blob_versions(app: &TestApp) -> Vec<(&'static str, u8)> {
     out
 }
 
-fn data_format(app: &TestApp) -> i32 {
-    therapists::table
-        .select(therapists::data_format)
-        .first(&mut *app.pool().get().expect("conn"))
-        .expect("format")
-}
-
 /// Sign in as the fixture's therapist and wait for the background upgrade.
 async fn sign_in_and_wait_for_the_upgrade(app: &TestApp) {
     let page = app
@@ -191,7 +184,7 @@ async fn sign_in_and_wait_for_the_upgrade(app: &TestApp) {
         .await;
     assert_eq!(page.location(), Some("/clients"), "{}", page.body);
     for _ in 0..200 {
-        if data_format(app) == tearsheet::upgrade::CURRENT {
+        if app.data_format() == tearsheet::upgrade::CURRENT {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -205,7 +198,7 @@ async fn legacy_data_reads_and_is_bound_to_its_owners_after_sign_in(backend: Bac
         blob_versions(&app).iter().all(|(_, v)| *v == 1),
         "the fixture is version 1"
     );
-    assert_eq!(data_format(&app), 1);
+    assert_eq!(app.data_format(), 1);
     sign_in_and_wait_for_the_upgrade(&app).await;
     let versions = blob_versions(&app);
     // Three notes (one signed), an earlier version, an addendum, a handout.

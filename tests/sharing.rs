@@ -994,13 +994,6 @@ fn key_kinds(app: &TestApp) -> Vec<(&'static str, bool)> {
     out
 }
 
-fn data_format(app: &TestApp) -> i32 {
-    therapists::table
-        .select(therapists::data_format)
-        .first(&mut *app.pool().get().expect("conn"))
-        .expect("format")
-}
-
 async fn reads_whole(agent: &Agent) {
     let list = agent.get("/clients").await;
     let ione = link_to(&list.body, "Ione Legacyfixture");
@@ -1061,7 +1054,7 @@ async fn existing_data_moves_to_client_keys_and_survives_a_stop_halfway(backend:
             .any(|(t, ck)| !ck && !t.ends_with("process_note")),
         "part not"
     );
-    assert!(data_format(&app) < tearsheet::upgrade::CURRENT);
+    assert!(app.data_format() < tearsheet::upgrade::CURRENT);
     // Everything reads, half moved.
     assert_eq!(
         app.log_in("legacy@example.org", "legacy fixture password")
@@ -1071,12 +1064,12 @@ async fn existing_data_moves_to_client_keys_and_survives_a_stop_halfway(backend:
     );
     // (That sign-in resumed the move in the background.)
     for _ in 0..200 {
-        if data_format(&app) == tearsheet::upgrade::CURRENT {
+        if app.data_format() == tearsheet::upgrade::CURRENT {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(data_format(&app), tearsheet::upgrade::CURRENT);
+    assert_eq!(app.data_format(), tearsheet::upgrade::CURRENT);
     reads_whole(&app).await;
     for (table, under_ck) in key_kinds(&app) {
         if table.ends_with("process_note") {

@@ -527,6 +527,17 @@ impl TestApp {
             .expect("age sessions");
     }
 
+    /// The data format of the (first) therapist's sealed data, which
+    /// `tearsheet::upgrade` moves after a sign-in.
+    pub fn data_format(&self) -> i32 {
+        use diesel::prelude::*;
+        use tearsheet::db::schema::therapists;
+        therapists::table
+            .select(therapists::data_format)
+            .first(&mut *self.pool().get().expect("conn"))
+            .expect("format")
+    }
+
     pub fn audit_count(&self, action: &str) -> i64 {
         use diesel::prelude::*;
         use tearsheet::db::schema::audit_events;
