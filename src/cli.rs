@@ -43,6 +43,10 @@ pub struct Cli {
     #[arg(long, env = "TEARSHEET_HANDOUTS_DIR", global = true)]
     pub handouts_dir: Option<std::path::PathBuf>,
 
+    /// A folder of signed packs (each subfolder a pack) to load at start.
+    #[arg(long, env = "TEARSHEET_PACKS_DIR", global = true)]
+    pub packs_dir: Option<std::path::PathBuf>,
+
     /// Serve https with this PEM certificate chain (with --tls-key).
     #[arg(long, env = "TEARSHEET_TLS_CERT", global = true, requires = "tls_key")]
     pub tls_cert: Option<std::path::PathBuf>,
@@ -105,11 +109,35 @@ pub enum Command {
         #[arg(long, default_value = "demo@tearsheet.invalid")]
         email: String,
     },
+    /// Work with signed packs (see docs/PACKS.md).
+    Packs {
+        /// What to do.
+        #[command(subcommand)]
+        action: PacksCommand,
+    },
     /// Work with the audit trail.
     Audit {
         /// What to do with it.
         #[command(subcommand)]
         action: AuditCommand,
+    },
+}
+
+/// `tearsheet packs …`.
+#[derive(Subcommand, Debug)]
+pub enum PacksCommand {
+    /// Trust a publisher's minisign public key (a minisign.pub file): packs
+    /// it signed load at the next start or refresh.
+    Trust {
+        /// The public key file.
+        keyfile: std::path::PathBuf,
+    },
+    /// List the trusted keys.
+    Keys,
+    /// Print the [files] table for a pack folder (paste it into pack.toml, then sign).
+    Hash {
+        /// The pack folder.
+        dir: std::path::PathBuf,
     },
 }
 
@@ -133,6 +161,7 @@ impl Cli {
         config.idle_timeout = self.idle_timeout;
         config.trusted_proxy = self.trusted_proxy;
         config.handouts_dir = self.handouts_dir.clone();
+        config.packs_dir = self.packs_dir.clone();
         if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
             config.tls = true;
             config.tls_files = Some((cert.clone(), key.clone()));
@@ -229,6 +258,7 @@ pub fn main() -> anyhow::Result<()> {
             println!("Recovery code: {}", made.recovery_code);
             Ok(())
         }
+        Command::Packs { action } => packs(&config, action),
         Command::Audit {
             action: AuditCommand::Verify,
         } => {
@@ -249,6 +279,58 @@ pub fn main() -> anyhow::Result<()> {
             }
         }
     }
+}
+
+fn packs(config: &Config, action: PacksCommand) -> anyhow::Result<()> {
+    if let PacksCommand::Hash { dir } = &action {
+        let files = crate::packs::files::read_folder(dir)
+            .map_err(|r| anyhow::anyhow!("{}: {}", r.file, r.reason))?;
+        println!("[files]");
+        for (path, text) in files.iter().filter(|(p, _)| {
+            p.as_str() != crate::packs::files::MANIFEST
+                && p.as_str() != crate::packs::files::SIGNATURE
+        }) {
+            println!(
+                "\"{path}\" = \"{}\"",
+                crate::packs::manifest::sha256_hex(text)
+            );
+        }
+        return Ok(());
+    }
+    let mut conn = db::connect_one(&config.database_url, config.db_timeout)?;
+    db::migrate(&mut conn)?;
+    match action {
+        PacksCommand::Trust { keyfile } => {
+            let text = std::fs::read_to_string(&keyfile)
+                .with_context(|| format!("could not read {}", keyfile.display()))?;
+            let (key_id, line) = crate::packs::manifest::parse_public_key(&text)
+                .map_err(|why| anyhow::anyhow!("{} was not trusted: {why}", keyfile.display()))?;
+            if crate::packs::store::trust(&mut conn, &key_id, &line, None)? {
+                crate::audit::record(
+                    &mut conn,
+                    None,
+                    crate::audit::Action::PackKeyTrust,
+                    Some(crate::packs::pages::key_subject(&key_id)),
+                )?;
+                println!(
+                    "Trusted key {key_id}. Packs it signed load at the next start (or at once on a running server, within a minute)."
+                );
+            } else {
+                println!("Key {key_id} was already trusted.");
+            }
+        }
+        PacksCommand::Hash { .. } => {}
+        PacksCommand::Keys => {
+            let keys = crate::packs::store::keys(&mut conn)?;
+            if keys.is_empty() {
+                println!("No publisher keys are trusted yet.");
+            }
+            for k in keys {
+                println!("{}  {}", k.key_id, k.public_key);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {

@@ -36,6 +36,8 @@ pub struct Config {
     pub kdf: KdfParams,
     /// A folder of extra handouts (Markdown with front matter) to load at start.
     pub handouts_dir: Option<std::path::PathBuf>,
+    /// A folder of signed packs, each subfolder a pack, read at start.
+    pub packs_dir: Option<std::path::PathBuf>,
     /// The clock a custodian's waiting period is measured by. Always the
     /// system clock in `tearsheet serve`; tests move it forward by days
     /// (there is no flag or variable for it).
@@ -86,6 +88,7 @@ impl Config {
             db_timeout: Duration::from_secs(3),
             kdf: KdfParams::DEFAULT,
             handouts_dir: None,
+            packs_dir: None,
             custody_clock: CustodyClock::default(),
         }
     }

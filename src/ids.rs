@@ -133,3 +133,7 @@ id_type!(
     /// A client offered to a colleague: `transfers.id`.
     TransferId
 );
+id_type!(
+    /// A pack uploaded in the app: `packs.id`.
+    PackUploadId
+);

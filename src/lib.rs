@@ -16,6 +16,7 @@ pub mod handouts;
 pub mod ids;
 pub mod measures;
 pub mod notes;
+pub mod packs;
 pub mod sharing;
 pub mod startup;
 pub mod tags;

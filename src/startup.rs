@@ -66,7 +66,14 @@ impl Application {
         tokio::spawn(crate::auth::session::forget_ended_sessions(state.clone()));
         let library = web::Data::new(crate::handouts::Library::load(
             config.handouts_dir.as_deref(),
+            config.packs_dir.as_deref(),
         ));
+        let loaded = library.clone();
+        state
+            .db(move |conn| Ok(loaded.packs.refresh(conn)?))
+            .await
+            .map_err(|e| anyhow::anyhow!("loading packs: {e:?}"))?;
+        tokio::spawn(crate::packs::pages::watch(state.clone(), library.clone()));
         let server = actix_web::HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -107,6 +114,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(crate::measures::configure)
         .configure(crate::handouts::configure)
         .configure(crate::sharing::configure)
+        .configure(crate::packs::configure)
         .configure(crate::audit::trail::configure);
 }
 

@@ -699,7 +699,8 @@ async fn a_pack_loads_its_good_files_and_names_the_bad_ones() {
     app.set_up().await;
     let page = app.get("/handouts").await;
     page.assert_contains("Grief comes in waves");
-    page.assert_contains("Some handouts in the pack did not load");
+    page.assert_contains("Some local handouts did not load");
+    page.assert_contains("Unsigned, local");
     page.assert_contains("<strong>broken.md</strong>: its front matter is not valid TOML (line 2)");
     page.assert_contains("<strong>clash.md</strong>: its slug is already used");
     page.assert_contains(

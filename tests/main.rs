@@ -12,6 +12,7 @@ mod integrity;
 mod measures;
 mod notes;
 mod operations;
+mod packs;
 mod privacy;
 mod quality;
 mod security;

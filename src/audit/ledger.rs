@@ -126,6 +126,16 @@ actions! {
     AccountDisable = ("account.disable", "Account turned off"),
     /// The administrator enabled an account again (subject: the account).
     AccountEnable = ("account.enable", "Account turned on"),
+    /// A publisher's pack key was trusted (subject: the key id's first 8 bytes).
+    PackKeyTrust = ("pack.key_trust", "Pack publisher trusted"),
+    /// A publisher's pack key was no longer trusted (subject: as above).
+    PackKeyRemove = ("pack.key_remove", "Pack publisher no longer trusted"),
+    /// A pack was uploaded (subject: the upload).
+    PackUpload = ("pack.upload", "Pack uploaded"),
+    /// An upload was refused (subject: none).
+    PackRefused = ("pack.refused", "Pack refused"),
+    /// An uploaded pack was removed (subject: the upload).
+    PackRemove = ("pack.remove", "Pack removed"),
     /// A client's record was exported or printed (subject: the client).
     ClientExport = ("client.export", "Client record exported"),
     /// A therapist exported their whole caseload (plaintext).

@@ -80,6 +80,7 @@ struct PracticePage {
     errors: FieldErrors,
     date_styles: Vec<(&'static str, &'static str, bool)>,
     require_custodian: bool,
+    pack_keys: Vec<crate::packs::pages::KeyRow>,
 }
 
 async fn practice_page(
@@ -90,13 +91,14 @@ async fn practice_page(
     email: String,
     errors: FieldErrors,
 ) -> Result<PracticePage, AppError> {
-    let (accounts, pending, custodians, require_custodian) = state
+    let (accounts, pending, custodians, require_custodian, keys) = state
         .db(|conn| {
             Ok((
                 account::all(conn)?,
                 invites::pending(conn)?,
                 crate::sharing::custody::named_custodians(conn)?,
                 account::custodian_required(conn)?,
+                crate::packs::store::keys(conn)?,
             ))
         })
         .await?;
@@ -161,6 +163,7 @@ async fn practice_page(
             .map(|d| (d.key(), d.label(), *d == session.dates))
             .collect(),
         require_custodian,
+        pack_keys: crate::packs::pages::key_rows(&keys, &names, session),
     })
 }
 

@@ -8,6 +8,7 @@ diesel::table! {
         name -> Nullable<Text>,
         date_style -> Text,
         require_custodian -> Bool,
+        packs_changed -> BigInt,
     }
 }
 
@@ -133,6 +134,7 @@ diesel::table! {
         form_id -> Nullable<Text>,
         signed_as -> Nullable<Text>,
         author_id -> BigInt,
+        layout -> Nullable<Binary>,
     }
 }
 
@@ -149,6 +151,7 @@ diesel::table! {
         process_note -> Binary,
         tags -> Binary,
         author_id -> BigInt,
+        layout -> Nullable<Binary>,
     }
 }
 
@@ -358,3 +361,33 @@ diesel::allow_tables_to_appear_in_same_query!(therapists, custody_requests);
 diesel::allow_tables_to_appear_in_same_query!(therapists, transfers);
 diesel::allow_tables_to_appear_in_same_query!(therapists, client_keys);
 diesel::allow_tables_to_appear_in_same_query!(therapists, note_reviews);
+
+diesel::table! {
+    pack_keys (key_id) {
+        key_id -> Text,
+        public_key -> Text,
+        trusted_by -> Nullable<BigInt>,
+        trusted_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    packs (id) {
+        id -> BigInt,
+        pack_id -> Text,
+        version -> Integer,
+        files -> Text,
+        uploaded_by -> BigInt,
+        uploaded_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    pack_terms (term) {
+        term -> Text,
+        label -> Text,
+        help -> Text,
+        pack_name -> Text,
+        recorded_at -> BigInt,
+    }
+}

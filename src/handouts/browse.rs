@@ -56,6 +56,7 @@ async fn library(
                 fits: tags::builtin_views(&h.fits),
                 own: h.editable(),
                 card: h.card_of.is_some(),
+                provenance: h.provenance(),
             }
         })
         .collect();
@@ -159,7 +160,7 @@ pub async fn handout_page(
             therapist_name(state, meta.last_editor).await?,
             session.dates.moment(meta.changed_at)
         )),
-        _ => None,
+        _ => h.provenance(),
     };
     let options = form.options();
     Ok(HandoutPage {

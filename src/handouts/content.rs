@@ -24,8 +24,11 @@ use serde::Deserialize;
 pub enum Origin {
     /// Compiled into Tearsheet; read-only.
     Builtin,
-    /// Loaded from this file of the `--handouts-dir` pack; read-only.
-    Pack(String),
+    /// Loaded from this file of the `--handouts-dir` folder: unsigned,
+    /// local; read-only.
+    Local(String),
+    /// From a signed pack (see `packs`); read-only.
+    Signed(crate::packs::content::PackLabel),
     /// The practice's own (imported or copied), editable by whoever added
     /// it and by administrators.
     Practice(PracticeMeta),
@@ -78,6 +81,19 @@ impl Handout {
             (Some(t), true) => t,
             (None, true) => "Something to read at home",
             (_, false) => &self.title,
+        }
+    }
+
+    /// Where it came from, in words, for the library and its page; none
+    /// for built-in and the practice's own (said elsewhere).
+    pub fn provenance(&self) -> Option<String> {
+        match &self.origin {
+            Origin::Local(_) => Some("Unsigned, local: from this server's handouts folder.".into()),
+            Origin::Signed(pack) => Some(format!(
+                "From the signed pack {}, version {}.",
+                pack.name, pack.version
+            )),
+            _ => None,
         }
     }
 
@@ -218,24 +234,9 @@ pub fn parse(text: &str, origin: Origin) -> Result<Handout, String> {
     })
 }
 
-const BUILTIN_FILES: [&str; 2] = [
-    include_str!("library/crying-in-therapy.md"),
-    include_str!("library/crying-in-therapy-card.md"),
-];
-
-/// The built-in handouts.
+/// The built-in handouts (from the built-in pack, `src/packs/builtin/`).
 pub fn builtins() -> Vec<Handout> {
-    BUILTIN_FILES
-        .iter()
-        .filter_map(|text| match parse(text, Origin::Builtin) {
-            Ok(h) => Some(h),
-            Err(err) => {
-                // A unit test proves every built-in parses; this cannot happen in a release.
-                tracing::error!(error = %err, "a built-in handout failed to parse");
-                None
-            }
-        })
-        .collect()
+    crate::packs::builtin::BUILTIN.contents.handouts.clone()
 }
 
 /// A pack file that did not load, and why.
@@ -247,45 +248,12 @@ pub struct PackProblem {
     pub problem: String,
 }
 
-/// The largest handout file a pack may hold.
+/// The largest handout file the local folder may hold.
 const MAX_PACK_FILE: u64 = 2 * 1024 * 1024;
 
-/// Read a pack file that is a plain file inside the pack folder: never a
-/// symbolic link (which could point anywhere), never something swapped in
-/// between the check and the read, never larger than [`MAX_PACK_FILE`].
+/// Read a local handout file: a plain file, never a symbolic link.
 fn read_pack_file(path: &std::path::Path) -> Result<String, String> {
-    use std::io::Read as _;
-    let before = std::fs::symlink_metadata(path).map_err(|_| "it could not be read".to_owned())?;
-    if before.file_type().is_symlink() {
-        return Err("it is a symbolic link; a pack may hold only plain files".into());
-    }
-    if !before.is_file() {
-        return Err("it is not a plain file".into());
-    }
-    if before.len() > MAX_PACK_FILE {
-        return Err(format!(
-            "it is larger than {} MB",
-            MAX_PACK_FILE / (1024 * 1024)
-        ));
-    }
-    let file = std::fs::File::open(path).map_err(|_| "it could not be read".to_owned())?;
-    let opened = file
-        .metadata()
-        .map_err(|_| "it could not be read".to_owned())?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        if (opened.dev(), opened.ino()) != (before.dev(), before.ino()) {
-            return Err("it changed while it was being read".into());
-        }
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_PACK_FILE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|_| "it could not be read".to_owned())?;
-    if bytes.len() as u64 > MAX_PACK_FILE || !opened.is_file() {
-        return Err("it changed while it was being read".into());
-    }
+    let bytes = crate::packs::files::read_plain(path, MAX_PACK_FILE)?;
     String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())
 }
 
@@ -316,7 +284,7 @@ pub fn load_pack(dir: &std::path::Path, taken: &[String]) -> (Vec<Handout>, Vec<
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let loaded = read_pack_file(&path)
-            .and_then(|text| parse(&text, Origin::Pack(file.clone())))
+            .and_then(|text| parse(&text, Origin::Local(file.clone())))
             .and_then(|h| {
                 if taken.contains(&h.slug) || handouts.iter().any(|o| o.slug == h.slug) {
                     Err("its slug is already used by another handout".to_owned())
@@ -339,9 +307,12 @@ mod tests {
     #[test]
     fn every_builtin_handout_parses() {
         let all = builtins();
-        assert_eq!(all.len(), BUILTIN_FILES.len());
+        assert_eq!(all.len(), 2);
         assert!(all.iter().any(|h| h.slug == "crying-in-therapy"));
-        assert_eq!(all[1].card_of.as_deref(), Some("crying-in-therapy"));
+        assert!(
+            all.iter()
+                .any(|h| h.card_of.as_deref() == Some("crying-in-therapy"))
+        );
     }
 
     #[test]

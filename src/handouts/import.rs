@@ -77,37 +77,9 @@ async fn import_upload(
     Signed(session): Signed,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
-    use futures_util::StreamExt as _;
-    if crate::web::form::media_type(&req) != "multipart/form-data" {
-        return Err(AppError::bad_request(
-            "This page expects a file sent from Tearsheet's own import page.",
-        ));
-    }
-    // The whole body first, bounded: an oversized upload is read to its end
-    // (and thrown away) so the browser sees the 413 page.
-    let body =
-        crate::web::form::read_limited(&req, payload.into_inner(), IMPORT_FORM_LIMIT).await?;
-    let mut parts = actix_multipart::Multipart::new(
-        req.headers(),
-        futures_util::stream::once(async move {
-            Ok::<_, actix_web::error::PayloadError>(web::Bytes::from(body))
-        }),
-    );
+    let parts = crate::web::form::read_multipart(&req, payload, IMPORT_FORM_LIMIT).await?;
     let (mut csrf, mut kind, mut file) = (None, String::new(), Vec::new());
-    while let Some(field) = parts.next().await {
-        let mut field = field.map_err(|_| {
-            AppError::bad_request(
-                "The upload arrived incomplete. Please choose the file and send it again.",
-            )
-        })?;
-        let name = field.name().unwrap_or_default().to_owned();
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|_| {
-                AppError::bad_request("The upload arrived incomplete. Please send it again.")
-            })?;
-            bytes.extend_from_slice(&chunk);
-        }
+    for (name, bytes) in parts {
         match name.as_str() {
             "csrf_token" => csrf = String::from_utf8(bytes).ok(),
             "kind" => kind = String::from_utf8(bytes).unwrap_or_default(),

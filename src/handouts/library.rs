@@ -1,65 +1,86 @@
-//! The handouts a practice can use: built-ins, a pack from
-//! `--handouts-dir` (both fixed at start), and the practice's own (from the
-//! database, read per request).
+//! The handouts a practice can use: built-ins and the unsigned local ones
+//! from `--handouts-dir` (both fixed at start), those of signed packs (as
+//! loaded now, see `packs`), and the practice's own (from the database,
+//! read per request).
 
 use super::content::{self, Handout, PackProblem};
 use super::render::{estimated_pages, readability};
+use crate::packs::Registry;
 
-/// Built-in and pack handouts, loaded once at start.
+/// Built-in, local and pack handouts.
 pub struct Library {
-    fixed: Vec<Handout>,
-    /// Pack files that did not load, shown on the library page.
+    /// Built-in and `--handouts-dir` handouts, loaded once at start.
+    local: Vec<Handout>,
+    /// Local handout files that did not load, shown on the library page.
     pub problems: Vec<PackProblem>,
+    /// Signed packs.
+    pub packs: Registry,
 }
 
 impl Library {
-    /// Load the built-ins and, if given, a pack folder. A bad pack file is
-    /// logged and reported; the rest still load.
-    pub fn load(pack: Option<&std::path::Path>) -> Self {
-        let mut fixed = content::builtins();
+    /// Load the built-ins and, if given, the local handouts folder; read the
+    /// packs folder (checked against trusted keys at the first refresh). A
+    /// bad local file is logged and reported; the rest still load.
+    pub fn load(handouts: Option<&std::path::Path>, packs: Option<&std::path::Path>) -> Self {
+        let mut local = content::builtins();
         let mut problems = Vec::new();
-        if let Some(dir) = pack {
-            let taken: Vec<String> = fixed.iter().map(|h| h.slug.clone()).collect();
+        if let Some(dir) = handouts {
+            let taken: Vec<String> = local.iter().map(|h| h.slug.clone()).collect();
             let (loaded, bad) = content::load_pack(dir, &taken);
             for p in &bad {
-                tracing::warn!(file = %p.file, problem = %p.problem, "a handout in the pack did not load");
+                tracing::warn!(file = %p.file, problem = %p.problem, "a local handout did not load");
             }
             tracing::info!(
                 loaded = loaded.len(),
                 failed = bad.len(),
-                "loaded the handout pack"
+                "loaded the local handouts"
             );
-            fixed.extend(loaded);
+            local.extend(loaded);
             problems = bad;
         }
-        Self { fixed, problems }
+        let taken = local.iter().map(|h| h.slug.clone()).collect();
+        Self {
+            local,
+            problems,
+            packs: Registry::start(packs, taken),
+        }
     }
 
-    /// Built-in and pack handouts.
-    pub fn fixed(&self) -> &[Handout] {
-        &self.fixed
+    /// Slugs of the built-in and local handouts.
+    pub fn fixed_local_slugs(&self) -> Vec<String> {
+        self.local.iter().map(|h| h.slug.clone()).collect()
+    }
+
+    /// Built-in, local and pack handouts.
+    pub fn fixed(&self) -> Vec<Handout> {
+        let packs = self.packs.current();
+        self.local.iter().chain(packs.handouts()).cloned().collect()
     }
 
     /// Every handout: the fixed ones, then the practice's own.
     pub fn with_practice(&self, practice: Vec<Handout>) -> Vec<Handout> {
-        let mut all = self.fixed.clone();
-        all.extend(
-            practice
-                .into_iter()
-                .filter(|p| !self.fixed.iter().any(|f| f.slug == p.slug)),
-        );
+        let mut all = self.fixed();
+        let fixed = all.len();
+        all.extend(practice);
+        let mut seen = std::collections::HashSet::new();
+        let mut index = 0;
+        all.retain(|h| {
+            index += 1;
+            // A practice handout whose slug a fixed one took is hidden.
+            seen.insert(h.slug.clone()) || index <= fixed
+        });
         all
     }
 
     /// Whether a slug is taken by a fixed handout.
     pub fn is_fixed(&self, slug: &str) -> bool {
-        self.fixed.iter().any(|h| h.slug == slug)
+        self.fixed().iter().any(|h| h.slug == slug)
     }
 
     /// Fixed handouts (full versions, not cards) that fit any of these tags.
-    pub fn suggestions(&self, tags: &[String]) -> Vec<&Handout> {
-        self.fixed
-            .iter()
+    pub fn suggestions(&self, tags: &[String]) -> Vec<Handout> {
+        self.fixed()
+            .into_iter()
             .filter(|h| h.card_of.is_none() && h.fits.iter().any(|f| tags.contains(f)))
             .collect()
     }

@@ -20,6 +20,8 @@ pub struct LibraryCard {
     pub fits: Vec<TagView>,
     pub own: bool,
     pub card: bool,
+    /// "Unsigned, local…" or "From the signed pack…".
+    pub provenance: Option<String>,
 }
 
 /// `/handouts`.

@@ -14,51 +14,29 @@ pub struct Section {
     pub hint: &'static str,
 }
 
-const SUBJECTIVE: Section = Section {
-    key: "subjective",
-    label: "Subjective",
-    hint: "What the client reported: feelings, concerns, their own words.",
-};
-const OBJECTIVE: Section = Section {
-    key: "objective",
-    label: "Objective",
-    hint: "What you observed: affect, behaviour, presentation.",
-};
-const ASSESSMENT: Section = Section {
-    key: "assessment",
-    label: "Assessment",
-    hint: "Your clinical understanding of what happened and why it matters.",
-};
-const PLAN: Section = Section {
-    key: "plan",
-    label: "Plan",
-    hint: "Next steps, homework, and focus for the next session.",
-};
-const DATA: Section = Section {
-    key: "data",
-    label: "Data",
-    hint: "What was said and observed in the session.",
-};
-const BEHAVIOUR: Section = Section {
-    key: "behaviour",
-    label: "Behaviour",
-    hint: "The client's presentation and what they brought.",
-};
-const INTERVENTION: Section = Section {
-    key: "intervention",
-    label: "Intervention",
-    hint: "What you did: techniques, reflections, interventions.",
-};
-const RESPONSE: Section = Section {
-    key: "response",
-    label: "Response",
-    hint: "How the client responded to the intervention.",
-};
-const TEXT: Section = Section {
-    key: "text",
-    label: "Notes",
-    hint: "Write the session note in your own structure.",
-};
+/// Each format's sections, read from the built-in pack's templates
+/// (`src/packs/builtin/templates/`), in [`NoteFormat::ALL`] order.
+static SECTIONS: std::sync::LazyLock<[Vec<Section>; 4]> = std::sync::LazyLock::new(|| {
+    NoteFormat::ALL.map(|format| {
+        let key = format!("tearsheet/{}", format.key());
+        crate::packs::builtin::BUILTIN
+            .contents
+            .templates
+            .iter()
+            .find(|t| t.key == key)
+            .map(|t| {
+                t.sections
+                    .iter()
+                    .map(|s| Section {
+                        key: s.key.as_str(),
+                        label: s.label.as_str(),
+                        hint: s.prompt.as_str(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    })
+});
 
 /// A note's documentation format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,12 +82,8 @@ impl NoteFormat {
 
     /// The format's sections, in order.
     pub fn sections(self) -> &'static [Section] {
-        match self {
-            Self::Soap => &[SUBJECTIVE, OBJECTIVE, ASSESSMENT, PLAN],
-            Self::Dap => &[DATA, ASSESSMENT, PLAN],
-            Self::Birp => &[BEHAVIOUR, INTERVENTION, RESPONSE, PLAN],
-            Self::Free => &[TEXT],
-        }
+        let index = Self::ALL.iter().position(|f| *f == self).unwrap_or(0);
+        &SECTIONS[index]
     }
 }
 

@@ -21,44 +21,21 @@ pub struct BuiltinTag {
     pub description: &'static str,
 }
 
-/// The built-in vocabulary. Slugs are stable: never rename one.
-pub const BUILTIN: [BuiltinTag; 7] = [
-    BuiltinTag {
-        slug: "tearful-breakthrough",
-        label: "Tearful breakthrough",
-        description: "Tears came with a new understanding or a step forward.",
-    },
-    BuiltinTag {
-        slug: "emotional-release",
-        label: "Emotional release",
-        description: "Feelings held back for a long time were let out.",
-    },
-    BuiltinTag {
-        slug: "vulnerability",
-        label: "Vulnerability",
-        description: "The client let themselves be seen, even though it felt risky.",
-    },
-    BuiltinTag {
-        slug: "trust-building",
-        label: "Trust building",
-        description: "A step in trust between the client and you.",
-    },
-    BuiltinTag {
-        slug: "self-compassion",
-        label: "Self-compassion",
-        description: "The client met their own pain with kindness.",
-    },
-    BuiltinTag {
-        slug: "stress-relief",
-        label: "Stress relief",
-        description: "Tension or stress eased during the session.",
-    },
-    BuiltinTag {
-        slug: "stigma-challenged",
-        label: "Stigma challenged",
-        description: "The client questioned shame about crying or needing help.",
-    },
-];
+/// The built-in vocabulary, read from the built-in pack
+/// (`src/packs/builtin/vocabularies/moments.toml`). Slugs are stable:
+/// never rename one.
+pub static BUILTIN: std::sync::LazyLock<Vec<BuiltinTag>> = std::sync::LazyLock::new(|| {
+    crate::packs::builtin::BUILTIN
+        .contents
+        .tags
+        .iter()
+        .map(|t| BuiltinTag {
+            slug: t.term.as_str(),
+            label: t.label.as_str(),
+            description: t.help.as_str(),
+        })
+        .collect()
+});
 
 /// The built-in tag with this slug.
 pub fn builtin(slug: &str) -> Option<&'static BuiltinTag> {

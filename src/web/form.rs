@@ -88,6 +88,47 @@ pub async fn read_limited(
     Ok(body)
 }
 
+/// Read a `multipart/form-data` body (a file sent from one of our pages)
+/// whole, bounded by `limit`, into its named parts.
+pub async fn read_multipart(
+    req: &HttpRequest,
+    payload: actix_web::web::Payload,
+    limit: usize,
+) -> Result<Vec<(String, Vec<u8>)>, AppError> {
+    if media_type(req) != "multipart/form-data" {
+        return Err(AppError::bad_request(
+            "This page expects a file sent from Tearsheet's own pages.",
+        ));
+    }
+    // The whole body first, bounded: an oversized upload is read to its end
+    // (and thrown away) so the browser sees the 413 page.
+    let body = read_limited(req, payload.into_inner(), limit).await?;
+    let mut parts = actix_multipart::Multipart::new(
+        req.headers(),
+        futures_util::stream::once(async move {
+            Ok::<_, actix_web::error::PayloadError>(actix_web::web::Bytes::from(body))
+        }),
+    );
+    let mut out = Vec::new();
+    while let Some(field) = parts.next().await {
+        let mut field = field.map_err(|_| {
+            AppError::bad_request(
+                "The upload arrived incomplete. Please choose the file and send it again.",
+            )
+        })?;
+        let name = field.name().unwrap_or_default().to_owned();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|_| {
+                AppError::bad_request("The upload arrived incomplete. Please send it again.")
+            })?;
+            bytes.extend_from_slice(&chunk);
+        }
+        out.push((name, bytes));
+    }
+    Ok(out)
+}
+
 /// Split a form body into decoded pairs, refusing invalid UTF-8.
 pub fn parse_pairs(body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
     let invalid = || {

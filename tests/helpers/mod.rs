@@ -2,6 +2,7 @@ pub mod app;
 pub mod binary;
 pub mod browser;
 pub mod gates;
+pub mod packs;
 pub mod pg;
 
 pub use app::{Agent, Backend, TestApp};
