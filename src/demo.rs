@@ -172,6 +172,7 @@ fn note_content(rng: &mut fastrand::Rng, format: NoteFormat) -> NoteContent {
         }
     }
     NoteContent {
+        template: None,
         sections,
         key_moment: if tagged {
             pick(rng, &MOMENTS).to_owned()

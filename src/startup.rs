@@ -60,14 +60,16 @@ impl Application {
             listener.local_addr()?
         );
 
-        let state = web::Data::new(
-            AppState::new(pool, config.clone()).with_sign_in_hook(Arc::new(crate::upgrade::start)),
-        );
-        tokio::spawn(crate::auth::session::forget_ended_sessions(state.clone()));
         let library = web::Data::new(crate::handouts::Library::load(
             config.handouts_dir.as_deref(),
             config.packs_dir.as_deref(),
         ));
+        let state = web::Data::new(
+            AppState::new(pool, config.clone())
+                .with_sign_in_hook(Arc::new(crate::upgrade::start))
+                .with_packs(library.packs.clone()),
+        );
+        tokio::spawn(crate::auth::session::forget_ended_sessions(state.clone()));
         let loaded = library.clone();
         state
             .db(move |conn| Ok(loaded.packs.refresh(conn)?))

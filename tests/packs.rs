@@ -319,3 +319,293 @@ async fn the_command_line_trusts_a_key_file(app: TestApp) {
     let loaded = upload(&app, &packs::tar_of(&dir)).await;
     assert_eq!(loaded.status, 303, "{}", loaded.body);
 }
+
+/// A pack `notes-pack` at `version` with a crisis template and one tag,
+/// whose words carry the version, as a signed `.tar`.
+fn notes_pack(publisher: &Publisher, version: i32) -> Vec<u8> {
+    let parent = tempfile::tempdir().expect("temp");
+    let dir = parent.path().join("notes-pack");
+    let risk = if version == 1 { "Risk" } else { "Risk now" };
+    let template = packs::template(
+        "Crisis note",
+        &[
+            ("risk", risk, "Thoughts of harm, and what keeps them safe."),
+            ("safety_plan", "Safety plan", "Who they will call."),
+        ],
+    );
+    let label = if version == 1 {
+        "Grounded"
+    } else {
+        "Grounded again"
+    };
+    let vocabulary = packs::vocabulary(&[("grounded", label, "Came back to the room.")]);
+    packs::write_pack(
+        &dir,
+        "notes-pack",
+        version,
+        &[
+            ("templates/crisis.toml", &template),
+            ("vocabularies/grounding.toml", &vocabulary),
+        ],
+    );
+    publisher.sign(&dir);
+    packs::tar_of(&dir)
+}
+
+both_backends!(a_note_keeps_its_template_and_pack_tag_after_the_pack_changes_or_goes);
+
+async fn a_note_keeps_its_template_and_pack_tag_after_the_pack_changes_or_goes(app: TestApp) {
+    app.set_up().await;
+    let publisher = Publisher::new();
+    trust(&app, &publisher).await;
+    assert_eq!(upload(&app, &notes_pack(&publisher, 1)).await.status, 303);
+    let client = app.add_client("Rowan Vale", "").await;
+
+    // The form offers the template and the tag, under the pack's name.
+    let form = app.get(&format!("{client}/notes/new")).await;
+    form.assert_contains("Use Crisis note (from Pack notes-pack, version 1)");
+    form.assert_contains("From the pack Pack notes-pack");
+    form.assert_contains("value=\"pack:notes-pack/grounded@1\"");
+    // Choosing it shows its sections, with what was typed kept.
+    let switched = app
+        .post_form(
+            &format!("{client}/notes"),
+            &crate::helpers::app::note_form(
+                &[("csrf_token", &form.csrf_token())],
+                "soap",
+                &[
+                    ("switch_format", "template:notes-pack/crisis"),
+                    ("section_subjective", "Typed before the switch."),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(switched.status, 200, "{}", switched.body);
+    switched.assert_contains("This note uses the template <strong>Crisis note (from Pack notes-pack, version 1)</strong>");
+    switched.assert_contains("<label for=\"section_risk\">Risk</label>");
+    switched.assert_contains("Thoughts of harm, and what keeps them safe.");
+    switched.assert_contains("Subjective:\nTyped before the switch.");
+
+    let note = app
+        .add_note(
+            &client,
+            &[
+                ("format", "template:notes-pack/crisis"),
+                ("section_risk", "No current plan; sister nearby."),
+                ("section_safety_plan", "Will call her sister."),
+                ("tag", "pack:notes-pack/grounded@1"),
+            ],
+        )
+        .await;
+    let reads_as_written = |page: &Page| {
+        page.assert_contains("Crisis note (from Pack notes-pack, version 1)");
+        page.assert_contains("Risk");
+        page.assert_contains("No current plan; sister nearby.");
+        page.assert_contains("Safety plan");
+        page.assert_contains("Will call her sister.");
+        page.assert_contains("Grounded");
+        assert!(!page.body.contains("Risk now") && !page.body.contains("Grounded again"));
+    };
+    reads_as_written(&app.get(&note).await);
+
+    // Version 2 renames both; the note still reads as it was written.
+    assert_eq!(upload(&app, &notes_pack(&publisher, 2)).await.status, 303);
+    reads_as_written(&app.get(&note).await);
+    let form = app.get(&format!("{client}/notes/new")).await;
+    form.assert_contains("Grounded again");
+    form.assert_contains("version 2");
+
+    // Signing covers the template's headings, and checks out.
+    let signed = app
+        .sign_note(&note, &app.get(&note).await.csrf_token())
+        .await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+
+    // A second note, left as a draft, to edit once the pack is gone.
+    let draft = app
+        .add_note(
+            &client,
+            &[
+                ("format", "template:notes-pack/crisis"),
+                ("section_risk", "Second session."),
+                ("section_safety_plan", "Same plan."),
+                ("tag", "pack:notes-pack/grounded@2"),
+            ],
+        )
+        .await;
+
+    // The pack goes.
+    let list = app.get("/practice/packs").await;
+    let id = list.segment_after("/practice/packs/");
+    assert_eq!(
+        app.press(&list, &format!("/practice/packs/{id}/remove"))
+            .await
+            .status,
+        303
+    );
+    let page = app.get(&note).await;
+    reads_as_written(&page);
+    assert!(!page.body.contains("no longer matches what was signed"));
+    let form = app.get(&format!("{client}/notes/new")).await;
+    assert!(
+        !form.body.contains("Crisis note"),
+        "a removed pack's template is still offered"
+    );
+
+    // The draft keeps its template and its tag, and saves.
+    let edit = app.get(&format!("{draft}/edit")).await;
+    edit.assert_contains("This note uses the template <strong>Crisis note (from Pack notes-pack, version 2)</strong>");
+    edit.assert_contains("<label for=\"section_risk\">Risk now</label>");
+    edit.assert_contains("value=\"pack:notes-pack/grounded@2\" checked");
+    let saved = app
+        .post_form(
+            &format!("{draft}/edit"),
+            &crate::helpers::app::note_form(
+                &[("csrf_token", &edit.csrf_token()), ("revision", "1")],
+                "template:notes-pack/crisis",
+                &[
+                    ("section_risk", "Second session, edited."),
+                    ("section_safety_plan", "Same plan."),
+                    ("tag", "pack:notes-pack/grounded@2"),
+                    ("intent", "save"),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let page = app.get(&draft).await;
+    page.assert_contains("Second session, edited.");
+    page.assert_contains("Grounded again");
+
+    // The caseload search finds both notes by the tag, across versions, and
+    // by words in a template's section.
+    let found = app.get("/notes?tag=pack%3Anotes-pack%2Fgrounded%402").await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    found.assert_contains(&note);
+    found.assert_contains(&draft);
+    let found = app.get("/notes?q=sister").await;
+    found.assert_contains(&note);
+    // And the client's timeline has the tag's row.
+    app.get(&client).await.assert_contains("Grounded");
+}
+
+/// Markup and script in every field a pack can fill.
+const HOSTILE: &str = "<script>alert('pwned')</script><img src=x onerror=alert(1)>";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_pack_is_inert_on_every_page_it_reaches() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.set_up().await;
+    let publisher = Publisher::new();
+    trust(&app, &publisher).await;
+    let parent = tempfile::tempdir().expect("temp");
+    let dir = parent.path().join("hostile");
+    let handout = format!(
+        "+++\ntitle = '''Calm {HOSTILE}'''\nslug = \"calm\"\nsummary = '''{HOSTILE}'''\nsources = ['''{HOSTILE}''']\n+++\nBreathe slowly.\n\n{HOSTILE}\n\n<iframe src=\"https://evil.invalid\"></iframe>\n\n[Click](javascript:alert(2))\n\n<a href=\"javascript:alert(3)\" onclick=\"alert(4)\">x</a>\n"
+    );
+    let template = format!(
+        "name = '''Crisis {HOSTILE}'''\ndescription = '''{HOSTILE}'''\n\n[[sections]]\nkey = \"risk\"\nlabel = '''Risk {HOSTILE}'''\nprompt = '''\"><script>alert(5)</script>'''\n"
+    );
+    let vocabulary = format!(
+        "name = \"Tags\"\n\n[[tags]]\nslug = \"sly\"\nlabel = '''Sly <script>alert(9)</script>'''\nhelp = '''</p>{HOSTILE}'''\n"
+    );
+    packs::write_pack(
+        &dir,
+        "hostile",
+        1,
+        &[
+            ("handouts/calm.md", &handout),
+            ("templates/crisis.toml", &template),
+            ("vocabularies/tags.toml", &vocabulary),
+        ],
+    );
+    // The manifest's own words too.
+    let manifest = std::fs::read_to_string(dir.join("pack.toml")).expect("manifest");
+    let manifest = manifest
+        .replace(
+            "name = \"Pack hostile\"",
+            &format!("name = '''Pack {HOSTILE}'''"),
+        )
+        .replace(
+            "description = \"For tests.\"",
+            &format!("description = '''{HOSTILE}'''"),
+        );
+    std::fs::write(dir.join("pack.toml"), manifest).expect("write");
+    publisher.sign(&dir);
+    let loaded = upload(&app, &packs::tar_of(&dir)).await;
+    assert_eq!(loaded.status, 303, "{}", loaded.body);
+
+    let client = app.add_client("Ada Hale", "").await;
+    let note = app
+        .add_note(
+            &client,
+            &[
+                ("format", "template:hostile/crisis"),
+                ("section_risk", "Safe tonight."),
+                ("tag", "pack:hostile/sly@1"),
+            ],
+        )
+        .await;
+    let switched = app
+        .post_form(
+            &format!("{client}/notes"),
+            &crate::helpers::app::note_form(
+                &[("csrf_token", &app.get("/clients").await.csrf_token())],
+                "soap",
+                &[("switch_format", "template:hostile/crisis")],
+            ),
+        )
+        .await;
+    let mut pages = Vec::new();
+    for (name, page) in [
+        ("packs", app.get("/practice/packs").await),
+        ("library", app.get("/handouts").await),
+        ("handout", app.get("/handouts/calm").await),
+        ("note-form", app.get(&format!("{client}/notes/new")).await),
+        ("note-form-template", switched),
+        ("note", app.get(&note).await),
+        ("client", app.get(&client).await),
+        (
+            "search",
+            app.get("/notes?tag=pack%3Ahostile%2Fsly%401").await,
+        ),
+    ] {
+        assert_eq!(page.status, 200, "{name}: {}", page.body);
+        let found = live_markup(&page.body);
+        assert!(found.is_empty(), "{name} carries live markup {found:?}");
+        pages.push((format!("{name}.html"), page.body));
+    }
+    // The words arrive, escaped.
+    assert!(
+        pages[0].1.contains("Pack &#60;script&#62;"),
+        "{}",
+        pages[0].1
+    );
+    assert!(pages[2].1.contains("Breathe slowly."));
+    assert!(
+        pages[5].1.contains("Risk &#60;script&#62;"),
+        "{}",
+        pages[5].1
+    );
+    assert!(pages[5].1.contains("Sly &#60;script&#62;"));
+    crate::helpers::gates::assert_valid_html(&pages);
+}
+
+/// Every tag in a page that could run or fetch something: a script,
+/// frame, object or image element, or any attribute naming an event
+/// handler or a `javascript:` URL.
+fn live_markup(html: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for tag in html.split('<').skip(1) {
+        let tag = tag.split('>').next().unwrap_or("").to_ascii_lowercase();
+        let name = tag.split_whitespace().next().unwrap_or("");
+        let attributes: Vec<&str> = tag.split_whitespace().skip(1).collect();
+        if ["script", "iframe", "object", "embed", "img"].contains(&name)
+            || attributes.iter().any(|a| a.starts_with("on"))
+            || tag.contains("javascript:")
+        {
+            found.push(tag);
+        }
+    }
+    found
+}

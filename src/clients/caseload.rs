@@ -152,6 +152,10 @@ pub struct NoteExport {
     pub format: String,
     /// Section key to text.
     pub sections: BTreeMap<String, String>,
+    /// The pack template the note was written with (its name, pack and
+    /// sections), when it was; format is then `free`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<crate::packs::content::Template>,
     /// The key moment.
     #[serde(default)]
     pub key_moment: String,
@@ -175,7 +179,10 @@ pub fn export(
     therapist: TherapistId,
     dk: &Keys,
 ) -> diesel::QueryResult<Option<Caseload>> {
-    let vocabulary = Vocabulary::new(&tags::custom::all(conn, therapist, dk.dk())?);
+    let vocabulary = Vocabulary::new(
+        &tags::custom::all(conn, therapist, dk.dk())?,
+        &crate::packs::registry::PackSet::archived(conn)?,
+    );
     let mut out = Vec::new();
     for (row, _) in clients::list(conn, therapist)? {
         let client = row.open(dk);
@@ -215,6 +222,7 @@ pub fn export(
                 session_type: note.facts.session_type.key().into(),
                 format: note.facts.format.key().into(),
                 sections: content.sections,
+                template: content.template,
                 key_moment: content.key_moment,
                 tags: content
                     .tags
@@ -408,6 +416,7 @@ pub fn import(
                     key_moment: n.key_moment.clone(),
                     process_note: String::new(),
                     tags,
+                    template: n.template.clone(),
                 };
                 let id = model::create(conn, therapist, dk, client, &facts, &content, None)?;
                 if n.signed

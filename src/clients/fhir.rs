@@ -85,7 +85,7 @@ struct NoteHtml<'a> {
     signed_at: String,
     key_moment: &'a str,
     tags: Vec<String>,
-    sections: Vec<(&'static str, String)>,
+    sections: Vec<(String, String)>,
     addenda: Vec<(String, Option<&'a str>, &'a str)>,
 }
 
@@ -109,13 +109,12 @@ fn note_parts<'a>(whole: &Whole, n: &'a WholeNote) -> NoteHtml<'a> {
             .map(|t| t.label)
             .collect(),
         sections: n
-            .facts
-            .format
-            .sections()
+            .content
+            .layout(n.facts.format)
             .iter()
             .map(|s| {
                 (
-                    s.label,
+                    s.label.to_owned(),
                     n.content.sections.get(s.key).cloned().unwrap_or_default(),
                 )
             })

@@ -42,6 +42,10 @@ pub struct NoteRecord {
     pub session_type: &'static str,
     /// soap, dap, birp, free.
     pub format: &'static str,
+    /// For a note written with a pack template: its name, pack and version
+    /// (format is then `free`; the sections are the template's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
     /// Whether signed.
     pub signed: bool,
     /// When signed (RFC 3339), if signed.
@@ -255,10 +259,14 @@ pub fn build(whole: &Whole) -> ClientRecord {
             cosigned_by: n.cosigned.as_ref().map(|c| c.0.clone()),
             cosigned_at: n.cosigned.as_ref().map(|c| rfc3339(c.1)),
             cosigned_unix: n.cosigned.as_ref().map(|c| c.1),
+            template: n
+                .content
+                .template
+                .as_ref()
+                .map(|t| crate::notes::format::name_of(n.facts.format, Some(t))),
             sections: n
-                .facts
-                .format
-                .sections()
+                .content
+                .layout(n.facts.format)
                 .iter()
                 .map(|s| {
                     (
@@ -322,10 +330,11 @@ pub async fn load_whole(
 ) -> Result<Whole, AppError> {
     let (row, custodian) = super::readable(state, session, raw_id).await?;
     let (reader, therapist, dk) = (session.therapist, row.therapist_id, session.keys.clone());
+    let packs = state.packs.current();
     let built = state
         .db(move |conn| {
             let client = row.open(&dk);
-            let vocabulary = Vocabulary::new(&tags::custom::all(conn, reader, dk.dk())?);
+            let vocabulary = Vocabulary::new(&tags::custom::all(conn, reader, dk.dk())?, &packs);
             let note_rows = crate::notes::model::for_client(conn, therapist, client.id)?;
             let ids: Vec<_> = note_rows.iter().map(|n| n.id).collect();
             let cosigned = crate::sharing::review::cosignatures(conn, &ids)?;

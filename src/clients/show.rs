@@ -94,7 +94,7 @@ async fn show(
             Ok(context)
         })
         .await?;
-    let vocabulary = Vocabulary::new(&custom);
+    let vocabulary = Vocabulary::new(&custom, &state.packs.current());
     let (list, timeline) = notes_overview(
         &notes,
         &session.keys,
@@ -194,13 +194,15 @@ fn notes_overview(
     }
     points.reverse();
     let timeline =
-        timeline::timeline(&points, &vocabulary.tags, scores, dates).map(|chart| TimelineView {
-            chart,
-            rows: list
-                .iter()
-                .filter(|r| !r.tags.is_empty() || !r.key_moment.is_empty())
-                .cloned()
-                .collect(),
+        timeline::timeline(&points, &vocabulary.families(), scores, dates).map(|chart| {
+            TimelineView {
+                chart,
+                rows: list
+                    .iter()
+                    .filter(|r| !r.tags.is_empty() || !r.key_moment.is_empty())
+                    .cloned()
+                    .collect(),
+            }
         });
     (list, timeline)
 }

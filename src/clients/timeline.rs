@@ -180,7 +180,7 @@ pub fn timeline(
         .filter_map(|(vi, t)| {
             let markers: Vec<Marker> = points
                 .iter()
-                .filter(|p| p.tags.iter().any(|pt| pt.key == t.key))
+                .filter(|p| p.tags.iter().any(|pt| pt.family == t.family))
                 .filter_map(|p| {
                     Some(Marker {
                         x: percent(place(day(&p.date)?)),

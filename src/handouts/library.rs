@@ -14,7 +14,7 @@ pub struct Library {
     /// Local handout files that did not load, shown on the library page.
     pub problems: Vec<PackProblem>,
     /// Signed packs.
-    pub packs: Registry,
+    pub packs: std::sync::Arc<Registry>,
 }
 
 impl Library {
@@ -42,7 +42,7 @@ impl Library {
         Self {
             local,
             problems,
-            packs: Registry::start(packs, taken),
+            packs: std::sync::Arc::new(Registry::start(packs, taken)),
         }
     }
 

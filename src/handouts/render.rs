@@ -52,7 +52,11 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
             .collect(),
         )
         .url_schemes(["https", "http", "mailto"].into_iter().collect())
-        .link_rel(Some("noopener noreferrer"))
+        // No rel on links: links cannot open new windows (no target), every
+        // page is sent with Referrer-Policy: no-referrer, and a link whose
+        // URL was removed (javascript:) must stay a valid placeholder <a>,
+        // which a rel attribute would make invalid HTML.
+        .link_rel(None)
         .strip_comments(true);
     b
 });

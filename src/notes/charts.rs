@@ -80,7 +80,7 @@ pub fn monthly(
         .filter(|(_, t)| {
             counts
                 .values()
-                .any(|c| c.get(&t.key).is_some_and(|n| *n > 0))
+                .any(|c| c.get(&t.family).is_some_and(|n| *n > 0))
         })
         .collect();
     let key = |(y, m): (i32, u32)| format!("{y:04}-{m:02}");
@@ -90,7 +90,7 @@ pub fn monthly(
             counts.get(&key(*ym)).map_or(0, |c| {
                 present
                     .iter()
-                    .map(|(_, t)| c.get(&t.key).copied().unwrap_or(0))
+                    .map(|(_, t)| c.get(&t.family).copied().unwrap_or(0))
                     .sum()
             })
         })
@@ -121,7 +121,7 @@ pub fn monthly(
         let mut row = Vec::new();
         for (vi, t) in &present {
             let n = month_counts
-                .and_then(|c| c.get(&t.key))
+                .and_then(|c| c.get(&t.family))
                 .copied()
                 .unwrap_or(0);
             row.push(n);

@@ -165,7 +165,8 @@ async fn search(
             snippet: h.snippet,
         })
         .collect::<Vec<_>>();
-    let chart = charts::monthly(&counts, &vocabulary.tags, &today());
+    let families = vocabulary.families();
+    let chart = charts::monthly(&counts, &families, &today());
     let mut clients_sorted: Vec<ClientChoice> = client_rows
         .iter()
         .map(|(c, _)| ClientChoice {
@@ -184,7 +185,7 @@ async fn search(
         tag: query.tag,
         from: query.from,
         to: query.to,
-        tags: vocabulary.tags.clone(),
+        tags: families,
         clients: clients_sorted,
         searched,
         shown: results.len(),

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+pub use crate::packs::content::Template;
+
 /// One section of a note format.
 #[derive(Debug)]
 pub struct Section {
@@ -87,23 +89,102 @@ impl NoteFormat {
     }
 }
 
-fn label_of(key: &str) -> &str {
+/// A section to show or fill: from a built-in format, or from the pack
+/// template a note keeps with it.
+#[derive(Clone, Copy, Debug)]
+pub struct SectionRef<'a> {
+    /// Stored key (also the form field `section_<key>`).
+    pub key: &'a str,
+    /// Heading.
+    pub label: &'a str,
+    /// Prompt under the heading.
+    pub hint: &'a str,
+}
+
+/// The form value that chooses a pack template: `template:PACK/SLUG`.
+pub const TEMPLATE_PREFIX: &str = "template:";
+
+/// The sections of a note: its template's when it was written with one
+/// (kept with the note, so they read the same whatever happens to the
+/// pack), else its format's.
+pub fn sections_of(format: NoteFormat, template: Option<&Template>) -> Vec<SectionRef<'_>> {
+    match template {
+        Some(t) => t
+            .sections
+            .iter()
+            .map(|s| SectionRef {
+                key: &s.key,
+                label: &s.label,
+                hint: &s.prompt,
+            })
+            .collect(),
+        None => format
+            .sections()
+            .iter()
+            .map(|s| SectionRef {
+                key: s.key,
+                label: s.label,
+                hint: s.hint,
+            })
+            .collect(),
+    }
+}
+
+/// The name of a note's format, or of its template and the pack it came
+/// from.
+pub fn name_of(format: NoteFormat, template: Option<&Template>) -> String {
+    match template {
+        Some(t) => format!(
+            "{} (from {}, version {})",
+            t.name, t.pack.name, t.pack.version
+        ),
+        None => format.label().to_owned(),
+    }
+}
+
+/// The note form's value for a format or template.
+pub fn form_value(format: NoteFormat, template: Option<&Template>) -> String {
+    match template {
+        Some(t) => format!("{TEMPLATE_PREFIX}{}", t.key),
+        None => format.key().to_owned(),
+    }
+}
+
+/// A heading for a stored section key: the template's label, a built-in
+/// format's, or the key itself in words.
+fn label_of(key: &str, from: Option<&Template>) -> String {
+    if let Some(s) = from.and_then(|t| t.sections.iter().find(|s| s.key == key)) {
+        return s.label.clone();
+    }
     NoteFormat::ALL
         .iter()
         .flat_map(|f| f.sections())
         .find(|s| s.key == key)
-        .map_or(key, |s| s.label)
+        .map_or_else(
+            || {
+                let words = key.replace('_', " ");
+                let mut chars = words.chars();
+                chars
+                    .next()
+                    .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
+                    .unwrap_or_default()
+            },
+            |s| s.label.to_owned(),
+        )
 }
 
-/// Where a section stands among all formats' sections, in the order
-/// they are written (Subjective before Objective, and so on); unknown keys
-/// last. Text moved between formats keeps this order.
-fn written_order(key: &str) -> usize {
+/// Where a section stands among the sections it came from, in the order
+/// they are written (Subjective before Objective, a template's in its
+/// order); unknown keys last. Text moved between formats keeps this order.
+fn written_order(key: &str, from: Option<&Template>) -> usize {
+    if let Some(i) = from.and_then(|t| t.sections.iter().position(|s| s.key == key)) {
+        return i;
+    }
     NoteFormat::ALL
         .iter()
         .flat_map(|f| f.sections())
         .position(|s| s.key == key)
-        .unwrap_or(usize::MAX)
+        .map_or(usize::MAX, |i| 100 + i)
 }
 
 /// Move text into another format's sections. Sections both formats share
@@ -114,7 +195,16 @@ pub fn reformat(
     sections: &BTreeMap<String, String>,
     to: NoteFormat,
 ) -> (BTreeMap<String, String>, Vec<String>) {
-    let targets = to.sections();
+    reformat_into(sections, &sections_of(to, None), None)
+}
+
+/// [`reformat`] into any sections (a template's), naming moved text by the
+/// headings of `from` (the template it was written in, if any).
+pub fn reformat_into(
+    sections: &BTreeMap<String, String>,
+    targets: &[SectionRef<'_>],
+    from: Option<&Template>,
+) -> (BTreeMap<String, String>, Vec<String>) {
     let mut out: BTreeMap<String, String> = targets
         .iter()
         .map(|s| {
@@ -129,14 +219,18 @@ pub fn reformat(
         .iter()
         .filter(|(key, text)| !text.trim().is_empty() && !targets.iter().any(|s| s.key == *key))
         .collect();
-    leaving.sort_by_key(|(key, _)| written_order(key));
+    leaving.sort_by_key(|(key, _)| written_order(key, from));
+    let Some(first) = targets.first() else {
+        return (out, moved);
+    };
     for (key, text) in leaving {
-        let first = out.entry(targets[0].key.to_owned()).or_default();
+        let label = label_of(key, from);
+        let first = out.entry(first.key.to_owned()).or_default();
         if !first.trim().is_empty() {
             first.push_str("\n\n");
         }
-        first.push_str(&format!("{}:\n{}", label_of(key), text.trim_end()));
-        moved.push(label_of(key).to_owned());
+        first.push_str(&format!("{label}:\n{}", text.trim_end()));
+        moved.push(label);
     }
     (out, moved)
 }

@@ -50,16 +50,23 @@ fn changes(
     let mut keys: Vec<&String> = old.sections.keys().chain(new.sections.keys()).collect();
     keys.sort();
     keys.dedup();
+    let layouts = [new.layout(format), old.layout(format)];
     let label_of = |key: &str| {
-        NoteFormat::ALL
+        layouts
             .iter()
-            .flat_map(|f| f.sections())
-            .find(|s| s.key == key)
-            .map_or(key.to_owned(), |s| s.label.to_owned())
+            .flatten()
+            .map(|s| (s.key, s.label))
+            .chain(
+                NoteFormat::ALL
+                    .iter()
+                    .flat_map(|f| f.sections())
+                    .map(|s| (s.key, s.label)),
+            )
+            .find(|(k, _)| *k == key)
+            .map_or(key.to_owned(), |(_, label)| label.to_owned())
     };
     let order = |k: &&String| {
-        format
-            .sections()
+        layouts[0]
             .iter()
             .position(|s| s.key == k.as_str())
             .unwrap_or(usize::MAX)
@@ -93,6 +100,7 @@ fn changes(
 /// What a revision says, or the integrity notice in place of every part.
 fn or_notice(content: Option<NoteContent>) -> NoteContent {
     content.unwrap_or_else(|| NoteContent {
+        template: None,
         sections: [("text".to_owned(), DAMAGED.to_owned())].into(),
         key_moment: DAMAGED.to_owned(),
         process_note: DAMAGED.to_owned(),
@@ -119,7 +127,7 @@ async fn history(
             Ok(context)
         })
         .await?;
-    let vocabulary = Vocabulary::new(&custom);
+    let vocabulary = Vocabulary::new(&custom, &state.packs.current());
     let current = row.open(&session.keys);
     let mut snapshots: Vec<(i32, i64, NoteContent, NoteFormat, bool)> = versions
         .into_iter()

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::format::{NoteFormat, SessionType, reformat};
+use super::format::{
+    NoteFormat, SessionType, TEMPLATE_PREFIX, Template, reformat_into, sections_of,
+};
 use super::model::{MAX_NOTE_CHARS, NoteContent, SessionFacts};
 use crate::tags::custom::clean_label;
 use crate::tags::{Vocabulary, builtin};
@@ -18,8 +20,10 @@ pub struct NoteInput {
     pub duration_minutes: String,
     /// As chosen.
     pub session_type: String,
-    /// As chosen.
+    /// As chosen: a format (`soap`) or a pack template (`template:PACK/SLUG`).
     pub format: String,
+    /// The format the form was in before a "Switch to …" button.
+    pub previous_format: String,
     /// Section key to text, for every section sent.
     pub sections: BTreeMap<String, String>,
     /// As typed.
@@ -36,6 +40,11 @@ pub struct NoteInput {
     pub intent: String,
     /// The form's one-time id: a new note sent twice is saved once.
     pub form_id: String,
+}
+
+/// Whether a submitted format names one: built-in, or a template.
+fn is_format(value: &str) -> bool {
+    NoteFormat::parse(value).is_some() || value.starts_with(TEMPLATE_PREFIX)
 }
 
 /// The longest key moment line.
@@ -60,17 +69,19 @@ impl NoteInput {
             duration_minutes: get("duration_minutes").trim().to_owned(),
             session_type: get("session_type"),
             // A "Switch to …" button names the format to switch to.
-            format: match NoteFormat::parse(&get("switch_format")) {
-                Some(to) => to.key().to_owned(),
-                None => get("format"),
+            format: if is_format(&get("switch_format")) {
+                get("switch_format")
+            } else {
+                get("format")
             },
+            previous_format: get("format"),
             sections,
             key_moment: get("key_moment"),
             process_note: get("process_note"),
             tags: pairs.values("tag").into_iter().map(str::to_owned).collect(),
             new_tags: get("new_tags"),
             revision: get("revision").parse().unwrap_or(0),
-            intent: if NoteFormat::parse(&get("switch_format")).is_some() {
+            intent: if is_format(&get("switch_format")) {
                 "reformat".to_owned()
             } else {
                 get("intent")
@@ -79,14 +90,42 @@ impl NoteInput {
         }
     }
 
-    /// The chosen format (SOAP if none or unknown).
+    /// The chosen format (SOAP if none or unknown; free for a template,
+    /// which is what a template note's plain format column says).
     pub fn chosen_format(&self) -> NoteFormat {
+        if self.template_key().is_some() {
+            return NoteFormat::Free;
+        }
         NoteFormat::parse(&self.format).unwrap_or(NoteFormat::Soap)
     }
 
-    /// Move the typed sections into the chosen format; returns moved headings.
-    pub fn apply_format(&mut self) -> Vec<String> {
-        let (sections, moved) = reformat(&self.sections, self.chosen_format());
+    /// The pack template chosen, by key, if one is.
+    pub fn template_key(&self) -> Option<&str> {
+        self.format
+            .strip_prefix(TEMPLATE_PREFIX)
+            .filter(|k| !k.is_empty())
+    }
+
+    /// The pack template the form was in before a switch, by key.
+    pub fn previous_template_key(&self) -> Option<&str> {
+        self.previous_format
+            .strip_prefix(TEMPLATE_PREFIX)
+            .filter(|k| !k.is_empty())
+    }
+
+    /// Move the typed sections into the chosen format or `template` (the
+    /// chosen one, found by the caller); `from` names the headings of the
+    /// template the text was in. Returns moved headings.
+    pub fn apply_format(
+        &mut self,
+        template: Option<&Template>,
+        from: Option<&Template>,
+    ) -> Vec<String> {
+        let (sections, moved) = reformat_into(
+            &self.sections,
+            &sections_of(self.chosen_format(), template),
+            from,
+        );
         self.sections = sections;
         moved
     }
@@ -115,6 +154,7 @@ impl NoteInput {
     pub fn validate(
         &self,
         vocabulary: &Vocabulary,
+        template: Option<&Template>,
         today: &str,
     ) -> Result<(SessionFacts, NoteContent), FieldErrors> {
         let mut errors = FieldErrors::default();
@@ -151,7 +191,18 @@ impl NoteInput {
         if session_type.is_none() {
             errors.add("session_type", "Choose the kind of session.");
         }
-        let format = NoteFormat::parse(&self.format);
+        let template = template.filter(|t| Some(t.key.as_str()) == self.template_key());
+        let format = if self.template_key().is_some() {
+            if template.is_none() {
+                errors.add(
+                    "format",
+                    "That note template is no longer offered (its pack was removed). Switch to another format: everything you typed is kept.",
+                );
+            }
+            Some(NoteFormat::Free)
+        } else {
+            NoteFormat::parse(&self.format)
+        };
         if format.is_none() {
             errors.add("format", "Choose a note format.");
         }
@@ -209,7 +260,7 @@ impl NoteInput {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let (sections, _) = reformat(&self.sections, format);
+        let (sections, _) = reformat_into(&self.sections, &sections_of(format, template), None);
         let mut tags: Vec<String> = Vec::new();
         for key in &self.tags {
             if !tags.contains(key) {
@@ -228,6 +279,7 @@ impl NoteInput {
                 key_moment,
                 process_note: self.process_note.clone(),
                 tags,
+                template: template.cloned(),
             },
         ))
     }
@@ -257,7 +309,11 @@ mod tests {
     #[test]
     fn a_good_note_validates_with_its_tags() {
         let (facts, content) = input(&valid())
-            .validate(&Vocabulary::new(&[]), "2026-03-03")
+            .validate(
+                &Vocabulary::new(&[], &Default::default()),
+                None,
+                "2026-03-03",
+            )
             .expect("valid");
         assert_eq!(facts.duration_minutes, 50);
         assert_eq!(content.tags, ["tearful-breakthrough", "vulnerability"]);
@@ -271,7 +327,11 @@ mod tests {
         bad[1] = ("duration_minutes", "-5");
         bad.push(("tag", "no-such-tag"));
         let errors = input(&bad)
-            .validate(&Vocabulary::new(&[]), "2026-03-03")
+            .validate(
+                &Vocabulary::new(&[], &Default::default()),
+                None,
+                "2026-03-03",
+            )
             .expect_err("invalid");
         assert!(errors.get("session_date").is_some());
         assert!(errors.get("duration_minutes").is_some());
@@ -284,13 +344,21 @@ mod tests {
         v[0] = ("session_date", "2026-03-03");
         assert!(
             input(&v)
-                .validate(&Vocabulary::new(&[]), "2026-03-03")
+                .validate(
+                    &Vocabulary::new(&[], &Default::default()),
+                    None,
+                    "2026-03-03"
+                )
                 .is_ok()
         );
         v[0] = ("session_date", "2026-03-04");
         assert!(
             input(&v)
-                .validate(&Vocabulary::new(&[]), "2026-03-03")
+                .validate(
+                    &Vocabulary::new(&[], &Default::default()),
+                    None,
+                    "2026-03-03"
+                )
                 .is_err()
         );
     }

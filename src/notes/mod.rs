@@ -117,5 +117,5 @@ pub async fn vocabulary(
     let custom = state
         .db(move |conn| Ok(tags::custom::all(conn, therapist, dk.dk())?))
         .await?;
-    Ok((Vocabulary::new(&custom), custom))
+    Ok((Vocabulary::new(&custom, &state.packs.current()), custom))
 }

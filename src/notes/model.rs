@@ -38,8 +38,10 @@ pub struct NoteContent {
     pub key_moment: String,
     /// The private process note, kept apart from the record.
     pub process_note: String,
-    /// Tag keys: built-in slugs and `custom:<id>`.
+    /// Tag keys: built-in slugs, `pack:PACK/SLUG@VERSION` and `custom:<id>`.
     pub tags: Vec<String>,
+    /// The pack template the note was written with, kept whole with it.
+    pub template: Option<super::format::Template>,
 }
 
 /// A note's stored row.
@@ -79,6 +81,8 @@ pub struct NoteRow {
     pub signed_as: Option<String>,
     /// Who wrote it: their DK seals its private process note.
     pub author_id: TherapistId,
+    /// The pack template it was written with, sealed (none: a built-in format).
+    pub(super) layout: Option<Vec<u8>>,
 }
 
 /// A note's plain columns: enough to list, filter by client and date, and
@@ -129,6 +133,8 @@ pub struct Note {
     pub by_reader: bool,
     /// Tag keys.
     pub tags: Opened<Vec<String>>,
+    /// The pack template it was written with.
+    pub template: Opened<Option<super::format::Template>>,
     /// Whether signed (and so read-only).
     pub signed: bool,
     /// Revision, for conflict detection.
@@ -153,6 +159,19 @@ impl Note {
             || self.key_moment.is_err()
             || self.process_note.is_err()
             || self.tags.is_err()
+            || self.template.is_err()
+    }
+
+    /// The note's sections: its template's, or its format's.
+    pub fn layout(&self) -> Vec<super::format::SectionRef<'_>> {
+        let template = self.template.as_ref().ok().and_then(Option::as_ref);
+        super::format::sections_of(self.facts.format, template)
+    }
+
+    /// The name of its format or template.
+    pub fn format_name(&self) -> String {
+        let template = self.template.as_ref().ok().and_then(Option::as_ref);
+        super::format::name_of(self.facts.format, template)
     }
 
     /// Everything the note says, when every part opened.
@@ -162,8 +181,24 @@ impl Note {
             key_moment: self.key_moment.clone().ok()?,
             process_note: self.process_note.clone().ok()?,
             tags: self.tags.clone().ok()?,
+            template: self.template.clone().ok()?,
         })
     }
+}
+
+impl NoteContent {
+    /// The note's sections: its template's, or the format's.
+    pub fn layout(&self, format: NoteFormat) -> Vec<super::format::SectionRef<'_>> {
+        super::format::sections_of(format, self.template.as_ref())
+    }
+}
+
+/// Open a sealed template (none stored: a built-in format).
+pub(super) fn open_layout(
+    r: &Record<'_>,
+    blob: Option<&[u8]>,
+) -> Opened<Option<super::format::Template>> {
+    blob.map(|b| json(r.open_field("layout", b))).transpose()
 }
 
 /// A note's sealed fields: under its client's key, bound to its row and
@@ -231,6 +266,7 @@ impl NoteRow {
             key_moment: r.open("key_moment", &self.key_moment)?,
             process_note: self.open_process_note(&r, keys)?,
             tags: json(r.open("tags", &self.tags))?,
+            template: open_layout(&r, self.layout.as_deref())?,
         })
     }
 
@@ -247,6 +283,7 @@ impl NoteRow {
             process_note: self.open_process_note(&r, keys),
             by_reader,
             tags: json(r.open_field("tags", &self.tags)),
+            template: open_layout(&r, self.layout.as_deref()),
             signed: self.is_signed(),
             revision: self.revision,
             signed_at: self.signed_at,
@@ -289,7 +326,11 @@ pub fn shared_hash(facts: &SessionFacts, content: &NoteContent, signer: Option<&
     let sections = serde_json::to_string(&content.sections).unwrap_or_default();
     let tags = serde_json::to_string(&content.tags).unwrap_or_default();
     let duration = facts.duration_minutes.to_be_bytes();
-    hash_parts(&[
+    let template = content
+        .template
+        .as_ref()
+        .map(|t| serde_json::to_string(t).unwrap_or_default());
+    let mut parts: Vec<&[u8]> = vec![
         b"tearsheet/v3/note-content",
         facts.session_date.as_bytes(),
         &duration,
@@ -299,7 +340,14 @@ pub fn shared_hash(facts: &SessionFacts, content: &NoteContent, signer: Option<&
         content.key_moment.as_bytes(),
         tags.as_bytes(),
         signer.unwrap_or_default().as_bytes(),
-    ])
+    ];
+    // A note written with a template: its headings are part of what was
+    // signed (notes without one hash as they always have).
+    if let Some(template) = &template {
+        parts.push(b"template");
+        parts.push(template.as_bytes());
+    }
+    hash_parts(&parts)
 }
 
 /// The hash sealed at signing: every fact and every word of the note, and
@@ -330,11 +378,13 @@ pub fn content_hash(facts: &SessionFacts, content: &NoteContent, signer: Option<
 /// The sealed columns of a note (and of each earlier version of it).
 #[derive(Insertable, AsChangeset)]
 #[diesel(table_name = notes)]
+#[diesel(treat_none_as_null = true)]
 pub(super) struct SealedContent {
     pub(super) sections: Vec<u8>,
     pub(super) key_moment: Vec<u8>,
     pub(super) process_note: Vec<u8>,
     pub(super) tags: Vec<u8>,
+    pub(super) layout: Option<Vec<u8>>,
 }
 
 impl SealedContent {
@@ -351,6 +401,10 @@ impl SealedContent {
                 "tags",
                 &serde_json::to_string(&content.tags).unwrap_or_default(),
             ),
+            layout: content
+                .template
+                .as_ref()
+                .map(|t| r.seal("layout", &serde_json::to_string(t).unwrap_or_default())),
         }
     }
 }
@@ -599,7 +653,7 @@ pub enum SignOutcome {
     Stale,
     /// Sections still empty (their headings): a note is signed with
     /// something written under every heading of its format.
-    Incomplete(Vec<&'static str>),
+    Incomplete(Vec<String>),
     /// The stored draft failed its integrity check, so it cannot be signed.
     Damaged,
     /// No such note.
@@ -631,6 +685,7 @@ pub fn sign(
             return Ok(SignOutcome::Damaged);
         };
         let missing = missing_sections(note.facts.format, &content);
+        let missing: Vec<String> = missing.into_iter().map(str::to_owned).collect();
         if !missing.is_empty() {
             return Ok(SignOutcome::Incomplete(missing));
         }
@@ -658,11 +713,11 @@ pub fn sign(
     })
 }
 
-/// The headings of a format's sections that have nothing written yet.
-pub fn missing_sections(format: NoteFormat, content: &NoteContent) -> Vec<&'static str> {
-    format
-        .sections()
-        .iter()
+/// The headings of a note's sections that have nothing written yet.
+pub fn missing_sections(format: NoteFormat, content: &NoteContent) -> Vec<&str> {
+    content
+        .layout(format)
+        .into_iter()
         .filter(|s| {
             content
                 .sections

@@ -5,35 +5,42 @@ use askama::Template;
 use askama_web::WebTemplate;
 
 use super::charts::MonthChart;
-use super::format::{NoteFormat, SessionType};
+use super::format::{NoteFormat, SessionType, form_value, name_of, sections_of};
 use super::input::{MAX_KEY_MOMENT, NoteInput};
 use super::model::MAX_NOTE_CHARS;
 use super::search::Snippet;
 use crate::ids::{ClientId, NoteId};
+use crate::packs::content::Template as NoteTemplate;
 use crate::tags::{TagView, Vocabulary};
 use crate::web::Layout;
 use crate::web::form::FieldErrors;
 
-/// A choice in a `<select>`.
+/// A choice in a `<select>`, or a format to switch to.
 pub struct Choice {
-    pub key: &'static str,
-    pub label: &'static str,
+    pub key: String,
+    pub label: String,
     pub selected: bool,
 }
 
 /// A section's textarea.
 pub struct SectionField {
-    pub key: &'static str,
-    pub label: &'static str,
-    pub hint: &'static str,
+    pub key: String,
+    pub label: String,
+    pub hint: String,
     pub text: String,
+}
+
+/// The tags of one pack, as the note form offers them.
+pub struct PackTagGroup {
+    pub pack: String,
+    pub tags: Vec<TagChoice>,
 }
 
 /// A tag checkbox.
 pub struct TagChoice {
     pub key: String,
     pub label: String,
-    pub description: &'static str,
+    pub description: String,
     pub checked: bool,
     pub id: String,
 }
@@ -66,7 +73,10 @@ pub struct NoteFormPage {
     pub key_moment: String,
     pub process_note: String,
     pub builtin_tags: Vec<TagChoice>,
+    pub pack_tags: Vec<PackTagGroup>,
     pub custom_tags: Vec<TagChoice>,
+    /// Templates from packs to switch to.
+    pub templates: Vec<Choice>,
     pub new_tags: String,
     pub revision: i32,
     pub errors: FieldErrors,
@@ -81,7 +91,13 @@ pub struct NoteFormPage {
 
 impl NoteFormPage {
     /// The form filled from what was typed.
-    pub fn from_input(frame: FormFrame, input: &NoteInput, vocabulary: &Vocabulary) -> Self {
+    pub fn from_input(
+        frame: FormFrame,
+        input: &NoteInput,
+        vocabulary: &Vocabulary,
+        templates: &[&NoteTemplate],
+        chosen: Option<&NoteTemplate>,
+    ) -> Self {
         let FormFrame {
             layout,
             csrf_token,
@@ -96,7 +112,7 @@ impl NoteFormPage {
         let choice = |t: &TagView, i: usize| TagChoice {
             key: t.key.clone(),
             label: t.label.clone(),
-            description: t.description,
+            description: t.description.clone(),
             checked: input.tags.contains(&t.key),
             id: format!("tag-{i}"),
         };
@@ -112,26 +128,33 @@ impl NoteFormPage {
             session_types: SessionType::ALL
                 .iter()
                 .map(|t| Choice {
-                    key: t.key(),
-                    label: t.label(),
+                    key: t.key().to_owned(),
+                    label: t.label().to_owned(),
                     selected: *t == session_type,
                 })
                 .collect(),
             formats: NoteFormat::ALL
                 .iter()
                 .map(|f| Choice {
-                    key: f.key(),
-                    label: f.label(),
-                    selected: *f == format,
+                    key: f.key().to_owned(),
+                    label: f.label().to_owned(),
+                    selected: chosen.is_none() && *f == format,
                 })
                 .collect(),
-            sections: format
-                .sections()
+            templates: templates
+                .iter()
+                .map(|t| Choice {
+                    key: form_value(NoteFormat::Free, Some(t)),
+                    label: name_of(NoteFormat::Free, Some(t)),
+                    selected: chosen.is_some_and(|c| c.key == t.key),
+                })
+                .collect(),
+            sections: sections_of(format, chosen)
                 .iter()
                 .map(|s| SectionField {
-                    key: s.key,
-                    label: s.label,
-                    hint: s.hint,
+                    key: s.key.to_owned(),
+                    label: s.label.to_owned(),
+                    hint: s.hint.to_owned(),
                     text: input.sections.get(s.key).cloned().unwrap_or_default(),
                 })
                 .collect(),
@@ -144,11 +167,30 @@ impl NoteFormPage {
                 .filter(|(_, t)| t.builtin)
                 .map(|(i, t)| choice(t, i))
                 .collect(),
+            pack_tags: {
+                // A pack's tags under its name; a version no longer loaded
+                // only while a note still has it chosen.
+                let mut groups: Vec<PackTagGroup> = Vec::new();
+                for (i, t) in vocabulary.tags.iter().enumerate() {
+                    let Some(pack) = &t.pack else { continue };
+                    if !t.offered && !input.tags.contains(&t.key) {
+                        continue;
+                    }
+                    match groups.last_mut() {
+                        Some(g) if &g.pack == pack => g.tags.push(choice(t, i)),
+                        _ => groups.push(PackTagGroup {
+                            pack: pack.clone(),
+                            tags: vec![choice(t, i)],
+                        }),
+                    }
+                }
+                groups
+            },
             custom_tags: vocabulary
                 .tags
                 .iter()
                 .enumerate()
-                .filter(|(_, t)| !t.builtin)
+                .filter(|(_, t)| !t.builtin && t.pack.is_none())
                 .map(|(i, t)| choice(t, i))
                 .collect(),
             new_tags: input.new_tags.clone(),
@@ -167,7 +209,7 @@ impl NoteFormPage {
 
 /// A section as shown on a note.
 pub struct SectionView {
-    pub label: &'static str,
+    pub label: String,
     pub text: String,
 }
 
@@ -196,7 +238,7 @@ pub struct NotePage {
     pub date: String,
     pub duration_minutes: i32,
     pub session_type: &'static str,
-    pub format: &'static str,
+    pub format: String,
     pub signed: bool,
     pub signed_at: String,
     pub signed_by: String,
@@ -265,8 +307,8 @@ pub struct HistoryPage {
 
 /// Both sides of a conflict, section by section.
 pub struct ConflictSection {
-    pub key: &'static str,
-    pub label: &'static str,
+    pub key: String,
+    pub label: String,
     pub theirs: String,
     pub yours: String,
     pub differs: bool,

@@ -147,7 +147,9 @@ fn build_list(
         let month = meta.session_date.get(..7).unwrap_or_default();
         let counts = months.entry(month.to_owned()).or_default();
         for tag in &text.content.tags {
-            *counts.entry(tag.clone()).or_default() += 1;
+            *counts
+                .entry(crate::tags::family(tag).to_owned())
+                .or_default() += 1;
         }
     }
     // The texts are counted once, under their own entries; this is the
@@ -348,7 +350,8 @@ pub fn run(
         }
         let note = &text.content;
         if let Some(tag) = filter.tag {
-            if !note.tags.iter().any(|t| t == tag) {
+            let tag = crate::tags::family(tag);
+            if !note.tags.iter().any(|t| crate::tags::family(t) == tag) {
                 continue;
             }
         }
@@ -357,8 +360,8 @@ pub fn run(
             None
         } else {
             let format = NoteFormat::parse(&meta.format).unwrap_or(NoteFormat::Free);
-            let sections = format
-                .sections()
+            let layout = note.layout(format);
+            let sections = layout
                 .iter()
                 .filter_map(|s| Some((s.label, note.sections.get(s.key)?.as_str())));
             let tags = note

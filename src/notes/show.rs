@@ -129,15 +129,13 @@ pub async fn note_page(
             ))
         })
         .await?;
-    let vocabulary = Vocabulary::new(&custom);
+    let vocabulary = Vocabulary::new(&custom, &state.packs.current());
     let damaged = note.damaged() || addenda.iter().any(|a| a.body.is_err());
     let sections = note
-        .facts
-        .format
-        .sections()
+        .layout()
         .iter()
         .map(|sec| SectionView {
-            label: sec.label,
+            label: sec.label.to_owned(),
             text: match &note.sections {
                 Ok(sections) => sections.get(sec.key).cloned().unwrap_or_default(),
                 Err(_) => DAMAGED.to_owned(),
@@ -158,7 +156,7 @@ pub async fn note_page(
         date: session.dates.session(&note.facts.session_date),
         duration_minutes: note.facts.duration_minutes,
         session_type: note.facts.session_type.label(),
-        format: note.facts.format.label(),
+        format: note.format_name(),
         signed: note.signed,
         signed_at: note
             .signed_at

@@ -35,10 +35,10 @@ struct RevisionForm {
 }
 
 /// Why a note cannot be signed yet, in words: which headings are empty.
-pub fn incomplete_message(missing: &[&str]) -> String {
+pub fn incomplete_message(missing: &[String]) -> String {
     let list = match missing {
         [] => String::new(),
-        [one] => (*one).to_owned(),
+        [one] => one.clone(),
         [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
     };
     format!(
@@ -153,8 +153,8 @@ async fn add_addendum(
 
 /// The first words a note says, to name it on the delete page.
 fn first_words(content: &super::model::NoteContent, format: super::format::NoteFormat) -> String {
-    let text = format
-        .sections()
+    let text = content
+        .layout(format)
         .iter()
         .filter_map(|s| content.sections.get(s.key))
         .map(|t| t.trim())

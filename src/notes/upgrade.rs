@@ -111,6 +111,9 @@ fn upgrade_note(conn: &mut DbConn, keys: &Keys, row: &NoteRow) -> QueryResult<()
             key_moment,
             process_note,
             tags,
+            // Written only under a client key, so never older than this
+            // upgrade: kept as it is.
+            layout: row.layout.clone(),
         },
         notes::content_hash.eq(content_hash),
     ))

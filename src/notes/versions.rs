@@ -25,11 +25,13 @@ fn record<'a>(
 /// An earlier version's sealed columns.
 #[derive(Insertable, AsChangeset)]
 #[diesel(table_name = note_versions)]
+#[diesel(treat_none_as_null = true)]
 struct SealedVersion {
     sections: Vec<u8>,
     key_moment: Vec<u8>,
     process_note: Vec<u8>,
     tags: Vec<u8>,
+    layout: Option<Vec<u8>>,
 }
 
 impl SealedVersion {
@@ -41,6 +43,7 @@ impl SealedVersion {
             key_moment: c.key_moment,
             process_note: c.process_note,
             tags: c.tags,
+            layout: c.layout,
         }
     }
 }
@@ -71,6 +74,7 @@ struct VersionRow {
     process_note: Vec<u8>,
     tags: Vec<u8>,
     author_id: TherapistId,
+    layout: Option<Vec<u8>>,
 }
 
 /// Keep `content`, what note `current` says now, as its earlier version.
@@ -139,6 +143,7 @@ pub fn all(
                         String::new()
                     },
                     tags: json(r.open_field("tags", &row.tags))?,
+                    template: super::model::open_layout(&r, row.layout.as_deref())?,
                 })
             })();
             Version {
@@ -197,6 +202,7 @@ pub fn upgrade(
                     key_moment,
                     process_note,
                     tags,
+                    layout: row.layout.clone(),
                 })
                 .execute(conn)?;
         }

@@ -5,7 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
-use super::format::{NoteFormat, reformat};
+use super::format::{NoteFormat, Template, form_value, name_of, reformat_into};
 use super::input::NoteInput;
 use super::model::{self, NoteContent, NoteRow, SaveOutcome, SessionFacts, SignOutcome};
 use super::pages::{ConflictPage, ConflictSection, FormFrame, NoteFormPage};
@@ -50,12 +50,40 @@ enum Target {
     Draft(NoteId),
 }
 
+/// The templates a note form can use: those the loaded packs offer now,
+/// and the one a draft already keeps (which stays usable, at its version,
+/// whatever happens to its pack).
+pub struct Templates {
+    offered: Vec<Template>,
+    stored: Option<Template>,
+}
+
+impl Templates {
+    /// What the packs offer now, and what this note keeps.
+    pub fn new(state: &AppState, stored: Option<Template>) -> Self {
+        Self {
+            offered: state.packs.current().templates().cloned().collect(),
+            stored,
+        }
+    }
+
+    /// The template with this key: the note's own first, else an offered one.
+    fn find(&self, key: Option<&str>) -> Option<&Template> {
+        let key = key?;
+        self.stored
+            .iter()
+            .chain(&self.offered)
+            .find(|t| t.key == key)
+    }
+}
+
 fn form_page(
     session: &CurrentSession,
     target: Target,
     client_name: &str,
     input: &NoteInput,
     vocabulary: &Vocabulary,
+    templates: &Templates,
 ) -> NoteFormPage {
     let (heading, action, cancel_href) = match target {
         Target::New(client) => (
@@ -77,14 +105,23 @@ fn form_page(
         cancel_href,
         client_name: client_name.to_owned(),
     };
-    NoteFormPage::from_input(frame, input, vocabulary)
+    let chosen = templates.find(input.template_key());
+    let mut offered: Vec<&Template> = templates.offered.iter().collect();
+    if let Some(kept) = &templates.stored
+        && !offered.iter().any(|t| t.key == kept.key)
+    {
+        offered.push(kept);
+    }
+    NoteFormPage::from_input(frame, input, vocabulary, &offered, chosen)
 }
 
 const RESUMED: &str = "You are signed in again. Your note is below exactly as you typed it, and it is not saved yet: check it and press Save draft.";
 
-fn reformat_notice(input: &mut NoteInput) -> String {
-    let moved = input.apply_format();
-    let format = input.chosen_format().label();
+fn reformat_notice(input: &mut NoteInput, templates: &Templates) -> String {
+    let chosen = templates.find(input.template_key());
+    let from = templates.find(input.previous_template_key());
+    let moved = input.apply_format(chosen, from);
+    let format = name_of(input.chosen_format(), chosen);
     if moved.is_empty() {
         format!("The note is now in {format} format. Nothing is saved until you press Save draft.")
     } else {
@@ -119,6 +156,7 @@ async fn new_form(
         &shown(&client.full_name),
         &input,
         &vocabulary,
+        &Templates::new(&state, None),
     ))
 }
 
@@ -140,6 +178,7 @@ fn check(
     target: Target,
     client_name: &str,
     vocabulary: &Vocabulary,
+    templates: &Templates,
 ) -> Result<Checked, AppError> {
     let session = &form.session;
     let mut input = NoteInput::from_pairs(&form.pairs);
@@ -147,18 +186,18 @@ fn check(
         let notice = if form.resumed {
             RESUMED.to_owned()
         } else {
-            reformat_notice(&mut input)
+            reformat_notice(&mut input, templates)
         };
         let page = NoteFormPage {
             notice: Some(notice),
-            ..form_page(session, target, client_name, &input, vocabulary)
+            ..form_page(session, target, client_name, &input, vocabulary, templates)
         };
         return Ok(Err(with_cookie(
             render(StatusCode::OK, &page)?,
             form.cookie.clone(),
         )?));
     }
-    match input.validate(vocabulary, &today()) {
+    match input.validate(vocabulary, templates.find(input.template_key()), &today()) {
         Ok((facts, content)) => Ok(Ok(ToStore {
             facts,
             content,
@@ -167,7 +206,7 @@ fn check(
         Err(errors) => {
             let page = NoteFormPage {
                 errors,
-                ..form_page(session, target, client_name, &input, vocabulary)
+                ..form_page(session, target, client_name, &input, vocabulary, templates)
             };
             Ok(Err(render(StatusCode::BAD_REQUEST, &page)?))
         }
@@ -186,11 +225,18 @@ async fn create(
         .open(&session.keys);
     let (vocabulary, custom) = super::vocabulary(&state, &session).await?;
     let target = Target::New(client.id);
+    let templates = Templates::new(&state, None);
     let ToStore {
         facts,
         mut content,
         new_tags,
-    } = match check(&form, target, &shown(&client.full_name), &vocabulary)? {
+    } = match check(
+        &form,
+        target,
+        &shown(&client.full_name),
+        &vocabulary,
+        &templates,
+    )? {
         Ok(checked) => checked,
         Err(page) => return Ok(page),
     };
@@ -244,7 +290,14 @@ async fn create(
     match signed {
         None => Ok(see_other(&format!("/notes/{id}"))),
         Some(SignOutcome::Signed) => Ok(see_other(&format!("/notes/{id}?signed=1"))),
-        Some(outcome) => not_signed(&session, id, 1, &client_name, &input, &vocabulary, &outcome),
+        Some(outcome) => not_signed(
+            &session,
+            (id, 1),
+            &client_name,
+            &input,
+            (&vocabulary, &templates),
+            &outcome,
+        ),
     }
 }
 
@@ -268,11 +321,10 @@ fn sign_now(
 /// sign it (headings left empty): what was typed, now saved, and why.
 fn not_signed(
     session: &CurrentSession,
-    id: NoteId,
-    revision: i32,
+    (id, revision): (NoteId, i32),
     client_name: &str,
     input: &NoteInput,
-    vocabulary: &Vocabulary,
+    (vocabulary, templates): (&Vocabulary, &Templates),
     outcome: &SignOutcome,
 ) -> Result<HttpResponse, AppError> {
     let why = match outcome {
@@ -290,7 +342,14 @@ fn not_signed(
     let page = NoteFormPage {
         errors,
         notice: Some("Your note is saved as a draft.".to_owned()),
-        ..form_page(session, Target::Draft(id), client_name, &input, vocabulary)
+        ..form_page(
+            session,
+            Target::Draft(id),
+            client_name,
+            &input,
+            vocabulary,
+            templates,
+        )
     };
     render(StatusCode::BAD_REQUEST, &page)
 }
@@ -316,7 +375,8 @@ fn input_from_note(row: &NoteRow, content: &NoteContent) -> NoteInput {
         session_date: facts.session_date,
         duration_minutes: facts.duration_minutes.to_string(),
         session_type: facts.session_type.key().to_owned(),
-        format: facts.format.key().to_owned(),
+        format: form_value(facts.format, content.template.as_ref()),
+        previous_format: String::new(),
         sections: content.sections.clone(),
         key_moment: content.key_moment.clone(),
         process_note: content.process_note.clone(),
@@ -350,6 +410,7 @@ async fn edit_form(
         &shown(&client.full_name),
         &input_from_note(&row, &content),
         &vocabulary,
+        &Templates::new(&state, content.template.clone()),
     );
     render(StatusCode::OK, &page)
 }
@@ -365,11 +426,19 @@ async fn save(
     let (row, client) = super::authored(&state, &session, &path).await?;
     let (vocabulary, custom) = super::vocabulary(&state, &session).await?;
     let target = Target::Draft(row.id);
+    let kept = row.open(&session.keys).template.ok().flatten();
+    let templates = Templates::new(&state, kept);
     let ToStore {
         facts,
         content,
         new_tags,
-    } = match check(&form, target, &shown(&client.full_name), &vocabulary)? {
+    } = match check(
+        &form,
+        target,
+        &shown(&client.full_name),
+        &vocabulary,
+        &templates,
+    )? {
         Ok(checked) => checked,
         Err(page) => return Ok(page),
     };
@@ -407,11 +476,10 @@ async fn save(
             Some(SignOutcome::Signed) => Ok(see_other(&format!("/notes/{id}?signed=1"))),
             Some(outcome) => not_signed(
                 &session,
-                id,
-                revision,
+                (id, revision),
                 &shown(&client.full_name),
                 &input,
-                &vocabulary,
+                (&vocabulary, &templates),
                 &outcome,
             ),
         },
@@ -442,10 +510,8 @@ async fn save(
 
 /// What was typed into a draft form, as one text to add to the signed note.
 fn as_addendum(row: &NoteRow, content: &NoteContent) -> String {
-    let mut parts: Vec<String> = row
-        .facts()
-        .format
-        .sections()
+    let mut parts: Vec<String> = content
+        .layout(row.facts().format)
         .iter()
         .filter_map(|s| {
             let text = content.sections.get(s.key)?.trim();
@@ -466,20 +532,16 @@ fn conflict_page(
     yours: &NoteContent,
     input: &NoteInput,
 ) -> ConflictPage {
-    let sections = facts
-        .format
-        .sections()
+    let layout = yours.layout(facts.format);
+    let theirs_moved = reformat_into(&theirs.sections, &layout, theirs.template.as_ref()).0;
+    let sections = layout
         .iter()
         .map(|s| {
-            let their_text = reformat(&theirs.sections, facts.format)
-                .0
-                .get(s.key)
-                .cloned()
-                .unwrap_or_default();
+            let their_text = theirs_moved.get(s.key).cloned().unwrap_or_default();
             let your_text = yours.sections.get(s.key).cloned().unwrap_or_default();
             ConflictSection {
-                key: s.key,
-                label: s.label,
+                key: s.key.to_owned(),
+                label: s.label.to_owned(),
                 differs: their_text != your_text,
                 theirs: their_text,
                 yours: your_text,
@@ -496,7 +558,10 @@ fn conflict_page(
             "session_type".to_owned(),
             facts.session_type.key().to_owned(),
         ),
-        ("format".to_owned(), facts.format.key().to_owned()),
+        (
+            "format".to_owned(),
+            form_value(facts.format, yours.template.as_ref()),
+        ),
         ("new_tags".to_owned(), input.new_tags.clone()),
     ];
     hidden.extend(yours.tags.iter().map(|t| ("tag".to_owned(), t.clone())));

@@ -46,9 +46,13 @@ pub fn parse_public_key(text: &str) -> Result<(String, String), String> {
     Ok((key_id(&raw[2..10]), line.to_owned()))
 }
 
-/// A key id as minisign prints it: the eight id bytes, little-endian, in hex.
+/// A key id as minisign prints it: the eight id bytes as a little-endian
+/// number in upper-case hex, without leading zeros (`%" PRIX64`), so it
+/// reads exactly as in the publisher's `minisign.pub` comment.
 fn key_id(bytes: &[u8]) -> String {
-    bytes.iter().rev().map(|b| format!("{b:02X}")).collect()
+    let mut n = [0u8; 8];
+    n.copy_from_slice(&bytes[..8]);
+    format!("{:X}", u64::from_le_bytes(n))
 }
 
 /// Build the trusted key from a stored base64 line.
@@ -253,4 +257,23 @@ pub fn check_files(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_id_reads_as_minisign_prints_it_without_leading_zeros() {
+        let mut raw = vec![0x45, 0x64];
+        raw.extend_from_slice(&0x0123_4567_89AB_CDEFu64.to_le_bytes());
+        raw.extend_from_slice(&[7u8; 32]);
+        let line = data_encoding::BASE64.encode(&raw);
+        let text = format!("untrusted comment: minisign public key 123456789ABCDEF\n{line}\n");
+        let (id, stored) = parse_public_key(&text).expect("a key");
+        assert_eq!(id, "123456789ABCDEF");
+        assert_eq!(stored, line);
+        assert!(parse_public_key("untrusted comment: nothing\n").is_err());
+        assert!(parse_public_key("RWQ=").is_err());
+    }
 }

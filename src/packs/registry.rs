@@ -61,6 +61,8 @@ impl Entry {
 pub struct PackSet {
     /// Every pack, the built-in one first.
     pub entries: Vec<Entry>,
+    /// Every pack tag ever loaded, at every version (what notes name).
+    pub archive: Vec<store::Term>,
 }
 
 impl PackSet {
@@ -89,6 +91,15 @@ impl PackSet {
     /// Rating scales from signed packs.
     pub fn instruments(&self) -> impl Iterator<Item = &PackInstrument> {
         self.loaded().flat_map(|c| c.instruments.iter())
+    }
+
+    /// Only the archive of pack tags, read from the database (for work
+    /// outside a request, such as an export from the command line).
+    pub fn archived(conn: &mut DbConn) -> diesel::QueryResult<Self> {
+        Ok(Self {
+            entries: Vec::new(),
+            archive: store::terms(conn)?,
+        })
     }
 
     /// The template with this key, from a loaded pack.
@@ -149,6 +160,7 @@ impl Registry {
             taken,
             set: RwLock::new(Arc::new(PackSet {
                 entries: vec![builtin_entry()],
+                archive: Vec::new(),
             })),
             stamp: AtomicI64::new(i64::MIN),
         }
@@ -171,8 +183,9 @@ impl Registry {
             .filter_map(|k| manifest::trusted(&k.key_id, &k.public_key))
             .collect();
         let uploads = store::uploads(conn)?;
-        let set = build(&self.folders, &uploads, &keys, &self.taken);
+        let mut set = build(&self.folders, &uploads, &keys, &self.taken);
         store::record_terms(conn, &set.tags().collect::<Vec<_>>())?;
+        set.archive = store::terms(conn)?;
         for entry in &set.entries {
             if let Err(r) = &entry.state {
                 // The file and reason only: both are ours or the pack's
@@ -290,5 +303,8 @@ pub fn build(
             state,
         });
     }
-    PackSet { entries }
+    PackSet {
+        entries,
+        archive: Vec::new(),
+    }
 }

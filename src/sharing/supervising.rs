@@ -522,7 +522,7 @@ async fn supervision(
             Ok((supervisees, rows))
         })
         .await?;
-    let vocabulary = Vocabulary::new(&[]);
+    let vocabulary = Vocabulary::new(&[], &state.packs.current());
     let names: std::collections::HashMap<TherapistId, String> = supervisees
         .iter()
         .map(|(s, n)| (s.supervisee_id, n.clone()))

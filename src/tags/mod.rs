@@ -47,26 +47,46 @@ pub fn custom_key(id: CustomTagId) -> String {
     format!("custom:{id}")
 }
 
-/// A tag ready to show: built-in or the therapist's own.
+/// The same tag in any version: a pack tag's term without its `@VERSION`
+/// (built-in and own tags have no versions).
+pub fn family(key: &str) -> &str {
+    if key.starts_with("pack:") {
+        key.rsplit_once('@').map_or(key, |(f, _)| f)
+    } else {
+        key
+    }
+}
+
+/// A tag ready to show: built-in, from a pack, or the therapist's own.
 #[derive(Clone, Debug)]
 pub struct TagView {
-    /// What notes store: a slug or `custom:<id>`.
+    /// What notes store: a slug, `pack:PACK/SLUG@VERSION` or `custom:<id>`.
     pub key: String,
+    /// The same tag in any version (see [`family`]).
+    pub family: String,
     /// Name shown.
     pub label: String,
-    /// Help text (built-ins only).
-    pub description: &'static str,
+    /// Help text (built-in and pack tags).
+    pub description: String,
     /// Whether built in.
     pub builtin: bool,
+    /// The pack it came from, for pack tags.
+    pub pack: Option<String>,
+    /// Whether the note form offers it now (a pack tag of a version no
+    /// longer loaded still reads, but is not offered).
+    pub offered: bool,
 }
 
 impl From<&BuiltinTag> for TagView {
     fn from(t: &BuiltinTag) -> Self {
         Self {
             key: t.slug.to_owned(),
+            family: t.slug.to_owned(),
             label: t.label.to_owned(),
-            description: t.description,
+            description: t.description.to_owned(),
             builtin: true,
+            pack: None,
+            offered: true,
         }
     }
 }
@@ -81,23 +101,53 @@ pub fn builtin_views(slugs: &[String]) -> Vec<TagView> {
         .collect()
 }
 
-/// The vocabulary a therapist can pick from: built-ins, then their own.
+/// The vocabulary a therapist can pick from: built-ins, then the packs'
+/// (every version ever loaded, so old notes read the same), then their own.
 pub struct Vocabulary {
     /// Every tag, in display order.
     pub tags: Vec<TagView>,
 }
 
 impl Vocabulary {
-    /// Built-ins plus these custom tags.
-    pub fn new(custom: &[CustomTag]) -> Self {
+    /// Built-ins, the tags of every pack ever loaded, and these custom tags.
+    pub fn new(custom: &[CustomTag], packs: &crate::packs::registry::PackSet) -> Self {
         let mut tags: Vec<TagView> = BUILTIN.iter().map(TagView::from).collect();
+        let offered: std::collections::HashSet<&str> =
+            packs.tags().map(|t| t.term.as_str()).collect();
+        let mut from_packs: Vec<TagView> = packs
+            .archive
+            .iter()
+            .map(|t| TagView {
+                key: t.term.clone(),
+                family: family(&t.term).to_owned(),
+                label: t.label.clone(),
+                description: t.help.clone(),
+                builtin: false,
+                pack: Some(t.pack_name.clone()),
+                offered: offered.contains(t.term.as_str()),
+            })
+            .collect();
+        from_packs.sort_by(|a, b| {
+            (&a.pack, a.label.to_lowercase(), &a.key).cmp(&(
+                &b.pack,
+                b.label.to_lowercase(),
+                &b.key,
+            ))
+        });
+        tags.extend(from_packs);
         let mut own: Vec<&CustomTag> = custom.iter().collect();
         own.sort_by_key(|t| t.label.to_lowercase());
-        tags.extend(own.into_iter().map(|t| TagView {
-            key: custom_key(t.id),
-            label: t.label.clone(),
-            description: "",
-            builtin: false,
+        tags.extend(own.into_iter().map(|t| {
+            let key = custom_key(t.id);
+            TagView {
+                family: key.clone(),
+                key,
+                label: t.label.clone(),
+                description: String::new(),
+                builtin: false,
+                pack: None,
+                offered: true,
+            }
         }));
         Self { tags }
     }
@@ -115,6 +165,26 @@ impl Vocabulary {
             .cloned()
             .collect()
     }
+
+    /// One tag per family, its newest version (for filters and charts that
+    /// gather a tag across versions of its pack).
+    pub fn families(&self) -> Vec<TagView> {
+        let mut out: Vec<TagView> = Vec::new();
+        for t in &self.tags {
+            match out.iter_mut().find(|o| o.family == t.family) {
+                Some(o) if version_of(&t.key) > version_of(&o.key) => *o = t.clone(),
+                Some(_) => {}
+                None => out.push(t.clone()),
+            }
+        }
+        out
+    }
+}
+
+fn version_of(key: &str) -> i64 {
+    key.rsplit_once('@')
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Okabe–Ito colours, distinguishable with common colour-vision differences.

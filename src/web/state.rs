@@ -27,6 +27,8 @@ pub struct AppState {
     kdf_permits: Arc<Semaphore>,
     /// What signed-in sessions keep opened in memory (see the module).
     pub memory: SessionMemories,
+    /// The signed packs loaded now (shared with the handout library).
+    pub packs: Arc<crate::packs::Registry>,
     on_sign_in: SignInHook,
 }
 
@@ -39,6 +41,7 @@ impl AppState {
             config,
             kdf_permits: Arc::new(Semaphore::new(permits)),
             memory: SessionMemories::default(),
+            packs: Arc::new(crate::packs::Registry::start(None, Vec::new())),
             on_sign_in: Arc::new(|_, _, _| {}),
         }
     }
@@ -49,6 +52,11 @@ impl AppState {
             on_sign_in: hook,
             ..self
         }
+    }
+
+    /// The same state, with these packs.
+    pub fn with_packs(self, packs: Arc<crate::packs::Registry>) -> Self {
+        Self { packs, ..self }
     }
 
     /// A therapist has just signed in (password, code or recovery).

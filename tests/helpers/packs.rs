@@ -122,3 +122,13 @@ pub fn vocabulary(tags: &[(&str, &str, &str)]) -> String {
     }
     t
 }
+/// A note template with these (key, label, prompt) sections.
+pub fn template(name: &str, sections: &[(&str, &str, &str)]) -> String {
+    let mut t = format!("name = \"{name}\"\ndescription = \"For tests.\"\n");
+    for (key, label, prompt) in sections {
+        t.push_str(&format!(
+            "\n[[sections]]\nkey = \"{key}\"\nlabel = \"{label}\"\nprompt = \"{prompt}\"\n"
+        ));
+    }
+    t
+}
