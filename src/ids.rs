@@ -137,3 +137,11 @@ id_type!(
     /// A pack uploaded in the app: `packs.id`.
     PackUploadId
 );
+id_type!(
+    /// A therapist's write-only inbox token: `inbox_tokens.id`.
+    InboxTokenId
+);
+id_type!(
+    /// A draft an outside tool posted: `inbox_drafts.id`.
+    InboxDraftId
+);

@@ -14,6 +14,7 @@ pub mod db;
 pub mod demo;
 pub mod handouts;
 pub mod ids;
+pub mod inbox;
 pub mod measures;
 pub mod notes;
 pub mod packs;

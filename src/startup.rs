@@ -83,6 +83,7 @@ impl Application {
                 .configure(routes)
                 .default_service(web::to(not_found))
                 .wrap(from_fn(middleware::same_origin_writes))
+                .wrap(from_fn(middleware::bearer_only_posts_drafts))
                 .wrap(from_fn(middleware::request_log))
                 .wrap(from_fn(middleware::security_headers))
         })
@@ -117,6 +118,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(crate::handouts::configure)
         .configure(crate::sharing::configure)
         .configure(crate::packs::configure)
+        .configure(crate::inbox::configure)
         .configure(crate::audit::trail::configure);
 }
 

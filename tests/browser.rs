@@ -1130,3 +1130,82 @@ async fn an_associate_signs_a_note_and_the_supervisor_co_signs_it() {
     b.check("transfer-form").await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draft_from_a_tool_becomes_a_note_with_a_pack_template() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let account = app.set_up().await;
+    // The practice trusts a publisher and loads its pack (over HTTP: the
+    // pages themselves are checked in tests/packs.rs).
+    let publisher = crate::helpers::packs::Publisher::new();
+    crate::packs::trust(&app, &publisher).await;
+    let parent = tempfile::tempdir().expect("temp");
+    let dir = crate::packs::signed_example(parent.path(), "example", &publisher);
+    let loaded = crate::packs::upload(&app, &crate::helpers::packs::tar_of(&dir)).await;
+    assert_eq!(loaded.status, 303, "{}", loaded.body);
+    let client = app.add_client("Maya Lindqvist", "Maya").await;
+
+    let b = Browser::start().await;
+    sign_in(&b, &app, &account.email, &account.password).await;
+    b.wait_for_path("/clients").await;
+    b.goto(&format!("{}/settings", app.address)).await;
+    b.click("a[href='/settings/inbox-tokens']").await;
+    b.wait_for_path("/settings/inbox-tokens").await;
+    b.fill("#name", "Dictation on my phone").await;
+    b.click("form[action='/settings/inbox-tokens'] button")
+        .await;
+    let token = b.text("#new-token").await;
+    assert!(token.starts_with("tsin_"), "{token}");
+    b.check("inbox-token-made").await;
+
+    // The tool posts a draft in the example pack's intake template.
+    let draft = serde_json::json!({
+        "tool": "Example Dictation 2.1",
+        "session_date": "2026-03-02",
+        "format": "template:example-pack/intake",
+        "client_reference": "Maya L.",
+        "sections": {
+            "presenting_concern": "Grief since her father's illness.",
+            "history": "No earlier therapy.",
+            "risk": "None reported.",
+            "strengths": "Close to her sister.",
+            "goals": "To cry without shame.",
+            "plan": "Weekly sessions."
+        }
+    });
+    let posted = crate::inbox::post(&app.new_agent(), &token, &draft).await;
+    crate::inbox::draft_id(&posted);
+
+    b.click("a[href='/inbox']").await;
+    b.wait_for_path("/inbox").await;
+    assert!(b.text("main").await.contains("Maya L."));
+    b.check("inbox").await;
+    b.click(".inbox-list h2 a").await;
+    b.find("#client").await;
+    b.check("inbox-draft").await;
+    let id = client.trim_start_matches("/clients/");
+    b.find(&format!("#client option[value='{id}']"))
+        .await
+        .click()
+        .await
+        .expect("choose the client");
+    b.click("form[action$='/accept'] button").await;
+    b.find("#section_presenting_concern").await;
+    let text = b.text("main").await;
+    assert!(
+        text.contains("This note uses the template Intake assessment"),
+        "{text}"
+    );
+    assert!(text.contains("Grief since her father's illness."), "{text}");
+    b.check("inbox-accepted-note-form").await;
+    // Save it: an ordinary draft, under the client's key.
+    b.click("button.primary[name=intent][value=save]").await;
+    b.find("form[action$='/sign'] button").await;
+    let note = b.text("main").await;
+    assert!(
+        note.contains("Presenting concern") && note.contains("Close to her sister."),
+        "{note}"
+    );
+    b.check("inbox-note").await;
+    b.close().await;
+}

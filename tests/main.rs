@@ -8,6 +8,7 @@ mod auth;
 mod browser;
 mod clients;
 mod handouts;
+mod inbox;
 mod integrity;
 mod measures;
 mod notes;

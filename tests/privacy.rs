@@ -297,6 +297,45 @@ async fn write_canaries(base: &str) {
             &[("full_name", ""), ("about", CANARY)],
         )
         .await;
+    // Drafts from an outside tool: one left waiting in the inbox (sealed to
+    // the therapist's public key), one accepted as a note, one refused for
+    // a bad field (whose text must not be logged either).
+    let inbox_token = crate::inbox::make_token(&agent, &format!("{CANARY} dictation")).await;
+    let draft = |words: &str| {
+        serde_json::json!({
+            "tool": format!("{CANARY} Dictate"),
+            "session_date": "2026-03-02",
+            "format": "soap",
+            "client_reference": format!("Robin {CANARY}"),
+            "key_moment": format!("{CANARY} {words}"),
+            "sections": {"subjective": format!("{CANARY} {words}"), "plan": "Weekly."},
+        })
+    };
+    let waiting = crate::inbox::post(&agent, &inbox_token, &draft("waiting")).await;
+    assert_eq!(waiting.status, 202, "{}", waiting.body);
+    let accepted = crate::inbox::post(&agent, &inbox_token, &draft("accepted")).await;
+    let id = crate::inbox::draft_id(&accepted);
+    let made = agent
+        .post_form(
+            &format!("/inbox/{id}/accept"),
+            &[
+                ("csrf_token", &token),
+                ("client", client.trim_start_matches("/clients/")),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let mut bad = draft("refused");
+    bad["session_date"] = serde_json::json!(format!("{CANARY}-03-02"));
+    assert_eq!(
+        crate::inbox::post(&agent, &inbox_token, &bad).await.status,
+        400
+    );
+    let inbox = agent.get("/inbox").await;
+    assert!(
+        inbox.body.contains(CANARY),
+        "the inbox shows the canary to its owner"
+    );
 }
 
 /// Neither canary in a log.

@@ -136,6 +136,16 @@ actions! {
     PackRefused = ("pack.refused", "Pack refused"),
     /// An uploaded pack was removed (subject: the upload).
     PackRemove = ("pack.remove", "Pack removed"),
+    /// A therapist made an inbox token (subject: the token).
+    InboxTokenCreate = ("inbox.token_create", "Inbox token made"),
+    /// A therapist revoked an inbox token (subject: the token).
+    InboxTokenRevoke = ("inbox.token_revoke", "Inbox token revoked"),
+    /// A tool posted a draft to the inbox (subject: the draft).
+    InboxReceive = ("inbox.receive", "Draft received from a tool"),
+    /// A draft from a tool became a draft note (subject: the inbox draft).
+    InboxAccept = ("inbox.accept", "Draft from a tool accepted"),
+    /// A draft from a tool was declined and deleted (subject: the draft).
+    InboxDecline = ("inbox.decline", "Draft from a tool declined"),
     /// A client's record was exported or printed (subject: the client).
     ClientExport = ("client.export", "Client record exported"),
     /// A therapist exported their whole caseload (plaintext).

@@ -31,6 +31,8 @@ pub struct ClientListItem {
 pub struct ClientList {
     /// Links to clients colleagues offer this therapist.
     pub offers: Vec<String>,
+    /// Drafts from tools waiting in the inbox.
+    pub inbox_waiting: i64,
     pub layout: Layout,
     pub q: String,
     pub archived: bool,

@@ -121,13 +121,14 @@ async fn list(
 ) -> Result<HttpResponse, AppError> {
     let (therapist, dk) = (session.therapist, session.keys.clone());
     let memory = state.memory.of(session.id);
-    let (rows, scores, offers) = state
+    let (rows, scores, offers, waiting) = state
         .db(move |conn| {
             Ok((
                 model::list(conn, therapist)?,
                 // Opening is CPU work: done here, on the blocking thread.
                 measures::caseload::by_client(conn, therapist, &dk, &memory)?,
                 crate::sharing::transfer::offered_to(conn, therapist)?,
+                crate::inbox::store::waiting(conn, therapist)?,
             ))
         })
         .await?;
@@ -197,6 +198,7 @@ async fn list(
         } else {
             None
         },
+        inbox_waiting: waiting,
         offers: offers
             .into_iter()
             .map(|o| format!("/clients/{}/transfer", o.client_id))

@@ -150,59 +150,105 @@ impl Envelope {
 
     /// Seal `key` to the recipient's public key.
     pub fn seal(&self, key: &ClientKey, to: &PublicKey) -> Vec<u8> {
-        let context = self.context();
-        // A public key that is not a valid X25519 point cannot be stored:
-        // every stored key came from `PrivateKey::generate`. Were one
-        // forged, sealing to it would fail here and the envelope would be
-        // empty, which opens for nobody.
-        let Ok(recipient) = <Kem as KemTrait>::PublicKey::from_bytes(&to.0) else {
-            return Vec::new();
-        };
-        let mut rng = rand_core::UnwrapErr(rand_core::OsRng);
-        match hpke::single_shot_seal::<ChaCha20Poly1305, HkdfSha256, Kem, _>(
-            &OpModeS::Base,
-            &recipient,
-            &context,
-            key.key_bytes(),
-            &context,
-            &mut rng,
-        ) {
-            Ok((encapped, ciphertext)) => {
-                let mut blob = encapped.to_bytes().to_vec();
-                blob.extend_from_slice(&ciphertext);
-                blob
-            }
-            Err(_) => Vec::new(),
-        }
+        seal_to(to, &self.context(), key.key_bytes())
     }
 
-    /// Open an envelope with the recipient's private key.
+    /// Open an envelope sealed to `private`'s public key for exactly this
+    /// purpose, sender, recipient, client and version.
     pub fn open(&self, private: &PrivateKey, blob: &[u8]) -> Result<ClientKey, OpenError> {
-        if blob.len() < ENCAPPED_LEN + 16 {
-            return Err(OpenError::Truncated);
-        }
-        let (encapped, ciphertext) = blob.split_at(ENCAPPED_LEN);
-        let encapped = <Kem as KemTrait>::EncappedKey::from_bytes(encapped)
-            .map_err(|_| OpenError::Integrity)?;
-        let sk = <Kem as KemTrait>::PrivateKey::from_bytes(&private.0)
-            .map_err(|_| OpenError::Integrity)?;
-        let context = self.context();
-        let plain = zeroize::Zeroizing::new(
-            hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, Kem>(
-                &OpModeR::Base,
-                &sk,
-                &encapped,
-                &context,
-                ciphertext,
-                &context,
-            )
-            .map_err(|_| OpenError::Integrity)?,
-        );
+        let plain = open_with(private, &self.context(), blob)?;
         let bytes: [u8; 32] = plain
             .as_slice()
             .try_into()
             .map_err(|_| OpenError::Integrity)?;
         Ok(ClientKey::from_bytes(self.version, bytes))
+    }
+}
+
+/// Seal `plain` to a public key with HPKE base mode, `context` bound as
+/// both `info` and associated data: `encapsulated key (32) | ciphertext`.
+pub fn seal_to(to: &PublicKey, context: &[u8], plain: &[u8]) -> Vec<u8> {
+    // A public key that is not a valid X25519 point cannot be stored:
+    // every stored key came from `PrivateKey::generate`. Were one forged,
+    // sealing to it would fail here and the blob would be empty, which
+    // opens for nobody.
+    let Ok(recipient) = <Kem as KemTrait>::PublicKey::from_bytes(&to.0) else {
+        return Vec::new();
+    };
+    let mut rng = rand_core::UnwrapErr(rand_core::OsRng);
+    match hpke::single_shot_seal::<ChaCha20Poly1305, HkdfSha256, Kem, _>(
+        &OpModeS::Base,
+        &recipient,
+        context,
+        plain,
+        context,
+        &mut rng,
+    ) {
+        Ok((encapped, ciphertext)) => {
+            let mut blob = encapped.to_bytes().to_vec();
+            blob.extend_from_slice(&ciphertext);
+            blob
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Open what [`seal_to`] sealed to `private`'s public key with `context`.
+pub fn open_with(
+    private: &PrivateKey,
+    context: &[u8],
+    blob: &[u8],
+) -> Result<zeroize::Zeroizing<Vec<u8>>, OpenError> {
+    if blob.len() < ENCAPPED_LEN + 16 {
+        return Err(OpenError::Truncated);
+    }
+    let (encapped, ciphertext) = blob.split_at(ENCAPPED_LEN);
+    let encapped =
+        <Kem as KemTrait>::EncappedKey::from_bytes(encapped).map_err(|_| OpenError::Integrity)?;
+    let sk =
+        <Kem as KemTrait>::PrivateKey::from_bytes(&private.0).map_err(|_| OpenError::Integrity)?;
+    Ok(zeroize::Zeroizing::new(
+        hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, Kem>(
+            &OpModeR::Base,
+            &sk,
+            &encapped,
+            context,
+            ciphertext,
+            context,
+        )
+        .map_err(|_| OpenError::Integrity)?,
+    ))
+}
+
+/// A draft an outside tool posted to a therapist's inbox: sealed to the
+/// therapist's public key, bound to them and to the draft's row, so the
+/// server (and the token that posted it) can never read it back.
+#[derive(Clone, Copy, Debug)]
+pub struct InboxDrop {
+    /// The therapist it is for.
+    pub therapist: i64,
+    /// Its row.
+    pub draft: i64,
+}
+
+impl InboxDrop {
+    fn context(&self) -> Vec<u8> {
+        let mut info = b"tearsheet inbox draft v1".to_vec();
+        info.push(0);
+        info.extend_from_slice(&self.therapist.to_be_bytes());
+        info.extend_from_slice(&self.draft.to_be_bytes());
+        info
+    }
+
+    /// Seal a posted draft to the therapist.
+    pub fn seal(&self, to: &PublicKey, plain: &str) -> Vec<u8> {
+        seal_to(to, &self.context(), plain.as_bytes())
+    }
+
+    /// Open it with the therapist's private key.
+    pub fn open(&self, private: &PrivateKey, blob: &[u8]) -> Result<String, OpenError> {
+        let plain = open_with(private, &self.context(), blob)?;
+        String::from_utf8(plain.to_vec()).map_err(|_| OpenError::Integrity)
     }
 }
 
@@ -274,5 +320,31 @@ mod tests {
         assert_eq!(fp.len(), 19, "{fp}");
         assert_eq!(fp, public.fingerprint());
         assert_ne!(fp, PrivateKey::generate().1.fingerprint());
+    }
+
+    #[test]
+    fn an_inbox_draft_opens_only_for_its_therapist_and_row() {
+        let (private, public) = PrivateKey::generate();
+        let (other, _) = PrivateKey::generate();
+        let drop = InboxDrop {
+            therapist: 1,
+            draft: 2,
+        };
+        let sealed = drop.seal(&public, "a draft");
+        assert_eq!(drop.open(&private, &sealed).expect("opens"), "a draft");
+        assert!(drop.open(&other, &sealed).is_err());
+        for moved in [
+            InboxDrop {
+                therapist: 9,
+                draft: 2,
+            },
+            InboxDrop {
+                therapist: 1,
+                draft: 9,
+            },
+        ] {
+            assert_eq!(moved.open(&private, &sealed), Err(OpenError::Integrity));
+        }
+        assert_ne!(drop.seal(&public, "a draft"), sealed, "fresh each time");
     }
 }

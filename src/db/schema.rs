@@ -391,3 +391,27 @@ diesel::table! {
         recorded_at -> BigInt,
     }
 }
+
+diesel::table! {
+    inbox_tokens (id) {
+        id -> BigInt,
+        therapist_id -> BigInt,
+        name -> Binary,
+        token_hash -> Binary,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+        window_start -> BigInt,
+        window_count -> Integer,
+    }
+}
+
+diesel::table! {
+    inbox_drafts (id) {
+        id -> BigInt,
+        therapist_id -> BigInt,
+        token_id -> BigInt,
+        sealed -> Binary,
+        received_at -> BigInt,
+    }
+}

@@ -67,6 +67,40 @@ pub async fn security_headers(
     Ok(res)
 }
 
+/// An inbox token (`Authorization: Bearer …`) can post a draft to the
+/// inbox and do nothing else: with one, any other method or path is
+/// refused before it reaches a handler. (Other schemes, such as the Basic
+/// credentials of a reverse proxy, pass untouched.)
+pub async fn bearer_only_posts_drafts(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split(' ').next())
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer"));
+    let inbox = req.path() == crate::inbox::api::INBOX_PATH;
+    if bearer && !(inbox && req.method() == Method::POST) {
+        let status = if inbox {
+            actix_web::http::StatusCode::METHOD_NOT_ALLOWED
+        } else {
+            actix_web::http::StatusCode::FORBIDDEN
+        };
+        let mut res = actix_web::HttpResponse::build(status);
+        if inbox {
+            res.insert_header((header::ALLOW, "POST"));
+        }
+        let res = res.json(serde_json::json!({
+            "error": "an inbox token can only post drafts: POST /api/v1/inbox",
+            "field": null,
+        }));
+        return Ok(req.into_response(res));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
 /// Refuse state-changing requests that a browser says come from another site,
 /// before any body is read. The synchronizer token is checked later, by the
 /// form extractors; this is the second, independent line.
@@ -74,7 +108,10 @@ pub async fn same_origin_writes(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    // The inbox endpoint answers a bearer token, never a cookie, so a page
+    // of another site gains nothing by posting to it.
+    let api = req.path() == crate::inbox::api::INBOX_PATH;
+    if !api && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         if let Some(reason) = cross_origin_reason(&req) {
             tracing::warn!(reason, "refused a cross-origin write");
             let res = AppError::forbidden(

@@ -24,6 +24,7 @@ fn node_modules() -> &'static Path {
         let modules = dir.join("node_modules");
         if modules.join("vnu-jar/build/dist/vnu.jar").exists()
             && modules.join("axe-core/axe.min.js").exists()
+            && modules.join(OPENAPI_CLI).exists()
         {
             return Ok(modules);
         }
@@ -119,6 +120,35 @@ pub fn assert_valid_html(documents: &[(String, String)]) {
         errors.len(),
         errors.join("\n")
     );
+}
+
+/// The OpenAPI 3.0/3.1 validator's command line, inside node_modules.
+const OPENAPI_CLI: &str = "@seriousme/openapi-schema-validator/bin/validate-api-cli.js";
+
+/// Validate an OpenAPI description with `@seriousme/openapi-schema-validator`
+/// (pinned in `tests/gates/package.json`). Returns its errors, if any.
+pub fn openapi_errors(json: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, json).expect("write");
+    let out = Command::new("node")
+        .arg(node_modules().join(OPENAPI_CLI))
+        .arg(&file)
+        .output()
+        .expect("run node");
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "the OpenAPI validator failed to run: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    if result["valid"] == true {
+        return Vec::new();
+    }
+    result["errors"]
+        .as_array()
+        .map(|errors| errors.iter().map(|e| e.to_string()).collect())
+        .unwrap_or_else(|| vec![result.to_string()])
 }
 
 static FHIR_VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();

@@ -1,0 +1,2 @@
+DROP TABLE inbox_drafts;
+DROP TABLE inbox_tokens;
