@@ -609,3 +609,72 @@ fn live_markup(html: &str) -> Vec<String> {
     }
     found
 }
+
+#[test]
+fn the_example_packs_rating_scale_is_a_valid_fhir_questionnaire() {
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/example-pack/instruments/who-5.json");
+    let json = std::fs::read_to_string(file).expect("the example scale");
+    let errors = crate::helpers::gates::fhir_errors(&[("who-5".into(), json.clone())]);
+    assert!(errors.is_empty(), "{errors:?}");
+    // The judge is real: a broken questionnaire fails it.
+    let broken = json.replace("\"linkId\": \"1\"", "\"linkId\": {\"not\": \"a string\"}");
+    assert_ne!(broken, json);
+    assert!(!crate::helpers::gates::fhir_errors(&[("broken".into(), broken)]).is_empty());
+}
+
+both_backends!(an_upload_that_escapes_its_folder_or_is_not_a_tar_changes_nothing);
+
+async fn an_upload_that_escapes_its_folder_or_is_not_a_tar_changes_nothing(app: TestApp) {
+    app.set_up().await;
+    let publisher = Publisher::new();
+    trust(&app, &publisher).await;
+    // A tar whose entry climbs out of the pack, written byte by byte (tar
+    // tools refuse to make one).
+    let mut header = [0u8; 512];
+    let name = b"../../etc/cron.d/evil";
+    header[..name.len()].copy_from_slice(name);
+    header[100..107].copy_from_slice(b"0000644");
+    header[124..135].copy_from_slice(b"00000000005");
+    header[156] = b'0';
+    header[257..263].copy_from_slice(b"ustar\0");
+    header[263..265].copy_from_slice(b"00");
+    header[148..156].copy_from_slice(b"        ");
+    let sum: u32 = header.iter().map(|b| u32::from(*b)).sum();
+    header[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    let mut tar = header.to_vec();
+    tar.extend_from_slice(b"evil\n");
+    tar.resize(512 * 4, 0);
+    for (body, file, reason) in [
+        (
+            tar,
+            "../../etc/cron.d/evil",
+            "its path leads outside the pack",
+        ),
+        (
+            b"just some words, not a tar".to_vec(),
+            "the upload",
+            "it is not a .tar archive",
+        ),
+        (Vec::new(), "the upload", "no file was chosen"),
+    ] {
+        let page = upload(&app, &body).await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        page.assert_contains(&format!("<strong>{file}</strong>: {reason}"));
+    }
+    let list = app.get("/practice/packs").await;
+    assert!(!list.body.contains("/remove"), "nothing was stored");
+    // Only an administrator may upload or trust.
+    let colleague = app
+        .colleague("c@example.org", "a long colleague passphrase")
+        .await;
+    assert_eq!(colleague.get("/practice/packs").await.status, 403);
+    let page = colleague
+        .submit(
+            "/settings",
+            "/practice/pack-keys",
+            &[("public_key", &publisher.public_key())],
+        )
+        .await;
+    assert_eq!(page.status, 403);
+}

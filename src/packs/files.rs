@@ -301,7 +301,8 @@ pub fn read_tar(bytes: &[u8]) -> Result<Files, Refusal> {
         .split_once('/')
         .map(|(first, _)| format!("{first}/"))
         .filter(|p| {
-            !KINDS.iter().any(|(k, _)| format!("{k}/") == *p)
+            plain_name(p.trim_end_matches('/'))
+                && !KINDS.iter().any(|(k, _)| format!("{k}/") == *p)
                 && raw.iter().all(|(path, _)| path.starts_with(p.as_str()))
         });
     let mut collector = Collector::default();
