@@ -226,6 +226,22 @@ async fn a_tool_posts_a_draft_only_its_therapist_can_read_and_accept(app: TestAp
         )
         .await;
     assert_eq!(page.status, 401);
+
+    // Whoever can write the database cannot swap in a key of their own:
+    // the token pinned the therapist's key, so nothing is sealed to theirs.
+    let fresh = make_token(&app, "After the swap").await;
+    {
+        use diesel::prelude::*;
+        use tearsheet::db::schema::therapists;
+        let mut conn = pool.get().expect("conn");
+        diesel::update(therapists::table)
+            .set(therapists::public_key.eq(Some(vec![9u8; 32])))
+            .execute(&mut conn)
+            .expect("swap");
+    }
+    let page = post(&tool, &fresh, &soap("swapped")).await;
+    assert_eq!(page.status, 409, "{}", page.body);
+    assert!(!app.get("/inbox").await.body.contains("swapped"));
 }
 
 #[derive(diesel::QueryableByName)]

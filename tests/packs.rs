@@ -451,6 +451,26 @@ async fn a_note_keeps_its_template_and_pack_tag_after_the_pack_changes_or_goes(a
         !form.body.contains("Crisis note"),
         "a removed pack's template is still offered"
     );
+    // A note being written in it when it went keeps every word, in free text.
+    let orphan = app
+        .post_form(
+            &format!("{client}/notes"),
+            &crate::helpers::app::note_form(
+                &[("csrf_token", &form.csrf_token())],
+                "template:notes-pack/crisis",
+                &[
+                    ("section_risk", "Words typed before the pack went."),
+                    ("section_safety_plan", "And these."),
+                    ("intent", "save"),
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(orphan.status, 400, "{}", orphan.body);
+    orphan.assert_contains("That note template is no longer offered");
+    orphan.assert_contains("Risk:\nWords typed before the pack went.");
+    orphan.assert_contains("Safety plan:\nAnd these.");
+    orphan.assert_contains("<input type=\"hidden\" name=\"format\" value=\"free\">");
 
     // The draft keeps its template and its tag, and saves.
     let edit = app.get(&format!("{draft}/edit")).await;

@@ -142,6 +142,9 @@ actions! {
     InboxTokenRevoke = ("inbox.token_revoke", "Inbox token revoked"),
     /// A tool posted a draft to the inbox (subject: the draft).
     InboxReceive = ("inbox.receive", "Draft received from a tool"),
+    /// A post was refused because the account's public key is not the one
+    /// its token was made for (changed in the database).
+    InboxKeyMismatch = ("inbox.key_mismatch", "Draft refused: account key changed"),
     /// A draft from a tool became a draft note (subject: the inbox draft).
     InboxAccept = ("inbox.accept", "Draft from a tool accepted"),
     /// A draft from a tool was declined and deleted (subject: the draft).

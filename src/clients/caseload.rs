@@ -312,6 +312,15 @@ pub fn check(text: &str) -> Result<Caseload, String> {
             if NoteFormat::parse(&n.format).is_none() {
                 return Err(at(format!("format {:?} is not known", n.format)));
             }
+            if n.template
+                .as_ref()
+                .is_some_and(|t| !crate::packs::content::template_is_sound(t))
+            {
+                return Err(at(
+                    "its template needs a name and 1 to 12 sections with distinct keys and labels"
+                        .to_owned(),
+                ));
+            }
             if let Some(bad) = n.tags.iter().find(|t| tags::builtin(t).is_none()) {
                 return Err(at(format!(
                     "tag {bad:?} is not a built-in tag (put the therapist's own tags in own_tags)"

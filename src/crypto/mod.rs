@@ -191,6 +191,14 @@ impl DataKey {
 }
 
 /// HKDF-SHA256 expand of `ikm` into 32 bytes for `info`.
+/// A pin of `public_key` keyed by a secret only a bearer of `token` has:
+/// HKDF-SHA256 over the token, with the key in its info, as a PRF.
+pub fn token_key_tag(token: &str, public_key: &[u8]) -> [u8; 32] {
+    let mut info = b"tearsheet/v1/inbox-key-pin".to_vec();
+    info.extend_from_slice(public_key);
+    hkdf32(None, token.as_bytes(), &info)
+}
+
 fn hkdf32(salt: Option<&[u8]>, ikm: &[u8], info: &[u8]) -> [u8; 32] {
     let hk = hkdf::Hkdf::<sha2::Sha256>::new(salt, ikm);
     let mut out = [0u8; 32];

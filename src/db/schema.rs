@@ -398,6 +398,7 @@ diesel::table! {
         therapist_id -> BigInt,
         name -> Binary,
         token_hash -> Binary,
+        key_tag -> Binary,
         created_at -> BigInt,
         last_used_at -> Nullable<BigInt>,
         revoked_at -> Nullable<BigInt>,

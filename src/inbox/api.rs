@@ -66,6 +66,16 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
         .filter(|t| !t.is_empty() && t.len() <= 200)
 }
 
+/// A name the tool sent, at most 40 characters, to name it in an error
+/// without echoing whatever a tool put there.
+fn clipped(name: &str) -> String {
+    let mut out: String = name.chars().take(40).collect();
+    if out.len() < name.len() {
+        out.push('…');
+    }
+    out
+}
+
 const FIELDS: &str = "tool, session_date, format, sections, client_reference, key_moment";
 
 /// Check a posted body field by field; an error names its field.
@@ -88,6 +98,7 @@ pub fn check(body: &[u8], today: chrono::NaiveDate) -> Result<Posted, (Option<St
         .keys()
         .find(|k| !FIELDS.split(", ").any(|f| f == k.as_str()))
     {
+        let unknown = clipped(unknown);
         return Err((
             Some(unknown.clone()),
             format!("{unknown} is not a field of a draft (the fields are {FIELDS})"),
@@ -157,7 +168,7 @@ pub fn check(body: &[u8], today: chrono::NaiveDate) -> Result<Posted, (Option<St
     let mut out = BTreeMap::new();
     let mut total = 0;
     for (key, value) in sections {
-        let field = format!("sections.{key}");
+        let field = format!("sections.{}", clipped(key));
         let key_ok = !key.is_empty()
             && key.len() <= 40
             && key
@@ -218,6 +229,27 @@ async fn post(
                 StatusCode::UNAUTHORIZED,
                 None,
                 "this token is not valid (revoked, or never issued)",
+            ));
+        }
+        Bearer::KeyChanged(therapist) => {
+            tracing::warn!(
+                therapist = therapist.0,
+                "an inbox token's pinned public key no longer matches the account's: refused"
+            );
+            state
+                .db(move |conn| {
+                    Ok(audit::record(
+                        conn,
+                        Some(therapist),
+                        Action::InboxKeyMismatch,
+                        None,
+                    )?)
+                })
+                .await?;
+            return Ok(api_error(
+                StatusCode::CONFLICT,
+                None,
+                "the therapist's key changed since this token was made; nothing was stored. Ask them for a new token",
             ));
         }
         Bearer::TooMany(wait) => {

@@ -139,11 +139,20 @@ async fn create_token(
         return render(StatusCode::BAD_REQUEST, &page);
     }
     let (therapist, keys) = (session.therapist, session.keys.clone());
+    // Drafts are sealed to the key this session holds, pinned in the
+    // token; a session without a key pair (none before its first sign-in
+    // since keys that travel) cannot make a token.
+    let Some(public_key) = keys.private_key().and_then(|k| k.public_key()) else {
+        return Err(AppError::conflict(
+            "Your account has no key pair yet. Sign out and in again, then make the token.",
+        ));
+    };
     let shown_name = name.clone();
     let token = state
         .db(move |conn| {
             crate::db::write_transaction(conn, |conn| {
-                let (id, token) = store::create_token(conn, therapist, keys.dk(), &name)?;
+                let (id, token) =
+                    store::create_token(conn, therapist, keys.dk(), &public_key, &name)?;
                 audit::record(conn, Some(therapist), Action::InboxTokenCreate, Some(id.0))?;
                 Ok::<_, diesel::result::Error>(token)
             })
@@ -236,6 +245,7 @@ struct DraftRow {
 #[template(path = "inbox/list.html")]
 struct InboxPage {
     layout: Layout,
+    csrf_token: String,
     drafts: Vec<DraftRow>,
     notice: Option<&'static str>,
 }
@@ -289,6 +299,7 @@ async fn list(
         StatusCode::OK,
         &InboxPage {
             layout: layout_for(&session, "inbox"),
+            csrf_token: session.csrf_token.clone(),
             drafts,
             notice: (query.declined == "1").then_some("The draft was declined and deleted."),
         },
@@ -365,7 +376,7 @@ async fn find(
     match opened.draft {
         Some(d) => Ok((id, opened.received_at, d)),
         None => Err(AppError::conflict(
-            "This draft failed an integrity check, so it cannot be opened. You can decline it from your inbox.",
+            "This draft failed an integrity check, so it cannot be opened. You can delete it from your inbox.",
         )),
     }
 }

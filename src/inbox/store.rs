@@ -5,9 +5,10 @@
 use diesel::prelude::*;
 use sha2::{Digest as _, Sha256};
 
+use crate::crypto::share::PublicKey;
 use crate::crypto::{DataKey, Record};
 use crate::db::schema::{inbox_drafts, inbox_tokens, therapists};
-use crate::db::{DbConn, now, write_transaction};
+use crate::db::{DbConn, now};
 use crate::ids::{InboxDraftId, InboxTokenId, TherapistId};
 
 /// Posts one token may make in a minute.
@@ -28,11 +29,14 @@ fn name_record(dk: &DataKey, therapist: TherapistId, id: InboxTokenId) -> Record
     Record::new(dk, therapist.0, "inbox_tokens", id.0)
 }
 
-/// Make a token named `name`; returns the token, to be shown once.
+/// Make a token named `name` for drafts sealed to `public_key` (the
+/// therapist's own, from their session's keys); returns the token, to be
+/// shown once.
 pub fn create_token(
     conn: &mut DbConn,
     therapist: TherapistId,
     dk: &DataKey,
+    public_key: &PublicKey,
     name: &str,
 ) -> QueryResult<(InboxTokenId, String)> {
     let id = InboxTokenId::generate();
@@ -43,6 +47,7 @@ pub fn create_token(
             inbox_tokens::therapist_id.eq(therapist),
             inbox_tokens::name.eq(name_record(dk, therapist, id).seal("name", name)),
             inbox_tokens::token_hash.eq(token_hash(&token)),
+            inbox_tokens::key_tag.eq(crate::crypto::token_key_tag(&token, &public_key.0).to_vec()),
             inbox_tokens::created_at.eq(now()),
         ))
         .execute(conn)?;
@@ -120,79 +125,93 @@ pub enum Bearer {
         /// Its therapist.
         therapist: TherapistId,
         /// Their public key, which drafts are sealed to.
-        public_key: crate::crypto::share::PublicKey,
+        public_key: PublicKey,
     },
     /// Unknown, revoked, or its therapist turned off.
     Refused,
+    /// The therapist's public key is not the one the token was made for:
+    /// someone changed it in the database. Nothing is sealed to it.
+    KeyChanged(TherapistId),
     /// Over its rate limit: try again after this many seconds.
     TooMany(i64),
     /// The therapist's inbox is full.
     Full,
 }
 
-/// Check a presented token and count the post against its rate limit (in
-/// the database, so every app server shares the count).
+/// Check a presented token, and count the post against its rate limit.
+/// An unknown or revoked token costs one read and no write; the count is
+/// kept in the database (every app server shares it) by single-statement
+/// updates, so concurrent posts cannot both take the last place.
 pub fn admit(conn: &mut DbConn, token: &str) -> QueryResult<Bearer> {
     let hash = token_hash(token);
-    write_transaction(conn, |conn| {
-        let row: Option<(InboxTokenId, TherapistId, Option<i64>, i64, i32)> = inbox_tokens::table
-            .filter(inbox_tokens::token_hash.eq(&hash))
-            .select((
-                inbox_tokens::id,
-                inbox_tokens::therapist_id,
-                inbox_tokens::revoked_at,
-                inbox_tokens::window_start,
-                inbox_tokens::window_count,
-            ))
-            .first(conn)
-            .optional()?;
-        let Some((id, therapist, revoked, window_start, count)) = row else {
-            return Ok(Bearer::Refused);
-        };
-        if revoked.is_some() {
-            return Ok(Bearer::Refused);
+    let row: Option<(InboxTokenId, TherapistId, Option<i64>, Vec<u8>)> = inbox_tokens::table
+        .filter(inbox_tokens::token_hash.eq(&hash))
+        .select((
+            inbox_tokens::id,
+            inbox_tokens::therapist_id,
+            inbox_tokens::revoked_at,
+            inbox_tokens::key_tag,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((id, therapist, None, tag)) = row else {
+        return Ok(Bearer::Refused);
+    };
+    let (status, public_key): (String, Option<Vec<u8>>) = therapists::table
+        .find(therapist)
+        .select((therapists::status, therapists::public_key))
+        .first(conn)?;
+    if status != "active" {
+        return Ok(Bearer::Refused);
+    }
+    let Some(public_key) = public_key.as_deref().and_then(PublicKey::from_slice) else {
+        return Ok(Bearer::Refused);
+    };
+    let expected = crate::crypto::token_key_tag(token, &public_key.0);
+    if !crate::crypto::constant_time_eq(&expected, &tag) {
+        return Ok(Bearer::KeyChanged(therapist));
+    }
+    let at = now();
+    let live = inbox_tokens::table
+        .filter(inbox_tokens::id.eq(id))
+        .filter(inbox_tokens::revoked_at.is_null());
+    // A new minute: the count starts again at this post.
+    let fresh = diesel::update(live.filter(inbox_tokens::window_start.le(at - 60)))
+        .set((
+            inbox_tokens::window_start.eq(at),
+            inbox_tokens::window_count.eq(1),
+            inbox_tokens::last_used_at.eq(at),
+        ))
+        .execute(conn)?;
+    if fresh == 0 {
+        let counted = diesel::update(
+            live.filter(inbox_tokens::window_start.gt(at - 60))
+                .filter(inbox_tokens::window_count.lt(POSTS_PER_MINUTE)),
+        )
+        .set((
+            inbox_tokens::window_count.eq(inbox_tokens::window_count + 1),
+            inbox_tokens::last_used_at.eq(at),
+        ))
+        .execute(conn)?;
+        if counted == 0 {
+            let start: Option<i64> = inbox_tokens::table
+                .find(id)
+                .select(inbox_tokens::window_start)
+                .first(conn)
+                .optional()?;
+            return Ok(match start {
+                Some(start) => Bearer::TooMany((60 - (at - start)).clamp(1, 60)),
+                None => Bearer::Refused,
+            });
         }
-        let (status, public_key): (String, Option<Vec<u8>>) = therapists::table
-            .find(therapist)
-            .select((therapists::status, therapists::public_key))
-            .first(conn)?;
-        let Some(public_key) = public_key
-            .as_deref()
-            .and_then(crate::crypto::share::PublicKey::from_slice)
-        else {
-            return Ok(Bearer::Refused);
-        };
-        if status != "active" {
-            return Ok(Bearer::Refused);
-        }
-        let at = now();
-        let (start, count) = if at - window_start >= 60 {
-            (at, 1)
-        } else {
-            (window_start, count + 1)
-        };
-        if count > POSTS_PER_MINUTE {
-            return Ok(Bearer::TooMany(60 - (at - window_start)));
-        }
-        diesel::update(inbox_tokens::table.find(id))
-            .set((
-                inbox_tokens::window_start.eq(start),
-                inbox_tokens::window_count.eq(count),
-                inbox_tokens::last_used_at.eq(at),
-            ))
-            .execute(conn)?;
-        let waiting: i64 = inbox_drafts::table
-            .filter(inbox_drafts::therapist_id.eq(therapist))
-            .count()
-            .get_result(conn)?;
-        if waiting >= MAX_WAITING {
-            return Ok(Bearer::Full);
-        }
-        Ok(Bearer::Live {
-            token: id,
-            therapist,
-            public_key,
-        })
+    }
+    if waiting(conn, therapist)? >= MAX_WAITING {
+        return Ok(Bearer::Full);
+    }
+    Ok(Bearer::Live {
+        token: id,
+        therapist,
+        public_key,
     })
 }
 

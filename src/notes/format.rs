@@ -205,6 +205,11 @@ pub fn reformat_into(
     targets: &[SectionRef<'_>],
     from: Option<&Template>,
 ) -> (BTreeMap<String, String>, Vec<String>) {
+    if targets.is_empty() {
+        // Nowhere to put anything (a template without sections, which only
+        // a hand-made import could hold): keep every section as it is.
+        return (sections.clone(), Vec::new());
+    }
     let mut out: BTreeMap<String, String> = targets
         .iter()
         .map(|s| {

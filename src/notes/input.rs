@@ -196,7 +196,7 @@ impl NoteInput {
             if template.is_none() {
                 errors.add(
                     "format",
-                    "That note template is no longer offered (its pack was removed). Switch to another format: everything you typed is kept.",
+                    "That note template is no longer offered (its pack was removed). Everything you typed is below in free text, under its headings: check it and save, or switch to another format.",
                 );
             }
             Some(NoteFormat::Free)

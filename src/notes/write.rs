@@ -204,6 +204,13 @@ fn check(
             new_tags: input.new_tag_labels(),
         })),
         Err(errors) => {
+            if input.template_key().is_some() && templates.find(input.template_key()).is_none() {
+                // Its template is gone (its pack removed, or not loaded on
+                // this server yet): every word moves into free text under
+                // its section's name, so nothing typed is lost.
+                input.format = NoteFormat::Free.key().to_owned();
+                input.apply_format(None, None);
+            }
             let page = NoteFormPage {
                 errors,
                 ..form_page(session, target, client_name, &input, vocabulary, templates)

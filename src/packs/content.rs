@@ -280,6 +280,20 @@ pub fn parse(
     Ok(contents)
 }
 
+/// Whether a template (from a pack, or carried by an imported note) keeps
+/// the rules a pack's must: a name, 1 to 12 sections with distinct keys of
+/// lower-case letters, digits and `_`, each with a label.
+pub fn template_is_sound(t: &Template) -> bool {
+    text_ok(&t.name, 80)
+        && (1..=12).contains(&t.sections.len())
+        && t.sections.iter().enumerate().all(|(i, s)| {
+            key_ok(&s.key)
+                && text_ok(&s.label, 80)
+                && s.prompt.chars().count() <= 300
+                && !t.sections[..i].iter().any(|o| o.key == s.key)
+        })
+}
+
 fn template(pack: &PackLabel, path: &str, slug: &str, text: &str) -> Result<Template, Refusal> {
     let file: TemplateFile = toml::from_str(text).map_err(|e| {
         toml_error(

@@ -233,6 +233,8 @@ async fn upload(
     Signed(session): Signed,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
+    // Before the body is read: only an administrator may send one this big.
+    admin_only(&session)?;
     let parts = crate::web::form::read_multipart(&req, payload, UPLOAD_LIMIT).await?;
     let (mut csrf, mut file) = (None, None);
     for (name, bytes) in parts {

@@ -114,7 +114,9 @@ pub struct Registry {
     folders: Vec<(String, Result<Files, Refusal>)>,
     /// Slugs of handouts that are not from packs (built-in and local).
     taken: Vec<String>,
-    set: RwLock<Arc<PackSet>>,
+    /// The packs as loaded, with the `practice.packs_changed` stamp they
+    /// were loaded at: replaced together, and never by an older load.
+    set: RwLock<(i64, Arc<PackSet>)>,
     stamp: AtomicI64,
 }
 
@@ -158,10 +160,13 @@ impl Registry {
         Self {
             folders,
             taken,
-            set: RwLock::new(Arc::new(PackSet {
-                entries: vec![builtin_entry()],
-                archive: Vec::new(),
-            })),
+            set: RwLock::new((
+                i64::MIN,
+                Arc::new(PackSet {
+                    entries: vec![builtin_entry()],
+                    archive: Vec::new(),
+                }),
+            )),
             stamp: AtomicI64::new(i64::MIN),
         }
     }
@@ -170,8 +175,8 @@ impl Registry {
     pub fn current(&self) -> Arc<PackSet> {
         self.set
             .read()
-            .map(|s| s.clone())
-            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+            .map(|s| s.1.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().1.clone())
     }
 
     /// Load again from the trusted keys and uploads in the database, and
@@ -183,7 +188,15 @@ impl Registry {
             .filter_map(|k| manifest::trusted(&k.key_id, &k.public_key))
             .collect();
         let uploads = store::uploads(conn)?;
-        let mut set = build(&self.folders, &uploads, &keys, &self.taken);
+        // The practice's own handouts keep their slugs: a pack that would
+        // hide one is refused.
+        let mut taken = self.taken.clone();
+        taken.extend(
+            crate::handouts::practice::all(conn)?
+                .into_iter()
+                .map(|h| h.slug),
+        );
+        let mut set = build(&self.folders, &uploads, &keys, &taken);
         store::record_terms(conn, &set.tags().collect::<Vec<_>>())?;
         set.archive = store::terms(conn)?;
         for entry in &set.entries {
@@ -194,11 +207,16 @@ impl Registry {
             }
         }
         let set = Arc::new(set);
-        match self.set.write() {
-            Ok(mut s) => *s = set,
-            Err(poisoned) => *poisoned.into_inner() = set,
+        let mut current = self
+            .set
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Two loads racing: the one that read the newer stamp wins, whichever
+        // finishes last.
+        if stamp >= current.0 {
+            *current = (stamp, set);
+            self.stamp.store(stamp, Ordering::Relaxed);
         }
-        self.stamp.store(stamp, Ordering::Relaxed);
         Ok(())
     }
 

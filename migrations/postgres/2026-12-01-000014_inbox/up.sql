@@ -10,6 +10,11 @@ CREATE TABLE inbox_tokens (
     name BYTEA NOT NULL,
     -- SHA-256 of the token (256 random bits: no slow hash needed).
     token_hash BYTEA NOT NULL UNIQUE,
+    -- The therapist's public key when the token was made, pinned with a
+    -- key only the token itself gives (see inbox::store::key_tag): a
+    -- database writer who swaps in a public key of their own cannot make a
+    -- matching tag, so drafts are never sealed to their key.
+    key_tag BYTEA NOT NULL,
     created_at BIGINT NOT NULL,
     last_used_at BIGINT,
     revoked_at BIGINT,
