@@ -252,6 +252,14 @@ impl NoteRow {
         json(self.record(keys).open_field("tags", &self.tags))
     }
 
+    /// Open just the pack template it was written with, if any (a failure
+    /// counts as none here; the full open reports it).
+    pub fn open_template(&self, keys: &Keys) -> Option<super::format::Template> {
+        open_layout(&self.record(keys), self.layout.as_deref())
+            .ok()
+            .flatten()
+    }
+
     /// Open just the key moment.
     pub fn open_key_moment(&self, keys: &Keys) -> Opened<String> {
         self.record(keys).open_field("key_moment", &self.key_moment)

@@ -433,7 +433,7 @@ async fn save(
     let (row, client) = super::authored(&state, &session, &path).await?;
     let (vocabulary, custom) = super::vocabulary(&state, &session).await?;
     let target = Target::Draft(row.id);
-    let kept = row.open(&session.keys).template.ok().flatten();
+    let kept = row.open_template(&session.keys);
     let templates = Templates::new(&state, kept);
     let ToStore {
         facts,
