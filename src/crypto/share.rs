@@ -221,14 +221,17 @@ pub fn open_with(
 }
 
 /// A draft an outside tool posted to a therapist's inbox: sealed to the
-/// therapist's public key, bound to them and to the draft's row, so the
-/// server (and the token that posted it) can never read it back.
+/// therapist's public key, bound to them, to the draft's row and to the
+/// token that posted it, so the server (and the token) can never read it
+/// back, and a draft cannot be passed off as another token's.
 #[derive(Clone, Copy, Debug)]
 pub struct InboxDrop {
     /// The therapist it is for.
     pub therapist: i64,
     /// Its row.
     pub draft: i64,
+    /// The token that posted it.
+    pub token: i64,
 }
 
 impl InboxDrop {
@@ -237,6 +240,7 @@ impl InboxDrop {
         info.push(0);
         info.extend_from_slice(&self.therapist.to_be_bytes());
         info.extend_from_slice(&self.draft.to_be_bytes());
+        info.extend_from_slice(&self.token.to_be_bytes());
         info
     }
 
@@ -329,6 +333,7 @@ mod tests {
         let drop = InboxDrop {
             therapist: 1,
             draft: 2,
+            token: 3,
         };
         let sealed = drop.seal(&public, "a draft");
         assert_eq!(drop.open(&private, &sealed).expect("opens"), "a draft");
@@ -336,12 +341,10 @@ mod tests {
         for moved in [
             InboxDrop {
                 therapist: 9,
-                draft: 2,
+                ..drop
             },
-            InboxDrop {
-                therapist: 1,
-                draft: 9,
-            },
+            InboxDrop { draft: 9, ..drop },
+            InboxDrop { token: 9, ..drop },
         ] {
             assert_eq!(moved.open(&private, &sealed), Err(OpenError::Integrity));
         }

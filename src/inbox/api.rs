@@ -316,6 +316,7 @@ async fn post(
     let sealed = InboxDrop {
         therapist: therapist.0,
         draft: id.0,
+        token: token.0,
     }
     .seal(&public_key, &plain);
     drop(plain);

@@ -249,6 +249,8 @@ pub fn waiting(conn: &mut DbConn, therapist: TherapistId) -> QueryResult<i64> {
 pub struct SealedDraft {
     /// Row id.
     pub id: InboxDraftId,
+    /// The token that posted it.
+    pub token_id: i64,
     /// Sealed to the therapist.
     pub sealed: Vec<u8>,
     /// When it arrived.
