@@ -351,6 +351,7 @@ pub fn run(
                                 instrument: instrument.to_owned(),
                                 items: answers,
                                 note: Some(id),
+                                scale: None,
                             },
                             None,
                         )?;

@@ -529,6 +529,27 @@ async fn a_hostile_pack_is_inert_on_every_page_it_reaches() {
     let vocabulary = format!(
         "name = \"Tags\"\n\n[[tags]]\nslug = \"sly\"\nlabel = '''Sly <script>alert(9)</script>'''\nhelp = '''</p>{HOSTILE}'''\n"
     );
+    let options: Vec<serde_json::Value> = [0, 1]
+        .iter()
+        .map(|n| {
+            serde_json::json!({
+                "valueCoding": {"code": format!("{n}"), "display": format!("<b onclick=alert({n})>Answer</b>")},
+                "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/ordinalValue", "valueDecimal": n}]
+            })
+        })
+        .collect();
+    let scale = serde_json::json!({
+        "resourceType": "Questionnaire",
+        "status": "active",
+        "title": "Scale <script>alert(7)</script>",
+        "item": [{
+            "linkId": "1",
+            "text": "<img src=x onerror=alert(8)>",
+            "type": "choice",
+            "answerOption": options
+        }]
+    })
+    .to_string();
     packs::write_pack(
         &dir,
         "hostile",
@@ -537,6 +558,7 @@ async fn a_hostile_pack_is_inert_on_every_page_it_reaches() {
             ("handouts/calm.md", &handout),
             ("templates/crisis.toml", &template),
             ("vocabularies/tags.toml", &vocabulary),
+            ("instruments/sly-scale.json", &scale),
         ],
     );
     // The manifest's own words too.
@@ -588,6 +610,11 @@ async fn a_hostile_pack_is_inert_on_every_page_it_reaches() {
         (
             "search",
             app.get("/notes?tag=pack%3Ahostile%2Fsly%401").await,
+        ),
+        (
+            "scale-form",
+            app.get(&format!("{client}/scales/new?scale=hostile/sly-scale"))
+                .await,
         ),
     ] {
         assert_eq!(page.status, 200, "{name}: {}", page.body);
@@ -697,4 +724,145 @@ async fn an_upload_that_escapes_its_folder_or_is_not_a_tar_changes_nothing(app: 
         )
         .await;
     assert_eq!(page.status, 403);
+}
+
+both_backends!(a_packs_rating_scale_is_recorded_and_outlives_its_pack);
+
+async fn a_packs_rating_scale_is_recorded_and_outlives_its_pack(app: TestApp) {
+    let account = app.set_up().await;
+    let publisher = Publisher::new();
+    trust(&app, &publisher).await;
+    let parent = tempfile::tempdir().expect("temp");
+    let dir = signed_example(parent.path(), "example", &publisher);
+    assert_eq!(upload(&app, &packs::tar_of(&dir)).await.status, 303);
+    let client = app.add_client("Rowan Vale", "").await;
+    let note = app.add_note(&client, &[]).await;
+
+    let page = app.get(&client).await;
+    page.assert_contains("Record the WHO-5 Well-Being Index");
+    let form_path = format!("{client}/scales/new?scale=example-pack/who-5");
+    let form = app.get(&form_path).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    form.assert_contains("I have felt cheerful and in good spirits");
+    form.assert_contains("All of the time");
+    let token = form.csrf_token();
+    let form_id = crate::helpers::app::hidden_value(&form.body, "form_id").expect("form id");
+    let post = |answers: Vec<(&'static str, &'static str)>| {
+        let mut fields = vec![
+            ("csrf_token", token.clone()),
+            ("scale", "example-pack/who-5".to_owned()),
+            ("date", "2026-03-02".to_owned()),
+            ("note", note.trim_start_matches("/notes/").to_owned()),
+            ("form_id", form_id.clone()),
+        ];
+        fields.extend(answers.into_iter().map(|(k, v)| (k, v.to_owned())));
+        fields
+    };
+    let path = format!("{client}/scales/new");
+    // An answer the scale does not have, and nothing answered, are refused.
+    let bad = post(vec![("item1", "9")]);
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let page = app.post_form(&path, &bad).await;
+    assert_eq!(page.status, 400);
+    page.assert_contains("Item 1: choose one of its answers");
+    crate::helpers::gates::assert_valid_html(&[
+        ("scale-form.html".into(), form.body.clone()),
+        ("scale-form-errors.html".into(), page.body.clone()),
+        (
+            "client-with-scales.html".into(),
+            app.get(&client).await.body,
+        ),
+    ]);
+    let none = post(vec![]);
+    let none: Vec<(&str, &str)> = none.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(app.post_form(&path, &none).await.status, 400);
+    // All of the time (5), most (4), more than half (3), less (2), some (1).
+    let good = post(vec![
+        ("item1", "0"),
+        ("item2", "1"),
+        ("item3", "2"),
+        ("item4", "3"),
+        ("item5", "4"),
+    ]);
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let saved = app.post_form(&path, &good).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    // Sent twice (Back, then Save): recorded once.
+    assert_eq!(app.post_form(&path, &good).await.status, 303);
+
+    let shown = |page: &Page| {
+        page.assert_contains("WHO-5 Well-Being Index");
+        page.assert_contains("15 of 25");
+        assert_eq!(page.body.matches("15 of 25").count(), 1, "recorded once");
+    };
+    shown(&app.get(&client).await);
+    app.get(&note).await.assert_contains("15 of 25");
+
+    // The pack goes; the measure reads the same, in the record and exports.
+    let list = app.get("/practice/packs").await;
+    let id = list.segment_after("/practice/packs/");
+    assert_eq!(
+        app.press(&list, &format!("/practice/packs/{id}/remove"))
+            .await
+            .status,
+        303
+    );
+    let page = app.get(&client).await;
+    shown(&page);
+    assert!(!page.body.contains("Record the WHO-5"), "no longer offered");
+    let record = app.get(&format!("{client}/record")).await;
+    record.assert_contains("WHO-5 Well-Being Index");
+    let json = app.get(&format!("{client}/record.json")).await;
+    assert_eq!(json.status, 200);
+    let v: serde_json::Value = serde_json::from_str(&json.body).expect("json");
+    let m = &v["measures"][0];
+    assert_eq!(m["instrument"], "example-pack/who-5");
+    assert_eq!(m["title"], "WHO-5 Well-Being Index");
+    assert_eq!(m["total"], 15);
+    assert_eq!(m["answers"], serde_json::json!([5, 4, 3, 2, 1]));
+    let fhir = app.get(&format!("{client}/fhir")).await;
+    assert_eq!(fhir.status, 200);
+    assert!(
+        fhir.body
+            .contains("https://tearsheet.invalid/fhir/Questionnaire/who-5")
+    );
+    assert!(fhir.body.contains("More than half of the time"));
+    if app.database.describe().starts_with("SQLite") {
+        let errors = crate::helpers::gates::fhir_errors(&[("bundle".into(), fhir.body.clone())]);
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+
+    // Entered in error: kept, struck through, with the same machinery.
+    let page = app.get(&client).await;
+    let error = crate::helpers::app::links_starting(&page.body, &format!("{client}/measures/"))
+        .into_iter()
+        .find(|h| h.ends_with("/error"))
+        .expect("a correction link");
+    let confirm = app.get(&error).await;
+    confirm.assert_contains("WHO-5 Well-Being Index");
+    let marked = app
+        .post_form(
+            &error,
+            &[("csrf_token", &confirm.csrf_token()), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(marked.status, 303);
+
+    // The caseload export carries the scale whole, and it imports.
+    let export = app
+        .post_form(
+            "/settings/export",
+            &[("csrf_token", &token), ("password", &account.password)],
+        )
+        .await;
+    assert_eq!(export.status, 200);
+    let caseload: serde_json::Value = serde_json::from_str(&export.body).expect("json");
+    let measure = &caseload["clients"][0]["measures"][0];
+    assert_eq!(measure["scale"]["title"], "WHO-5 Well-Being Index");
+    assert_eq!(measure["answers"], serde_json::json!([0, 1, 2, 3, 4]));
+    let checked = tearsheet::clients::caseload::check(&export.body);
+    assert!(checked.is_ok(), "the export checks as an import");
+    let mut forged = caseload.clone();
+    forged["clients"][0]["measures"][0]["answers"] = serde_json::json!([0, 1, 2, 3, 9]);
+    assert!(tearsheet::clients::caseload::check(&forged.to_string()).is_err());
 }

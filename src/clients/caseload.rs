@@ -125,10 +125,15 @@ pub struct ClientExport {
 pub struct MeasureExport {
     /// `YYYY-MM-DD`.
     pub taken_on: String,
-    /// `phq-9` or `gad-7`.
+    /// `phq-9` or `gad-7`, or a pack's scale as `PACK/SLUG`.
     pub instrument: String,
-    /// One per item, 0–3 or null.
+    /// One per item, 0–3 or null (for a pack's scale, the index of the
+    /// chosen answer in the scale below).
     pub answers: Vec<Option<u8>>,
+    /// A pack's rating scale, kept whole (a FHIR Questionnaire as Tearsheet
+    /// reads it), when it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<crate::packs::content::PackInstrument>,
     /// The note it was recorded with: its place in this client's `notes`
     /// (from 0).
     #[serde(default)]
@@ -196,15 +201,23 @@ pub fn export(
             rows.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
         let mut measures = Vec::new();
         for m in crate::measures::model::for_client(conn, therapist, dk, client.id)? {
-            let Ok(taken) = m.content else {
-                return Ok(None);
+            let (instrument, answers, note, scale) = match (m.content, m.scale) {
+                (Ok(taken), _) => (
+                    taken.instrument.slug().to_owned(),
+                    taken.items,
+                    taken.note,
+                    None,
+                ),
+                (_, Some(s)) => (s.scale.key.clone(), s.items, s.note, Some(s.scale)),
+                _ => return Ok(None),
             };
             measures.push(MeasureExport {
                 taken_on: m.taken_on,
-                instrument: taken.instrument.slug().to_owned(),
-                answers: taken.items,
-                note: taken.note.and_then(|n| places.get(&n).copied()),
+                instrument,
+                answers,
+                note: note.and_then(|n| places.get(&n).copied()),
                 entered_in_error: m.entered_in_error_at.is_some(),
+                scale,
             });
         }
         for n in rows {
@@ -338,17 +351,32 @@ pub fn check(text: &str) -> Result<Caseload, String> {
                     )));
                 }
             }
-            let Some(instrument) = Instrument::from_slug(&m.instrument) else {
-                return Err(at(format!(
-                    "instrument {:?} is not phq-9 or gad-7",
-                    m.instrument
-                )));
-            };
-            if score(instrument, &m.answers).is_none() {
-                return Err(at(format!(
-                    "answers must be {} values, each 0 to 3 or null",
-                    instrument.item_count()
-                )));
+            if let Some(scale) = &m.scale {
+                if !crate::packs::content::instrument_is_sound(scale)
+                    || crate::measures::model::ScaleTaken::score(
+                        scale.clone(),
+                        m.answers.clone(),
+                        None,
+                    )
+                    .is_none()
+                {
+                    return Err(at(
+                        "its scale, or its answers to it, do not check out".to_owned()
+                    ));
+                }
+            } else {
+                let Some(instrument) = Instrument::from_slug(&m.instrument) else {
+                    return Err(at(format!(
+                        "instrument {:?} is not phq-9 or gad-7",
+                        m.instrument
+                    )));
+                };
+                if score(instrument, &m.answers).is_none() {
+                    return Err(at(format!(
+                        "answers must be {} values, each 0 to 3 or null",
+                        instrument.item_count()
+                    )));
+                }
             }
             if m.answers.iter().all(Option::is_none) {
                 return Err(at("no item is answered".to_owned()));
@@ -455,6 +483,7 @@ pub fn import(
                         instrument: m.instrument.clone(),
                         items: m.answers.clone(),
                         note: m.note.and_then(|i| note_ids.get(i).copied()),
+                        scale: m.scale.clone(),
                     },
                     None,
                 )?;

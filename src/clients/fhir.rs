@@ -275,6 +275,51 @@ fn response(m: &WholeMeasure, patient: &str, encounter: Option<&String>) -> Valu
     qr
 }
 
+/// A pack's rating scale as a QuestionnaireResponse: each answer as the
+/// scale coded it, against the scale's own canonical URL when it has one.
+fn scale_response(
+    s: &super::record::WholeScale,
+    patient: &str,
+    encounter: Option<&String>,
+) -> Value {
+    let scale = &s.taken.scale;
+    let items: Vec<Value> = scale
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            let mut item = json!({ "linkId": q.link_id, "text": q.text });
+            if let Some(answer) = s
+                .taken
+                .items
+                .get(i)
+                .copied()
+                .flatten()
+                .and_then(|a| q.answers.get(usize::from(a)))
+            {
+                item["answer"] = json!([{
+                    "valueCoding": { "code": answer.code, "display": answer.display }
+                }]);
+            }
+            item
+        })
+        .collect();
+    let mut qr = json!({
+        "resourceType": "QuestionnaireResponse",
+        "status": if s.entered_in_error_at.is_some() { "entered-in-error" } else { "completed" },
+        "subject": reference(patient),
+        "authored": s.taken_on,
+        "item": items
+    });
+    if let Some(url) = &scale.url {
+        qr["questionnaire"] = json!(url);
+    }
+    if let Some(e) = encounter {
+        qr["encounter"] = reference(e);
+    }
+    qr
+}
+
 fn observation(
     m: &WholeMeasure,
     total: u8,
@@ -340,6 +385,10 @@ pub fn bundle(whole: &Whole) -> Result<Value, AppError> {
                 observation(m, total, &patient_url, &qr_url, enc),
             ));
         }
+    }
+    for s in &whole.scales {
+        let enc = s.taken.note.and_then(|n| encounters.get(&n));
+        entries.push(entry(&urn(), scale_response(s, &patient_url, enc)));
     }
     Ok(json!({
         "resourceType": "Bundle",

@@ -74,6 +74,8 @@ pub struct ClientForm {
 pub struct ClientPage {
     /// Who has owned the client: one line per hand-over, oldest first.
     pub owners: Vec<String>,
+    /// Rating scales from the practice's packs: (key, title).
+    pub scales: Vec<(String, String)>,
     pub layout: Layout,
     pub csrf_token: String,
     pub id: ClientId,

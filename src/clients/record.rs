@@ -107,12 +107,16 @@ pub struct HandoutRecord {
 pub struct MeasureRecord {
     /// `YYYY-MM-DD`.
     pub taken_on: String,
-    /// `phq-9` or `gad-7`.
-    pub instrument: &'static str,
-    /// One per item, 0–3, or null when not answered.
+    /// `phq-9` or `gad-7`, or a pack's scale as `PACK/SLUG`.
+    pub instrument: String,
+    /// A pack's scale: its title, as it was when recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// One per item, 0–3, or null when not answered (for a pack's scale,
+    /// each chosen answer's score).
     pub answers: Vec<Option<u8>>,
     /// The total, only when every item is answered.
-    pub total: Option<u8>,
+    pub total: Option<u32>,
     /// The total's band (`moderately severe`), with the total.
     pub band: Option<&'static str>,
     /// PHQ-9 item 9 answered above 0, in words.
@@ -196,6 +200,8 @@ pub struct Whole {
     pub given: Vec<WholeGiven>,
     /// Measures, oldest first.
     pub measures: Vec<WholeMeasure>,
+    /// Pack rating scales recorded, oldest first.
+    pub scales: Vec<WholeScale>,
     /// Tag names.
     pub vocabulary: Vocabulary,
 }
@@ -214,6 +220,16 @@ pub struct WholeMeasure {
     pub taken: Taken,
 }
 
+/// A pack's rating scale recorded, opened.
+pub struct WholeScale {
+    /// `YYYY-MM-DD`.
+    pub taken_on: String,
+    /// When marked entered in error, if it was.
+    pub entered_in_error_at: Option<i64>,
+    /// The scale and its answers, scored.
+    pub taken: crate::measures::model::ScaleTaken,
+}
+
 /// Build the record.
 pub fn build(whole: &Whole) -> ClientRecord {
     let Whole {
@@ -227,14 +243,38 @@ pub fn build(whole: &Whole) -> ClientRecord {
         .iter()
         .map(|n| (n.id, n.facts.session_date.as_str()))
         .collect();
-    let measures = whole
+    let scales = whole.scales.iter().map(|s| MeasureRecord {
+        taken_on: s.taken_on.clone(),
+        instrument: s.taken.scale.key.clone(),
+        title: Some(s.taken.scale.title.clone()),
+        answers: s
+            .taken
+            .items
+            .iter()
+            .zip(&s.taken.scale.items)
+            .map(|(chosen, item)| {
+                chosen.and_then(|i| item.answers.get(usize::from(i)).map(|a| a.score))
+            })
+            .collect(),
+        total: s.taken.total,
+        band: None,
+        self_harm: None,
+        session_date: s
+            .taken
+            .note
+            .and_then(|n| note_dates.get(&n))
+            .map(|d| (*d).to_owned()),
+        entered_in_error: s.entered_in_error_at.is_some(),
+    });
+    let mut measures: Vec<MeasureRecord> = whole
         .measures
         .iter()
         .map(|m| MeasureRecord {
             taken_on: m.taken_on.clone(),
-            instrument: m.taken.instrument.slug(),
+            instrument: m.taken.instrument.slug().to_owned(),
+            title: None,
             answers: m.taken.items.clone(),
-            total: m.taken.score.total,
+            total: m.taken.score.total.map(u32::from),
             band: m.taken.score.band.map(|b| b.label()),
             self_harm: m.taken.score.self_harm.map(|a| ANSWERS[a as usize].0),
             session_date: m
@@ -244,7 +284,9 @@ pub fn build(whole: &Whole) -> ClientRecord {
                 .map(|d| (*d).to_owned()),
             entered_in_error: m.entered_in_error_at.is_some(),
         })
+        .chain(scales)
         .collect();
+    measures.sort_by(|a, b| a.taken_on.cmp(&b.taken_on));
     let mut notes: Vec<NoteRecord> = notes
         .iter()
         .map(|n| NoteRecord {
@@ -375,16 +417,26 @@ pub async fn load_whole(
                     })
                 })
                 .collect::<Option<Vec<_>>>();
+            let mut scales = Vec::new();
             let measures = crate::measures::model::for_client(conn, therapist, &dk, client.id)?
                 .into_iter()
-                .map(|m| {
-                    m.content.ok().map(|taken| WholeMeasure {
+                .filter_map(|m| match (m.content, m.scale) {
+                    (Ok(taken), _) => Some(Some(WholeMeasure {
                         id: m.id,
                         taken_on: m.taken_on,
                         created_at: m.created_at,
                         entered_in_error_at: m.entered_in_error_at,
                         taken,
-                    })
+                    })),
+                    (_, Some(taken)) => {
+                        scales.push(WholeScale {
+                            taken_on: m.taken_on,
+                            entered_in_error_at: m.entered_in_error_at,
+                            taken,
+                        });
+                        None
+                    }
+                    _ => Some(None),
                 })
                 .collect::<Option<Vec<_>>>();
             let whole = client
@@ -412,6 +464,7 @@ pub async fn load_whole(
                 notes,
                 given,
                 measures,
+                scales,
                 vocabulary,
             }))
         })

@@ -103,6 +103,12 @@ async fn show(
         session.dates,
     );
     Ok(ClientPage {
+        scales: state
+            .packs
+            .current()
+            .instruments()
+            .map(|i| (i.key.clone(), i.title.clone()))
+            .collect(),
         layout: layout_for(&session, "clients"),
         csrf_token: session.csrf_token.clone(),
         id: client.id,

@@ -97,6 +97,42 @@ pub struct MeasureFields {
     form_id: String,
 }
 
+/// When a form was filled in, for any rating scale's form: the date to
+/// show (as given, else the chosen note's session, else the latest
+/// session's, else today) and the client's notes to choose from.
+pub(super) async fn when(
+    state: &AppState,
+    session: &CurrentSession,
+    client: &ClientRow,
+    date: Option<String>,
+    note: Option<NoteId>,
+) -> Result<(String, Vec<NoteChoice>), AppError> {
+    let (therapist, id) = (session.therapist, client.id);
+    let notes = state
+        .db(move |conn| Ok(crate::notes::model::for_client(conn, therapist, id)?))
+        .await?;
+    let date = date.unwrap_or_else(|| {
+        note.and_then(|n| notes.iter().find(|row| row.id == n))
+            .or(notes.first())
+            .map(|row| row.session_date.clone())
+            .unwrap_or_else(|| chrono::Local::now().date_naive().to_string())
+    });
+    let choices = notes
+        .iter()
+        .map(|row| NoteChoice {
+            id: row.id,
+            label: format!(
+                "{} session{}",
+                session.dates.session(&row.session_date),
+                if row.is_signed() { "" } else { " (draft)" }
+            ),
+            date: row.session_date.clone(),
+            selected: Some(row.id) == note,
+        })
+        .collect();
+    Ok((date, choices))
+}
+
 /// The most items any instrument has.
 const MAX_ITEMS: usize = 9;
 
@@ -109,18 +145,7 @@ async fn page(
     note: Option<NoteId>,
     answers: &[Option<u8>],
 ) -> Result<MeasureFormPage, AppError> {
-    let (therapist, id) = (session.therapist, client.id);
-    let notes = state
-        .db(move |conn| Ok(crate::notes::model::for_client(conn, therapist, id)?))
-        .await?;
-    // A session's date by default: the note's, else the latest session's,
-    // else today.
-    let date = date.unwrap_or_else(|| {
-        note.and_then(|n| notes.iter().find(|row| row.id == n))
-            .or(notes.first())
-            .map(|row| row.session_date.clone())
-            .unwrap_or_else(|| chrono::Local::now().date_naive().to_string())
-    });
+    let (date, notes) = when(state, session, client, date, note).await?;
     Ok(MeasureFormPage {
         layout: layout_for(session, "clients"),
         csrf_token: session.csrf_token.clone(),
@@ -133,19 +158,7 @@ async fn page(
             .collect(),
         note_query: note.map(|n| format!("&note={n}")).unwrap_or_default(),
         date,
-        notes: notes
-            .iter()
-            .map(|row| NoteChoice {
-                id: row.id,
-                label: format!(
-                    "{} session{}",
-                    session.dates.session(&row.session_date),
-                    if row.is_signed() { "" } else { " (draft)" }
-                ),
-                date: row.session_date.clone(),
-                selected: Some(row.id) == note,
-            })
-            .collect(),
+        notes,
         items: instrument
             .items()
             .enumerate()
@@ -186,7 +199,7 @@ async fn new_form(
 /// A note id from the query string: one of this client's notes, or an
 /// audited 404 (another therapist's, or not an id at all); one of the
 /// therapist's notes for another client is a plain 404.
-async fn note_of(
+pub(super) async fn note_of(
     state: &AppState,
     session: &CurrentSession,
     client: &ClientRow,
@@ -255,7 +268,23 @@ fn check(
             "Answer at least one item. Nothing was saved.",
         );
     }
-    let date = fields.date.trim();
+    let day_taken = checked_date(&fields.date, &mut errors);
+    let note = checked_note(&fields.note, &mut errors);
+    let checked = match instrument {
+        Some(instrument) if errors.is_empty() => Some(Checked {
+            instrument,
+            date: day_taken,
+            note,
+            answers: answers.clone(),
+        }),
+        _ => None,
+    };
+    (checked, answers, errors)
+}
+
+/// The day a form was filled in, as `YYYY-MM-DD`, or an error beside `date`.
+pub(super) fn checked_date(raw: &str, errors: &mut FieldErrors) -> String {
+    let date = raw.trim();
     let mut day_taken = String::new();
     match NaiveDate::parse_from_str(date, "%Y-%m-%d") {
         Ok(day) if day > chrono::Local::now().date_naive() + chrono::Days::new(1) => {
@@ -275,7 +304,12 @@ fn check(
             "Enter the date the form was filled in (year, month, day).",
         ),
     }
-    let note = match fields.note.trim() {
+    day_taken
+}
+
+/// The note a form names, if any (whose it is, the caller checks).
+pub(super) fn checked_note(raw: &str, errors: &mut FieldErrors) -> Option<NoteId> {
+    match raw.trim() {
         "" => None,
         raw => match raw.parse::<NoteId>() {
             Ok(id) => Some(id),
@@ -287,21 +321,11 @@ fn check(
                 None
             }
         },
-    };
-    let checked = match instrument {
-        Some(instrument) if errors.is_empty() => Some(Checked {
-            instrument,
-            date: day_taken,
-            note,
-            answers: answers.clone(),
-        }),
-        _ => None,
-    };
-    (checked, answers, errors)
+    }
 }
 
 /// A one-time form id as the form makes them (not empty, not huge).
-fn valid_form_id(f: &str) -> bool {
+pub(super) fn valid_form_id(f: &str) -> bool {
     !f.is_empty() && f.len() <= 64
 }
 
@@ -328,22 +352,7 @@ async fn create(
     let instrument = Instrument::from_slug(form.form.instrument.trim()).unwrap_or(Instrument::Phq9);
     let note = form.form.note.trim().parse::<NoteId>().ok();
     if let Some(note) = note {
-        // Another therapist's note is a 404 like any foreign id; one of
-        // theirs for another client is a mistake to point out.
-        let therapist = session.therapist;
-        match state
-            .db(move |conn| Ok(crate::notes::model::find(conn, therapist, note)?))
-            .await?
-        {
-            None => return Err(audit::denied(&state, therapist, Some(note.0)).await),
-            Some(row) if row.client_id != client.id => {
-                errors.add(
-                    "note",
-                    "That session note is another client's. Choose one of this client's, or none.",
-                );
-            }
-            Some(_) => {}
-        }
+        note_of_client(&state, &session, &client, note, &mut errors).await?;
     }
     if form.resumed || !errors.is_empty() {
         let mut page = page(
@@ -385,8 +394,59 @@ async fn create(
         ));
     };
     debug_assert!(score(checked.instrument, &checked.answers).is_some());
-    let (therapist, dk, id) = (session.therapist, session.keys.clone(), client.id);
-    let form_id = Some(form.form.form_id.clone()).filter(|f| valid_form_id(f));
+    record(
+        &state,
+        &session,
+        client.id,
+        checked.date,
+        Answers {
+            instrument: checked.instrument.slug().to_owned(),
+            items: checked.answers,
+            note: checked.note,
+            scale: None,
+        },
+        &form.form.form_id,
+    )
+    .await
+}
+
+/// A note a form names must be this client's: another therapist's is a 404
+/// like any foreign id; one of theirs for another client is a mistake to
+/// point out beside `note`.
+pub(super) async fn note_of_client(
+    state: &AppState,
+    session: &CurrentSession,
+    client: &ClientRow,
+    note: NoteId,
+    errors: &mut FieldErrors,
+) -> Result<(), AppError> {
+    let therapist = session.therapist;
+    match state
+        .db(move |conn| Ok(crate::notes::model::find(conn, therapist, note)?))
+        .await?
+    {
+        None => return Err(audit::denied(state, therapist, Some(note.0)).await),
+        Some(row) if row.client_id != client.id => errors.add(
+            "note",
+            "That session note is another client's. Choose one of this client's, or none.",
+        ),
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+/// Seal and record checked answers for a client, once per form (sent again,
+/// the first save is the answer), audited; back to the client page.
+pub(super) async fn record(
+    state: &AppState,
+    session: &CurrentSession,
+    id: ClientId,
+    date: String,
+    answers: Answers,
+    form_id: &str,
+) -> Result<HttpResponse, AppError> {
+    let (therapist, dk) = (session.therapist, session.keys.clone());
+    let form_id = Some(form_id.to_owned()).filter(|f| valid_form_id(f));
     let made = state
         .db(move |conn| {
             crate::db::write_transaction(conn, |conn| {
@@ -402,12 +462,8 @@ async fn create(
                     therapist,
                     &dk,
                     id,
-                    &checked.date,
-                    &Answers {
-                        instrument: checked.instrument.slug().to_owned(),
-                        items: checked.answers,
-                        note: checked.note,
-                    },
+                    &date,
+                    &answers,
                     form_id.as_deref(),
                 )?;
                 audit::record(conn, Some(therapist), Action::MeasureRecord, Some(id.0))?;

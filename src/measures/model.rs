@@ -11,6 +11,7 @@ use crate::crypto::{Keys, OpenError, Opened, Record};
 use crate::db::schema::measures;
 use crate::db::{DbConn, now};
 use crate::ids::{ClientId, MeasureId, NoteId, TherapistId};
+use crate::packs::content::PackInstrument;
 
 fn record(keys: &Keys, therapist: TherapistId, id: MeasureId, client: ClientId) -> Record<'_> {
     Record::of_client(keys, therapist.0, client.0, "measures", id.0).under(client.0)
@@ -26,6 +27,67 @@ pub struct Answers {
     /// The session note it was recorded with, if any.
     #[serde(default)]
     pub note: Option<NoteId>,
+    /// For a rating scale from a pack: the scale itself (its questionnaire,
+    /// kept whole, as a note keeps its template), and `items` hold the
+    /// index of each chosen answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<PackInstrument>,
+}
+
+/// A pack's rating scale as recorded and scored.
+#[derive(Clone, Debug)]
+pub struct ScaleTaken {
+    /// The scale, as it was when recorded.
+    pub scale: PackInstrument,
+    /// The index of each chosen answer, or `None` when not answered.
+    pub items: Vec<Option<u8>>,
+    /// The note it belongs to.
+    pub note: Option<NoteId>,
+    /// The sum of every item's score; `None` unless every item is answered.
+    pub total: Option<u32>,
+    /// How many items are answered.
+    pub answered: usize,
+}
+
+impl ScaleTaken {
+    /// Score `items` (answer indexes) on `scale`; `None` if they do not fit it.
+    pub fn score(
+        scale: PackInstrument,
+        items: Vec<Option<u8>>,
+        note: Option<NoteId>,
+    ) -> Option<Self> {
+        if items.len() != scale.items.len() {
+            return None;
+        }
+        let mut sum = 0u32;
+        for (item, chosen) in scale.items.iter().zip(&items) {
+            if let Some(i) = chosen {
+                sum += u32::from(item.answers.get(usize::from(*i))?.score);
+            }
+        }
+        let answered = items.iter().flatten().count();
+        Some(Self {
+            total: (answered == items.len()).then_some(sum),
+            answered,
+            scale,
+            items,
+            note,
+        })
+    }
+
+    /// The chosen answer of item `index`, in words.
+    pub fn answer(&self, index: usize) -> Option<&str> {
+        let chosen = usize::from(self.items.get(index).copied().flatten()?);
+        Some(
+            self.scale
+                .items
+                .get(index)?
+                .answers
+                .get(chosen)?
+                .display
+                .as_str(),
+        )
+    }
 }
 
 /// A measure, opened and scored.
@@ -41,11 +103,29 @@ pub struct Measure {
     pub created_at: i64,
     /// When marked entered in error, if it was.
     pub entered_in_error_at: Option<i64>,
-    /// What was answered, or why it did not open.
+    /// What was answered, or why it did not open (for a pack's scale, see
+    /// `scale`: PHQ-9 and GAD-7 alone are `Taken`, and only they are scored
+    /// into bands, trends and alerts).
     pub content: Opened<Taken>,
+    /// A pack's rating scale, answered.
+    pub scale: Option<ScaleTaken>,
 }
 
 impl Measure {
+    /// Whether it failed its integrity check.
+    pub fn damaged(&self) -> bool {
+        self.content.is_err() && self.scale.is_none()
+    }
+
+    /// The note it was recorded with, whichever kind it is.
+    pub fn note(&self) -> Option<NoteId> {
+        match (&self.content, &self.scale) {
+            (Ok(t), _) => t.note,
+            (_, Some(s)) => s.note,
+            _ => None,
+        }
+    }
+
     /// Its answers, if it opened and was not entered in error: what
     /// scores, charts and alerts use.
     pub fn counted(&self) -> Option<&Taken> {
@@ -107,15 +187,31 @@ struct MeasureRow {
 
 impl MeasureRow {
     fn open(&self, keys: &Keys, therapist: TherapistId) -> Measure {
-        let content = record(keys, therapist, self.id, self.client_id)
+        let answers = record(keys, therapist, self.id, self.client_id)
             .open_bytes("answers", &self.answers)
             .and_then(|plain| {
                 serde_json::from_slice::<Answers>(&plain).map_err(|_| OpenError::Integrity)
-            })
-            .and_then(|answers| answers.taken().ok_or(OpenError::Integrity))
-            .inspect_err(|err| {
-                tracing::warn!(table = "measures", row = self.id.0, error = %err, "a sealed measure failed to open");
             });
+        let (content, scale) = match answers {
+            Ok(Answers {
+                scale: Some(scale),
+                items,
+                note,
+                ..
+            }) => match ScaleTaken::score(scale, items, note) {
+                Some(s) => (Err(OpenError::Integrity), Some(s)),
+                None => (Err(OpenError::Integrity), None),
+            },
+            Ok(answers) => (answers.taken().ok_or(OpenError::Integrity), None),
+            Err(err) => (Err(err), None),
+        };
+        if content.is_err() && scale.is_none() {
+            tracing::warn!(
+                table = "measures",
+                row = self.id.0,
+                "a sealed measure failed to open"
+            );
+        }
         Measure {
             id: self.id,
             client: self.client_id,
@@ -123,6 +219,7 @@ impl MeasureRow {
             created_at: self.created_at,
             entered_in_error_at: self.entered_in_error_at,
             content,
+            scale,
         }
     }
 }
@@ -133,11 +230,20 @@ impl MeasureRow {
 /// nulls and a 19-digit note id) is under 100 bytes.
 pub const SEALED_LEN: usize = 128;
 
+/// A pack's scale, kept whole with its answers, is padded to a multiple of
+/// this: its length tells no more than roughly how long the scale is.
+pub const SCALE_BUCKET: usize = 4096;
+
 /// The answers as JSON, padded with spaces (which JSON ignores) to
-/// [`SEALED_LEN`].
+/// [`SEALED_LEN`] (or, with a pack's scale, to a multiple of [`SCALE_BUCKET`]).
 fn padded(answers: &Answers) -> QueryResult<Vec<u8>> {
     let mut plain = serde_json::to_vec(answers)
         .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    if answers.scale.is_some() {
+        let len = plain.len().div_ceil(SCALE_BUCKET) * SCALE_BUCKET;
+        plain.resize(len, b' ');
+        return Ok(plain);
+    }
     if plain.len() > SEALED_LEN {
         return Err(diesel::result::Error::SerializationError(
             "a measure's answers are longer than their fixed sealed size".into(),
@@ -390,16 +496,19 @@ mod tests {
                 instrument: "phq-9".into(),
                 items: vec![Some(3); 9],
                 note: Some(NoteId(i64::MAX)),
+                scale: None,
             },
             Answers {
                 instrument: "phq-9".into(),
                 items: vec![None; 9],
                 note: None,
+                scale: None,
             },
             Answers {
                 instrument: "gad-7".into(),
                 items: vec![Some(0); 7],
                 note: None,
+                scale: None,
             },
         ];
         for answers in &shapes {

@@ -12,8 +12,8 @@ use crate::web::dates::DateStyle;
 pub struct MeasureView {
     /// When taken, as the practice writes dates.
     pub date: String,
-    /// `PHQ-9`, or empty if it failed to open.
-    pub instrument: &'static str,
+    /// `PHQ-9`, a pack scale's title, or empty if it failed to open.
+    pub instrument: String,
     /// "12", or "Not scored".
     pub total: String,
     /// "moderate", or why there is no band ("7 of 9 items answered").
@@ -56,12 +56,37 @@ fn row(m: &Measure, dates: DateStyle, note_exists: &impl Fn(NoteId) -> bool) -> 
     let date = dates.day(&m.taken_on);
     let in_error = m.entered_in_error_at.map(|at| dates.day_of(at));
     let error_href = format!("/clients/{}/measures/{}/error", m.client, m.id);
+    if let Some(s) = &m.scale {
+        let max = s.scale.max_total();
+        return MeasureView {
+            date,
+            instrument: s.scale.title.clone(),
+            total: s
+                .total
+                .map_or_else(|| "Not scored".to_owned(), |t| format!("{t} of {max}")),
+            band: if s.total.is_some() {
+                String::new()
+            } else {
+                format!("{} of {} items answered", s.answered, s.items.len())
+            },
+            band_slug: "",
+            self_harm: None,
+            self_harm_unanswered: false,
+            note_href: s
+                .note
+                .filter(|n| note_exists(*n))
+                .map(|n| format!("/notes/{n}")),
+            damaged: false,
+            in_error,
+            error_href,
+        };
+    }
     match &m.content {
         Ok(taken) => {
             let s = &taken.score;
             MeasureView {
                 date,
-                instrument: taken.instrument.name(),
+                instrument: taken.instrument.name().to_owned(),
                 total: s
                     .total
                     .map(|t| t.to_string())
@@ -91,7 +116,7 @@ fn row(m: &Measure, dates: DateStyle, note_exists: &impl Fn(NoteId) -> bool) -> 
         }
         Err(_) => MeasureView {
             date,
-            instrument: "",
+            instrument: String::new(),
             total: String::new(),
             band: String::new(),
             band_slug: "",
@@ -107,10 +132,7 @@ fn row(m: &Measure, dates: DateStyle, note_exists: &impl Fn(NoteId) -> bool) -> 
 
 /// The measures recorded with `note`.
 pub fn of_note(measures: &[Measure], note: NoteId) -> Vec<&Measure> {
-    measures
-        .iter()
-        .filter(|m| m.content.as_ref().is_ok_and(|t| t.note == Some(note)))
-        .collect()
+    measures.iter().filter(|m| m.note() == Some(note)).collect()
 }
 
 /// Every PHQ-9 whose item 9 was answered above 0, newest first: date and

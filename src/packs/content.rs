@@ -294,6 +294,22 @@ pub fn template_is_sound(t: &Template) -> bool {
         })
 }
 
+/// Whether a rating scale (from a pack, or carried by an imported measure)
+/// keeps the rules a pack's must: a title, 1 to 60 items each with 2 to 11
+/// answers scored 0 to 10.
+pub fn instrument_is_sound(s: &PackInstrument) -> bool {
+    text_ok(&s.title, 120)
+        && (1..=60).contains(&s.items.len())
+        && s.items.iter().all(|i| {
+            text_ok(&i.text, 500)
+                && text_ok(&i.link_id, 64)
+                && (2..=11).contains(&i.answers.len())
+                && i.answers
+                    .iter()
+                    .all(|a| a.score <= 10 && text_ok(&a.display, 200) && text_ok(&a.code, 64))
+        })
+}
+
 fn template(pack: &PackLabel, path: &str, slug: &str, text: &str) -> Result<Template, Refusal> {
     let file: TemplateFile = toml::from_str(text).map_err(|e| {
         toml_error(
