@@ -88,7 +88,7 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Bring a caseload export (tearsheet.caseload.v2, or v1) into an account.
+    /// Bring a caseload export (tearsheet.caseload.v3, or v2, v1) into an account.
     /// The account's password is read from TEARSHEET_PASSWORD or the first line of standard input.
     Import {
         /// The export file.

@@ -665,7 +665,7 @@ async fn a_caseload_moves_to_another_practice_and_a_broken_export_imports_nothin
         .await;
     assert_eq!(export.status, 200);
     assert!(
-        export.body.contains("tearsheet.caseload.v2")
+        export.body.contains("tearsheet.caseload.v3")
             && export.body.contains("words that move")
             && export.body.contains("\"instrument\": \"phq-9\"")
     );

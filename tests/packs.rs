@@ -865,4 +865,25 @@ async fn a_packs_rating_scale_is_recorded_and_outlives_its_pack(app: TestApp) {
     let mut forged = caseload.clone();
     forged["clients"][0]["measures"][0]["answers"] = serde_json::json!([0, 1, 2, 3, 9]);
     assert!(tearsheet::clients::caseload::check(&forged.to_string()).is_err());
+    // Nor may an imported scale pass itself off as a built-in one.
+    for (field, value) in [
+        ("instrument", serde_json::json!("phq-9")),
+        ("scale", {
+            let mut s = measure["scale"].clone();
+            s["title"] = serde_json::json!("PHQ-9");
+            s
+        }),
+        ("scale", {
+            let mut s = measure["scale"].clone();
+            s["url"] = serde_json::json!("javascript:alert(1)");
+            s
+        }),
+    ] {
+        let mut forged = caseload.clone();
+        forged["clients"][0]["measures"][0][field] = value;
+        assert!(
+            tearsheet::clients::caseload::check(&forged.to_string()).is_err(),
+            "{field}"
+        );
+    }
 }

@@ -1,5 +1,5 @@
 //! A therapist's whole caseload as one plaintext JSON file, for moving to
-//! another practice: `tearsheet.caseload.v2` (documented in docs/EXPORT.md;
+//! another practice: `tearsheet.caseload.v3` (documented in docs/EXPORT.md;
 //! v1 files, which have no measures, are still read).
 //! Private process notes are never exported. `tearsheet import` brings such
 //! a file into another account: it checks the whole file first and writes
@@ -72,10 +72,15 @@ async fn export_caseload(
     crate::web::json_download(&caseload, "application/json", "tearsheet-caseload.json")
 }
 
-/// The format's name; bump on any change to its shape.
-pub const FORMAT: &str = "tearsheet.caseload.v2";
+/// The format's name; bump on any change to its shape. v3 adds a note's
+/// pack `template` and a measure's pack `scale`.
+pub const FORMAT: &str = "tearsheet.caseload.v3";
 
-/// The earlier format, which `check` still reads: v2 without measures.
+/// The earlier format, which `check` still reads: v3 without templates
+/// and scales.
+pub const FORMAT_V2: &str = "tearsheet.caseload.v2";
+
+/// The first format, which `check` still reads: v2 without measures.
 pub const FORMAT_V1: &str = "tearsheet.caseload.v1";
 
 /// The whole file.
@@ -277,7 +282,7 @@ pub fn export(
 pub fn check(text: &str) -> Result<Caseload, String> {
     let caseload: Caseload = serde_json::from_str(text)
         .map_err(|e| format!("the file is not a Tearsheet caseload export: {e}"))?;
-    if caseload.format != FORMAT && caseload.format != FORMAT_V1 {
+    if ![FORMAT, FORMAT_V2, FORMAT_V1].contains(&caseload.format.as_str()) {
         return Err(format!("the file is {:?}, not {FORMAT}", caseload.format));
     }
     for (ci, c) in caseload.clients.iter().enumerate() {
@@ -352,7 +357,8 @@ pub fn check(text: &str) -> Result<Caseload, String> {
                 }
             }
             if let Some(scale) = &m.scale {
-                if !crate::packs::content::instrument_is_sound(scale)
+                if m.instrument != scale.key
+                    || !crate::packs::content::instrument_is_sound(scale)
                     || crate::measures::model::ScaleTaken::score(
                         scale.clone(),
                         m.answers.clone(),

@@ -224,6 +224,8 @@ pub struct WholeMeasure {
 pub struct WholeScale {
     /// `YYYY-MM-DD`.
     pub taken_on: String,
+    /// When recorded.
+    pub created_at: i64,
     /// When marked entered in error, if it was.
     pub entered_in_error_at: Option<i64>,
     /// The scale and its answers, scored.
@@ -243,50 +245,62 @@ pub fn build(whole: &Whole) -> ClientRecord {
         .iter()
         .map(|n| (n.id, n.facts.session_date.as_str()))
         .collect();
-    let scales = whole.scales.iter().map(|s| MeasureRecord {
-        taken_on: s.taken_on.clone(),
-        instrument: s.taken.scale.key.clone(),
-        title: Some(s.taken.scale.title.clone()),
-        answers: s
-            .taken
-            .items
-            .iter()
-            .zip(&s.taken.scale.items)
-            .map(|(chosen, item)| {
-                chosen.and_then(|i| item.answers.get(usize::from(i)).map(|a| a.score))
-            })
-            .collect(),
-        total: s.taken.total,
-        band: None,
-        self_harm: None,
-        session_date: s
-            .taken
-            .note
-            .and_then(|n| note_dates.get(&n))
-            .map(|d| (*d).to_owned()),
-        entered_in_error: s.entered_in_error_at.is_some(),
+    let scales = whole.scales.iter().map(|s| {
+        (
+            s.created_at,
+            MeasureRecord {
+                taken_on: s.taken_on.clone(),
+                instrument: s.taken.scale.key.clone(),
+                title: Some(s.taken.scale.title.clone()),
+                answers: s
+                    .taken
+                    .items
+                    .iter()
+                    .zip(&s.taken.scale.items)
+                    .map(|(chosen, item)| {
+                        chosen.and_then(|i| item.answers.get(usize::from(i)).map(|a| a.score))
+                    })
+                    .collect(),
+                total: s.taken.total,
+                band: None,
+                self_harm: None,
+                session_date: s
+                    .taken
+                    .note
+                    .and_then(|n| note_dates.get(&n))
+                    .map(|d| (*d).to_owned()),
+                entered_in_error: s.entered_in_error_at.is_some(),
+            },
+        )
     });
-    let mut measures: Vec<MeasureRecord> = whole
+    let mut measures: Vec<(i64, MeasureRecord)> = whole
         .measures
         .iter()
-        .map(|m| MeasureRecord {
-            taken_on: m.taken_on.clone(),
-            instrument: m.taken.instrument.slug().to_owned(),
-            title: None,
-            answers: m.taken.items.clone(),
-            total: m.taken.score.total.map(u32::from),
-            band: m.taken.score.band.map(|b| b.label()),
-            self_harm: m.taken.score.self_harm.map(|a| ANSWERS[a as usize].0),
-            session_date: m
-                .taken
-                .note
-                .and_then(|n| note_dates.get(&n))
-                .map(|d| (*d).to_owned()),
-            entered_in_error: m.entered_in_error_at.is_some(),
+        .map(|m| {
+            (
+                m.created_at,
+                MeasureRecord {
+                    taken_on: m.taken_on.clone(),
+                    instrument: m.taken.instrument.slug().to_owned(),
+                    title: None,
+                    answers: m.taken.items.clone(),
+                    total: m.taken.score.total.map(u32::from),
+                    band: m.taken.score.band.map(|b| b.label()),
+                    self_harm: m.taken.score.self_harm.map(|a| ANSWERS[a as usize].0),
+                    session_date: m
+                        .taken
+                        .note
+                        .and_then(|n| note_dates.get(&n))
+                        .map(|d| (*d).to_owned()),
+                    entered_in_error: m.entered_in_error_at.is_some(),
+                },
+            )
         })
         .chain(scales)
         .collect();
-    measures.sort_by(|a, b| a.taken_on.cmp(&b.taken_on));
+    // Oldest first, in the order recorded on the same day, either kind.
+    measures.sort_by(|a, b| (&a.1.taken_on, a.0).cmp(&(&b.1.taken_on, b.0)));
+    let measures: Vec<MeasureRecord> = measures.into_iter().map(|(_, m)| m).collect();
     let mut notes: Vec<NoteRecord> = notes
         .iter()
         .map(|n| NoteRecord {
@@ -430,6 +444,7 @@ pub async fn load_whole(
                     })),
                     (_, Some(taken)) => {
                         scales.push(WholeScale {
+                            created_at: m.created_at,
                             taken_on: m.taken_on,
                             entered_in_error_at: m.entered_in_error_at,
                             taken,

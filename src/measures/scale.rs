@@ -64,6 +64,7 @@ pub struct ScaleFormPage {
     items: Vec<ScaleItem>,
     errors: FieldErrors,
     form_id: String,
+    notice: Option<&'static str>,
 }
 
 #[derive(Deserialize, Default)]
@@ -141,6 +142,7 @@ async fn page(
             .collect(),
         errors,
         form_id: crate::crypto::random_token(),
+        notice: None,
     })
 }
 
@@ -228,12 +230,19 @@ async fn create(
             &session,
             &client,
             &scale,
-            Some(date).filter(|d| !d.is_empty()),
+            // A date input can only hold a date: anything else comes back
+            // empty, with its error beside it.
+            Some(date),
             note,
             &answers,
             errors,
         )
         .await?;
+        if status == StatusCode::OK {
+            page.notice = Some(
+                "You are signed in again. The answers are below exactly as entered, and they are not saved yet: check them and save.",
+            );
+        }
         if valid_form_id(&form.form.form_id) {
             page.form_id = form.form.form_id.clone();
         }

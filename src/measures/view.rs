@@ -24,6 +24,9 @@ pub struct MeasureView {
     pub self_harm: Option<&'static str>,
     /// A PHQ-9 whose item 9 was left unanswered (worth asking about).
     pub self_harm_unanswered: bool,
+    /// Whether it asks PHQ-9 item 9 at all (only the PHQ-9 does: never a
+    /// pack's scale, whatever its title says).
+    pub asks_item9: bool,
     /// The note it was recorded with.
     pub note_href: Option<String>,
     /// It failed an integrity check.
@@ -60,7 +63,7 @@ fn row(m: &Measure, dates: DateStyle, note_exists: &impl Fn(NoteId) -> bool) -> 
         let max = s.scale.max_total();
         return MeasureView {
             date,
-            instrument: s.scale.title.clone(),
+            instrument: format!("{} (from {})", s.scale.title, s.scale.pack.name),
             total: s
                 .total
                 .map_or_else(|| "Not scored".to_owned(), |t| format!("{t} of {max}")),
@@ -72,6 +75,7 @@ fn row(m: &Measure, dates: DateStyle, note_exists: &impl Fn(NoteId) -> bool) -> 
             band_slug: "",
             self_harm: None,
             self_harm_unanswered: false,
+            asks_item9: false,
             note_href: s
                 .note
                 .filter(|n| note_exists(*n))
@@ -105,6 +109,7 @@ fn row(m: &Measure, dates: DateStyle, note_exists: &impl Fn(NoteId) -> bool) -> 
                     .instrument
                     .self_harm_item()
                     .is_some_and(|i| taken.items.get(i).copied().flatten().is_none()),
+                asks_item9: taken.instrument.self_harm_item().is_some(),
                 note_href: taken
                     .note
                     .filter(|n| note_exists(*n))
@@ -122,6 +127,7 @@ fn row(m: &Measure, dates: DateStyle, note_exists: &impl Fn(NoteId) -> bool) -> 
             band_slug: "",
             self_harm: None,
             self_harm_unanswered: false,
+            asks_item9: false,
             note_href: None,
             damaged: true,
             in_error,

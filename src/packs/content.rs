@@ -299,6 +299,13 @@ pub fn template_is_sound(t: &Template) -> bool {
 /// answers scored 0 to 10.
 pub fn instrument_is_sound(s: &PackInstrument) -> bool {
     text_ok(&s.title, 120)
+        && !takes_a_builtin_name(&s.title)
+        && s.url.as_deref().is_none_or(url_ok)
+        && s.key
+            .split_once('/')
+            .is_some_and(|(pack, slug)| slug_ok(pack) && slug_ok(slug) && pack == s.pack.id)
+        && text_ok(&s.pack.name, 120)
+        && s.pack.version >= 1
         && (1..=60).contains(&s.items.len())
         && s.items.iter().all(|i| {
             text_ok(&i.text, 500)
@@ -423,6 +430,25 @@ fn vocabulary(pack: &PackLabel, path: &str, text: &str) -> Result<Vec<PackTag>, 
         .collect()
 }
 
+/// Whether a scale's title is a built-in instrument's name (a pack may not
+/// pass its scale off as the PHQ-9 or GAD-7, whose answers mean more).
+fn takes_a_builtin_name(title: &str) -> bool {
+    let t: String = title
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect();
+    ["phq9", "gad7"].iter().any(|n| t.starts_with(n))
+}
+
+/// A canonical URL a scale may name: http(s), at most 200 characters, no
+/// spaces or controls.
+fn url_ok(url: &str) -> bool {
+    url.len() <= 200
+        && (url.starts_with("https://") || url.starts_with("http://"))
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
 /// The FHIR extension that gives an answer its score.
 const ORDINAL: [&str; 2] = [
     "http://hl7.org/fhir/StructureDefinition/ordinalValue",
@@ -451,6 +477,23 @@ fn instrument(
         .and_then(|v| v.as_str())
         .filter(|t| text_ok(t, 120))
         .ok_or_else(|| bad("it needs a title of 1 to 120 characters".into()))?;
+    if takes_a_builtin_name(title) {
+        return Err(bad(
+            "its title is a built-in scale's name (PHQ-9, GAD-7); a pack's scale needs its own"
+                .into(),
+        ));
+    }
+    let url = match q.get("url") {
+        None => None,
+        Some(v) => Some(
+            v.as_str()
+                .filter(|u| url_ok(u))
+                .ok_or_else(|| {
+                    bad("its url must be an http(s) address of at most 200 characters".into())
+                })?
+                .to_owned(),
+        ),
+    };
     let items = q
         .get("item")
         .and_then(|v| v.as_array())
@@ -528,8 +571,56 @@ fn instrument(
     Ok(PackInstrument {
         key: format!("{}/{slug}", pack.id),
         title: title.to_owned(),
-        url: q.get("url").and_then(|v| v.as_str()).map(str::to_owned),
+        url,
         items: parsed,
         pack: pack.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pack() -> PackLabel {
+        PackLabel {
+            id: "p".into(),
+            name: "P".into(),
+            version: 1,
+        }
+    }
+
+    fn scale(title: &str, url: &str) -> String {
+        serde_json::json!({
+            "resourceType": "Questionnaire",
+            "title": title,
+            "url": url,
+            "item": [{"linkId": "1", "text": "Q", "type": "choice", "answerOption": [
+                {"valueCoding": {"code": "a", "display": "A"}, "extension": [{"url": ORDINAL[0], "valueDecimal": 0}]},
+                {"valueCoding": {"code": "b", "display": "B"}, "extension": [{"url": ORDINAL[0], "valueDecimal": 1}]}
+            ]}]
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn a_scale_may_not_take_a_builtin_name_or_a_strange_url() {
+        let ok = instrument(
+            &pack(),
+            "instruments/s.json",
+            "s",
+            &scale("Mood check", "https://example.org/q/s"),
+        )
+        .expect("a sound scale");
+        assert!(instrument_is_sound(&ok));
+        for (title, url) in [
+            ("PHQ-9", "https://example.org/q"),
+            ("phq 9 (short)", "https://example.org/q"),
+            ("GAD-7", "https://example.org/q"),
+            ("Mood", "javascript:alert(1)"),
+            ("Mood", "https://example.org/has space"),
+        ] {
+            let err = instrument(&pack(), "instruments/s.json", "s", &scale(title, url));
+            assert!(err.is_err(), "{title} {url}");
+        }
+    }
 }
