@@ -320,6 +320,22 @@ async fn the_command_line_trusts_a_key_file(app: TestApp) {
     assert_eq!(loaded.status, 303, "{}", loaded.body);
 }
 
+/// Send the note form to `action` as a browser would: `before` (token,
+/// revision), the session facts in `format`, then `fields`.
+async fn send_note(
+    app: &TestApp,
+    action: &str,
+    before: &[(&str, &str)],
+    format: &str,
+    fields: &[(&str, &str)],
+) -> Page {
+    app.post_form(
+        action,
+        &crate::helpers::app::note_form(before, format, fields),
+    )
+    .await
+}
+
 /// A pack `notes-pack` at `version` with a crisis template and one tag,
 /// whose words carry the version, as a signed `.tar`.
 fn notes_pack(publisher: &Publisher, version: i32) -> Vec<u8> {
@@ -367,19 +383,17 @@ async fn a_note_keeps_its_template_and_pack_tag_after_the_pack_changes_or_goes(a
     form.assert_contains("From the pack Pack notes-pack");
     form.assert_contains("value=\"pack:notes-pack/grounded@1\"");
     // Choosing it shows its sections, with what was typed kept.
-    let switched = app
-        .post_form(
-            &format!("{client}/notes"),
-            &crate::helpers::app::note_form(
-                &[("csrf_token", &form.csrf_token())],
-                "soap",
-                &[
-                    ("switch_format", "template:notes-pack/crisis"),
-                    ("section_subjective", "Typed before the switch."),
-                ],
-            ),
-        )
-        .await;
+    let switched = send_note(
+        &app,
+        &format!("{client}/notes"),
+        &[("csrf_token", &form.csrf_token())],
+        "soap",
+        &[
+            ("switch_format", "template:notes-pack/crisis"),
+            ("section_subjective", "Typed before the switch."),
+        ],
+    )
+    .await;
     assert_eq!(switched.status, 200, "{}", switched.body);
     switched.assert_contains("This note uses the template <strong>Crisis note (from Pack notes-pack, version 1)</strong>");
     switched.assert_contains("<label for=\"section_risk\">Risk</label>");
@@ -452,20 +466,18 @@ async fn a_note_keeps_its_template_and_pack_tag_after_the_pack_changes_or_goes(a
         "a removed pack's template is still offered"
     );
     // A note being written in it when it went keeps every word, in free text.
-    let orphan = app
-        .post_form(
-            &format!("{client}/notes"),
-            &crate::helpers::app::note_form(
-                &[("csrf_token", &form.csrf_token())],
-                "template:notes-pack/crisis",
-                &[
-                    ("section_risk", "Words typed before the pack went."),
-                    ("section_safety_plan", "And these."),
-                    ("intent", "save"),
-                ],
-            ),
-        )
-        .await;
+    let orphan = send_note(
+        &app,
+        &format!("{client}/notes"),
+        &[("csrf_token", &form.csrf_token())],
+        "template:notes-pack/crisis",
+        &[
+            ("section_risk", "Words typed before the pack went."),
+            ("section_safety_plan", "And these."),
+            ("intent", "save"),
+        ],
+    )
+    .await;
     assert_eq!(orphan.status, 400, "{}", orphan.body);
     orphan.assert_contains("That note template is no longer offered");
     orphan.assert_contains("Risk:\nWords typed before the pack went.");
@@ -477,21 +489,19 @@ async fn a_note_keeps_its_template_and_pack_tag_after_the_pack_changes_or_goes(a
     edit.assert_contains("This note uses the template <strong>Crisis note (from Pack notes-pack, version 2)</strong>");
     edit.assert_contains("<label for=\"section_risk\">Risk now</label>");
     edit.assert_contains("value=\"pack:notes-pack/grounded@2\" checked");
-    let saved = app
-        .post_form(
-            &format!("{draft}/edit"),
-            &crate::helpers::app::note_form(
-                &[("csrf_token", &edit.csrf_token()), ("revision", "1")],
-                "template:notes-pack/crisis",
-                &[
-                    ("section_risk", "Second session, edited."),
-                    ("section_safety_plan", "Same plan."),
-                    ("tag", "pack:notes-pack/grounded@2"),
-                    ("intent", "save"),
-                ],
-            ),
-        )
-        .await;
+    let saved = send_note(
+        &app,
+        &format!("{draft}/edit"),
+        &[("csrf_token", &edit.csrf_token()), ("revision", "1")],
+        "template:notes-pack/crisis",
+        &[
+            ("section_risk", "Second session, edited."),
+            ("section_safety_plan", "Same plan."),
+            ("tag", "pack:notes-pack/grounded@2"),
+            ("intent", "save"),
+        ],
+    )
+    .await;
     assert_eq!(saved.status, 303, "{}", saved.body);
     let page = app.get(&draft).await;
     page.assert_contains("Second session, edited.");
@@ -588,16 +598,14 @@ async fn a_hostile_pack_is_inert_on_every_page_it_reaches() {
             ],
         )
         .await;
-    let switched = app
-        .post_form(
-            &format!("{client}/notes"),
-            &crate::helpers::app::note_form(
-                &[("csrf_token", &app.get("/clients").await.csrf_token())],
-                "soap",
-                &[("switch_format", "template:hostile/crisis")],
-            ),
-        )
-        .await;
+    let switched = send_note(
+        &app,
+        &format!("{client}/notes"),
+        &[("csrf_token", &app.get("/clients").await.csrf_token())],
+        "soap",
+        &[("switch_format", "template:hostile/crisis")],
+    )
+    .await;
     let mut pages = Vec::new();
     for (name, page) in [
         ("packs", app.get("/practice/packs").await),
