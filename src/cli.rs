@@ -47,6 +47,10 @@ pub struct Cli {
     #[arg(long, env = "TEARSHEET_PACKS_DIR", global = true)]
     pub packs_dir: Option<std::path::PathBuf>,
 
+    /// The address clients reach this server at (e.g. https://notes.example.org), for private handout links; by default, the one the therapist's browser used.
+    #[arg(long, env = "TEARSHEET_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
     /// Serve https with this PEM certificate chain (with --tls-key).
     #[arg(long, env = "TEARSHEET_TLS_CERT", global = true, requires = "tls_key")]
     pub tls_cert: Option<std::path::PathBuf>,
@@ -162,6 +166,11 @@ impl Cli {
         config.trusted_proxy = self.trusted_proxy;
         config.handouts_dir = self.handouts_dir.clone();
         config.packs_dir = self.packs_dir.clone();
+        config.public_url = self
+            .public_url
+            .as_deref()
+            .map(|u| u.trim().trim_end_matches('/').to_owned())
+            .filter(|u| !u.is_empty());
         if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
             config.tls = true;
             config.tls_files = Some((cert.clone(), key.clone()));

@@ -38,6 +38,10 @@ pub struct Config {
     pub handouts_dir: Option<std::path::PathBuf>,
     /// A folder of signed packs, each subfolder a pack, read at start.
     pub packs_dir: Option<std::path::PathBuf>,
+    /// Where clients reach this server (`https://notes.example.org`, no
+    /// trailing slash), for private handout links; `None` for the address
+    /// the therapist's own request used.
+    pub public_url: Option<String>,
     /// The clock a custodian's waiting period is measured by. Always the
     /// system clock in `tearsheet serve`; tests move it forward by days
     /// (there is no flag or variable for it).
@@ -89,6 +93,7 @@ impl Config {
             kdf: KdfParams::DEFAULT,
             handouts_dir: None,
             packs_dir: None,
+            public_url: None,
             custody_clock: CustodyClock::default(),
         }
     }

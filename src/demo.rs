@@ -267,6 +267,9 @@ pub fn run(
                     String::new()
                 },
                 pronouns: pick(&mut rng, &["she/her", "he/him", "they/them", ""]).to_owned(),
+                // From the index, not the generator, so the rest of the demo
+                // data stays as it was.
+                language: if i % 4 == 1 { "es" } else { "" }.to_owned(),
                 date_of_birth: format!(
                     "{}-{:02}-{:02}",
                     1950 + rng.u32(..55),

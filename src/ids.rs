@@ -98,6 +98,10 @@ id_type!(
     GivenHandoutId
 );
 id_type!(
+    /// A private link to a given handout: `handout_links.id`.
+    HandoutLinkId
+);
+id_type!(
     /// One of the practice's own handouts.
     PracticeHandoutId
 );

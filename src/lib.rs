@@ -15,6 +15,7 @@ pub mod demo;
 pub mod handouts;
 pub mod ids;
 pub mod inbox;
+pub mod lang;
 pub mod measures;
 pub mod notes;
 pub mod packs;

@@ -1209,3 +1209,108 @@ async fn a_draft_from_a_tool_becomes_a_note_with_a_pack_template() {
     b.check("inbox-note").await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spanish_speaking_client_gets_the_spanish_handout_and_opens_it_on_a_phone() {
+    use crate::helpers::browser::Paper;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let account = app.set_up().await;
+    let client = app.add_client_speaking("Ana Beltrán", "Ana", "es").await;
+    let client_id = client.trim_start_matches("/clients/").to_owned();
+    let b = Browser::start().await;
+    sign_in(&b, &app, &account.email, &account.password).await;
+    b.wait_for_path("/clients").await;
+
+    // From the English handout's page, for a client who reads Spanish.
+    b.goto(&format!("{}/handouts/crying-in-therapy", app.address))
+        .await;
+    b.find("#client")
+        .await
+        .select_by_value(&client_id)
+        .await
+        .expect("choose client");
+    b.fill(
+        "#note",
+        "Ana, hoy diste un paso muy valiente. Nos vemos el jueves.",
+    )
+    .await;
+    b.click(".print-options button[name=give]").await;
+    b.find("article.handout").await;
+    let lang = b.js("return document.documentElement.lang;").await;
+    assert_eq!(lang.as_str(), Some("es"));
+    assert_eq!(b.text(".band h1").await, "Está bien llorar en terapia");
+    b.check("handout-spanish-given").await;
+    let given_path = b.path().await;
+    for (size, name) in [(Paper::Letter, "letter"), (Paper::A4, "a4")] {
+        let pdf = b.print_pdf(size).await;
+        b.keep_print_pages(size, &format!("handout-spanish-{name}"));
+        assert!(pdf.pages <= 2, "{name}: {} pages", pdf.pages);
+        let flat = pdf.text.split_whitespace().collect::<Vec<_>>().join(" ");
+        for text in [
+            "Para Ana",
+            "Una nota para Ana",
+            "hoy diste un paso muy valiente",
+            "6 de cada 10 personas en terapia",
+            "Journal of Research",
+            "Smith y otros",
+            "Para pensar",
+        ] {
+            assert!(
+                flat.contains(text),
+                "{name}: {text:?} missing:\n{}",
+                pdf.text
+            );
+        }
+        for english in ["For Ana", "A note for", "Where this comes from"] {
+            assert!(!flat.contains(english), "{name}: English {english:?}");
+        }
+    }
+
+    // A private link: its QR code on the page reads back as the link.
+    b.click(".link-tools form button").await;
+    b.find("#private-link").await;
+    let url = b.text("#private-link").await;
+    assert!(
+        url.starts_with(&app.address) && url.contains("/h/"),
+        "{url}"
+    );
+    let png = b
+        .find("svg.qr")
+        .await
+        .screenshot()
+        .await
+        .expect("a screenshot of the QR code");
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("qr.png"), png).expect("save");
+    let out = std::process::Command::new("zbarimg")
+        .args(["--quiet", "--raw"])
+        .arg(dir.path().join("qr.png"))
+        .output()
+        .expect("zbarimg runs");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), url);
+    b.check("handout-spanish-with-link").await;
+    // With the QR code and the short code, still two pages at most.
+    for (size, name) in [(Paper::Letter, "letter"), (Paper::A4, "a4")] {
+        let pdf = b.print_pdf(size).await;
+        b.keep_print_pages(size, &format!("handout-spanish-link-{name}"));
+        assert!(pdf.pages <= 2, "{name} with its link: {} pages", pdf.pages);
+        let flat = pdf.text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains("escribe el código"), "{name}:\n{}", pdf.text);
+    }
+    assert!(given_path.starts_with("/handouts/given/"));
+    b.close().await;
+
+    // On a phone, without scripts: readable at 390px, larger text by a
+    // switch that needs no script.
+    let phone = Browser::start_without_javascript().await;
+    phone.goto(&url).await;
+    phone.find("article.handout").await;
+    let text = phone.text("main").await;
+    assert!(text.contains("hoy diste un paso muy valiente"), "{text}");
+    phone.screenshots("handout-link-phone").await;
+    phone.click("label[for=larger]").await;
+    phone.screenshots("handout-link-phone-larger").await;
+    phone.close().await;
+    let chart = app.get(&client).await;
+    chart.assert_contains("Private link: Opened once");
+}

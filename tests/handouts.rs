@@ -201,15 +201,9 @@ async fn the_library_shows_the_crying_handout_with_its_reading_level(app: TestAp
         .body
         .split("Reading level: grade ")
         .nth(1)
-        .and_then(|s| {
-            s.split('.')
-                .take(2)
-                .collect::<Vec<_>>()
-                .join(".")
-                .parse()
-                .ok()
-        })
+        .and_then(|s| s.split(' ').next()?.parse().ok())
         .expect("grade shown");
+    page.assert_contains("(Flesch–Kincaid)");
     assert!(grade <= 7.0, "grade {grade}");
     page.assert_contains("pages printed");
     let show = app.get("/handouts/crying-in-therapy").await;
@@ -256,8 +250,8 @@ async fn a_personalised_print_is_recorded_on_the_chart_and_reprints_the_same_tex
         )
         .await;
     assert_eq!(print.status, 200);
-    print.assert_contains("For Sam");
-    print.assert_contains("A note for Sam");
+    print.assert_contains("<span lang=\"en\">For</span> Sam");
+    print.assert_contains("<span lang=\"en\">A note for</span> Sam");
     print.assert_contains("You were brave today, Sam.");
     print.assert_contains("class=\"paper-a4 large\"");
     print.assert_contains("Record as given to Samuel Ortiz");
@@ -335,7 +329,7 @@ async fn a_tagged_note_suggests_the_handout_already_personalised(app: TestApp) {
             ],
         )
         .await;
-    print.assert_contains("For Sammy");
+    print.assert_contains("For</span> Sammy");
     print.assert_contains("Take this home, Sammy.");
     print.assert_contains("Dr Ada Lovelace");
     // Back keeps what was typed.
@@ -433,7 +427,7 @@ async fn the_article_imports_with_its_headings_and_takeaways(app: TestApp) {
         "value=\"Embracing Tears: Why It&#39;s Perfectly Okay to Cry in Therapy Sessions\""
     ));
     draft.assert_contains("Reading level: grade");
-    draft.assert_contains("above grade 8");
+    draft.assert_contains("reads harder than most clients find easy");
     let preview = preview_of(&draft);
     assert!(preview.contains("<h2>Key Takeaways</h2>"));
     assert!(preview.contains("<li>"));

@@ -226,7 +226,7 @@ async fn legacy_data_reads_and_is_bound_to_its_owners_after_sign_in(backend: Bac
     let reprint = app.get(&given).await;
     assert_eq!(reprint.status, 200, "{}", reprint.body);
     reprint.assert_contains("LEGACYCANARY personal note");
-    reprint.assert_contains("For Ione");
+    reprint.assert_contains("For</span> Ione");
     // And now a move is caught, as for new data.
     let note = crate::helpers::app::links_starting(&page.body, "/notes/")
         .pop()

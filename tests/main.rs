@@ -10,6 +10,8 @@ mod clients;
 mod handouts;
 mod inbox;
 mod integrity;
+mod languages;
+mod links;
 mod measures;
 mod notes;
 mod operations;

@@ -237,6 +237,28 @@ async fn write_canaries(base: &str) {
             .body
             .contains(CANARY)
     );
+    // Its private link, made and opened without a session: the handout and
+    // note are sealed under a key from the link's secret, the code under
+    // the client's key.
+    let linked = agent
+        .post_form(
+            &format!("{}/link", given.location_path().trim_end_matches("/print")),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(linked.status, 200, "{}", linked.body);
+    let url = linked
+        .body
+        .split("id=\"private-link\" class=\"private-link\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .expect("the link is shown")
+        .to_owned();
+    let opened = crate::helpers::app::Agent::new(base)
+        .get(url.trim_start_matches(base))
+        .await;
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    assert!(opened.body.contains(CANARY));
     // A print with a personal note that is not recorded.
     let print = agent
         .post_form(

@@ -102,6 +102,12 @@ actions! {
     HandoutGiven = ("handout.given", "Handout given"),
     /// A record of a handout given was taken back just after (subject: the record).
     HandoutUndo = ("handout.undo", "Handout record taken back"),
+    /// A private link to a given handout was made (subject: the record).
+    HandoutLinkCreate = ("handout.link_create", "Private handout link made"),
+    /// A private link was opened, by whoever had it (subject: the record).
+    HandoutLinkOpen = ("handout.link_open", "Private handout link opened"),
+    /// A private link was turned off (subject: the record).
+    HandoutLinkRevoke = ("handout.link_revoke", "Private handout link turned off"),
     /// A practice handout was imported, copied or edited.
     HandoutSave = ("handout.save", "Practice handout saved"),
     /// A therapist changed their password.

@@ -113,6 +113,9 @@ pub struct ClientExport {
     /// Free text.
     #[serde(default)]
     pub about: String,
+    /// Preferred language, a BCP 47 tag; left out when not recorded.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub language: String,
     /// Whether archived.
     #[serde(default)]
     pub archived: bool,
@@ -264,6 +267,7 @@ pub fn export(
             pronouns: f.pronouns,
             date_of_birth: f.date_of_birth,
             about: f.about,
+            language: f.language,
             archived: client.archived,
             notes,
             measures,
@@ -303,6 +307,7 @@ pub fn check(text: &str) -> Result<Caseload, String> {
             pronouns: c.pronouns.clone(),
             date_of_birth: c.date_of_birth.clone(),
             about: c.about.clone(),
+            language: c.language.clone(),
         });
         if let Some((field, message)) = errors.all().first() {
             return Err(at(format!("{field}: {message}")));
@@ -430,6 +435,7 @@ pub fn import(
                 pronouns: c.pronouns.clone(),
                 date_of_birth: c.date_of_birth.clone(),
                 about: c.about.clone(),
+                language: c.language.clone(),
             };
             let client: ClientId = clients::insert(conn, therapist, dk, &fields)?;
             if c.archived {

@@ -160,6 +160,15 @@ fn patient(whole: &Whole) -> Value {
     if !c.date_of_birth.is_empty() {
         p["birthDate"] = json!(c.date_of_birth);
     }
+    if !c.language.is_empty() {
+        p["communication"] = json!([{
+            "language": {
+                "coding": [{ "system": "urn:ietf:bcp:47", "code": c.language }],
+                "text": crate::lang::name(&c.language),
+            },
+            "preferred": true,
+        }]);
+    }
     if !c.pronouns.is_empty() {
         p["extension"] = json!([{
             "url": "http://hl7.org/fhir/StructureDefinition/individual-pronouns",

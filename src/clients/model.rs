@@ -29,6 +29,7 @@ pub struct ClientRow {
     pub created_at: i64,
     /// Last change.
     pub updated_at: i64,
+    language: Option<Vec<u8>>,
 }
 
 /// A client's fields in plaintext, as typed.
@@ -45,6 +46,9 @@ pub struct ClientFields {
     pub date_of_birth: String,
     /// Free text.
     pub about: String,
+    /// Preferred language, a BCP 47 tag (`es`), or empty when not
+    /// recorded: handouts are printed in it when they have a version in it.
+    pub language: String,
 }
 
 /// A client, opened: each field its text, or why it did not open.
@@ -62,6 +66,8 @@ pub struct Client {
     pub date_of_birth: Opened<String>,
     /// Free text.
     pub about: Opened<String>,
+    /// Preferred language (a BCP 47 tag), empty when not recorded.
+    pub language: Opened<String>,
     /// Whether archived.
     pub archived: bool,
 }
@@ -75,6 +81,7 @@ impl Client {
             &self.pronouns,
             &self.date_of_birth,
             &self.about,
+            &self.language,
         ]
         .iter()
         .any(|f| f.is_err())
@@ -89,6 +96,7 @@ impl Client {
             pronouns: self.pronouns.clone().ok()?,
             date_of_birth: self.date_of_birth.clone().ok()?,
             about: self.about.clone().ok()?,
+            language: self.language.clone().ok()?,
         })
     }
 
@@ -129,6 +137,11 @@ impl ClientRow {
             pronouns: r.open_field("pronouns", &self.pronouns),
             date_of_birth: r.open_field("date_of_birth", &self.date_of_birth),
             about: r.open_field("about", &self.about),
+            // Records from before languages were kept have none.
+            language: self
+                .language
+                .as_ref()
+                .map_or_else(|| Ok(String::new()), |l| r.open_field("language", l)),
             archived: self.archived_at.is_some(),
         }
     }
@@ -183,6 +196,13 @@ pub fn validate(fields: &ClientFields) -> crate::web::form::FieldErrors {
             "Keep this under 20,000 characters; longer material belongs in notes.",
         );
     }
+    let language = fields.language.trim();
+    if !language.is_empty() && !crate::lang::valid_tag(language) {
+        errors.add(
+            "language",
+            "Choose a language from the list, or give a language tag such as es or pt-BR.",
+        );
+    }
     errors
 }
 
@@ -195,6 +215,7 @@ struct SealedFields {
     pronouns: Vec<u8>,
     date_of_birth: Vec<u8>,
     about: Vec<u8>,
+    language: Option<Vec<u8>>,
 }
 
 impl SealedFields {
@@ -207,6 +228,7 @@ impl SealedFields {
             pronouns: r.seal("pronouns", f.pronouns.trim()),
             date_of_birth: r.seal("date_of_birth", f.date_of_birth.trim()),
             about: r.seal("about", f.about.trim_end()),
+            language: Some(r.seal("language", &crate::lang::canonical(&f.language))),
         }
     }
 }

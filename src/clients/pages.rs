@@ -64,6 +64,9 @@ pub struct ClientForm {
     pub pronouns: String,
     pub date_of_birth: String,
     pub about: String,
+    /// The language chosen, and the languages offered: (tag, name).
+    pub language: String,
+    pub languages: Vec<(String, String)>,
     pub errors: FieldErrors,
     pub notice: Option<&'static str>,
 }
@@ -84,6 +87,8 @@ pub struct ClientPage {
     pub pronouns: String,
     pub date_of_birth: String,
     pub about: String,
+    /// The preferred language's name ("Spanish"), empty when not recorded.
+    pub language: String,
     pub archived: bool,
     pub damaged: bool,
     pub notes: Vec<TimelineRow>,
@@ -101,6 +106,8 @@ pub struct GivenHandout {
     pub title: String,
     pub when: String,
     pub href: String,
+    /// Its private link's state: opened when, works until when.
+    pub link: Option<String>,
 }
 
 /// `/clients/{id}/delete`.

@@ -140,6 +140,9 @@ pub struct ClientRecord {
     pub preferred_name: String,
     /// Pronouns.
     pub pronouns: String,
+    /// Preferred language (BCP 47), left out when not recorded.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub language: String,
     /// `YYYY-MM-DD` or empty.
     pub date_of_birth: String,
     /// Notes, oldest first.
@@ -367,6 +370,7 @@ pub fn build(whole: &Whole) -> ClientRecord {
         full_name: client.full_name.clone(),
         preferred_name: client.preferred_name.clone(),
         pronouns: client.pronouns.clone(),
+        language: client.language.clone(),
         date_of_birth: client.date_of_birth.clone(),
         notes,
         handouts,

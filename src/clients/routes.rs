@@ -225,9 +225,25 @@ fn form_page(
         pronouns: f.pronouns.clone(),
         date_of_birth: f.date_of_birth.clone(),
         about: f.about.clone(),
+        language: f.language.clone(),
+        languages: language_options(&f.language),
         errors: Default::default(),
         notice: None,
     }
+}
+
+/// The languages the form offers, with one already chosen kept even when
+/// it is not among them.
+fn language_options(chosen: &str) -> Vec<(String, String)> {
+    let mut options: Vec<(String, String)> = crate::lang::OFFERED
+        .iter()
+        .map(|(tag, name)| ((*tag).to_owned(), (*name).to_owned()))
+        .collect();
+    let chosen = chosen.trim();
+    if !chosen.is_empty() && !options.iter().any(|(tag, _)| tag == chosen) {
+        options.push((chosen.to_owned(), crate::lang::name(chosen)));
+    }
+    options
 }
 
 const RESUMED: &str = "You are signed in again. The form is below exactly as you typed it, and it is not saved yet: check it and save.";

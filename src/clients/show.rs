@@ -81,11 +81,14 @@ async fn show(
         .await?
         .open(&session.keys);
     let (therapist, dk, opened) = (session.therapist, session.keys.clone(), client.clone());
-    let (notes, given, custom, measures, owners) = state
+    let (notes, (given, links), custom, measures, owners) = state
         .db(move |conn| {
+            let given = crate::handouts::given::to_client(conn, therapist, &dk, &opened)?;
+            let ids: Vec<_> = given.iter().map(|g| g.id).collect();
+            let links = crate::handouts::links::states(conn, &ids)?;
             let context = (
                 crate::notes::model::for_client(conn, therapist, opened.id)?,
-                crate::handouts::given::to_client(conn, therapist, &dk, &opened)?,
+                (given, links),
                 tags::custom::all(conn, therapist, dk.dk())?,
                 measures::model::for_client(conn, therapist, &dk, opened.id)?,
                 crate::sharing::transfer::history(conn, opened.id)?,
@@ -123,6 +126,11 @@ async fn show(
         preferred_name: shown(&client.preferred_name),
         pronouns: shown(&client.pronouns),
         about: shown(&client.about),
+        language: match &client.language {
+            Ok(tag) if tag.is_empty() => String::new(),
+            Ok(tag) => crate::lang::name(tag),
+            Err(_) => shown(&client.language),
+        },
         notes: list,
         timeline,
         handouts: given
@@ -134,6 +142,10 @@ async fn show(
                 },
                 when: session.dates.moment(g.given_at),
                 href: format!("/handouts/given/{}/print", g.id),
+                link: links
+                    .iter()
+                    .find(|l| l.given_id == g.id)
+                    .map(|l| format!("Private link: {}", l.describe(session.dates))),
             })
             .collect(),
         self_harm: measures::view::self_harm_answers(&measures, session.dates),

@@ -101,6 +101,8 @@ pub enum KeyKind {
     Session = 4,
     /// A client key (CK); the lower 24 bits of the key id are its version.
     Client = 5,
+    /// The key derived from a private handout link's secret.
+    Link = 6,
 }
 
 /// A 256-bit key that can seal and open blobs.
@@ -156,6 +158,13 @@ sealing_key!(
     /// The key derived from a session secret that seals the session's DK copy.
     SessionKey,
     KeyKind::Session
+);
+
+sealing_key!(
+    /// The key derived from a private handout link's secret
+    /// ([`password::link_key`]).
+    LinkKey,
+    KeyKind::Link
 );
 
 impl DataKey {

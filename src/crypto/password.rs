@@ -7,7 +7,7 @@
 use argon2::{Algorithm, Argon2, Params, Version};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use super::{KeyEncryptionKey, constant_time_eq, hash_parts, hkdf32};
+use super::{KeyEncryptionKey, LinkKey, constant_time_eq, hash_parts, hkdf32};
 
 /// Argon2id cost parameters, stored per account so they can be raised later.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,6 +134,31 @@ pub fn derive(password: &str, salt: &[u8], params: KdfParams) -> Result<Password
         auth: AuthKey(hkdf32(None, out.as_ref(), b"tearsheet/v1/auth-key")),
         kek: KeyEncryptionKey::from_bytes(hkdf32(None, out.as_ref(), b"tearsheet/v1/kek")),
     })
+}
+
+/// The key a private handout link's content is sealed under: Argon2id
+/// (at the floor's cost) over the link's secret, salted with its id. The
+/// secret is 60 random bits, short enough to type; the memory-hard hash
+/// makes trying them all against a stolen database hopeless, where a fast
+/// hash would not. Slow by design: run it on a blocking thread, behind the
+/// server's KDF semaphore.
+pub fn link_key(secret: &str, id: &str) -> Result<LinkKey, KdfError> {
+    let params = KdfParams::FLOOR;
+    let argon_params = Params::new(params.m_cost, params.t_cost, params.p_cost, Some(32))
+        .map_err(|e| KdfError::Argon2(e.to_string()))?;
+    let count = argon_params.block_count();
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params);
+    let mut out = Zeroizing::new([0u8; 32]);
+    let salt = hash_parts(&[b"tearsheet/v1/handout-link-salt", id.as_bytes()]);
+    with_blocks(count, |blocks| {
+        argon.hash_password_into_with_memory(secret.as_bytes(), &salt, out.as_mut(), blocks)
+    })
+    .map_err(|e| KdfError::Argon2(e.to_string()))?;
+    Ok(LinkKey::from_bytes(hkdf32(
+        None,
+        out.as_ref(),
+        b"tearsheet/v1/handout-link-key",
+    )))
 }
 
 /// Spend the same Argon2id work as a real login and fail, so an unknown email

@@ -100,6 +100,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         key_version -> Integer,
+        language -> Nullable<Binary>,
     }
 }
 
@@ -185,6 +186,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         updated_by -> Nullable<BigInt>,
+        lang -> Text,
     }
 }
 
@@ -216,8 +218,31 @@ diesel::table! {
         large_print -> Bool,
         discreet -> Bool,
         given_at -> BigInt,
+        lang -> Text,
     }
 }
+
+diesel::table! {
+    handout_links (id) {
+        id -> BigInt,
+        given_id -> BigInt,
+        lookup -> Binary,
+        content -> Binary,
+        code -> Binary,
+        lang -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        max_opens -> Integer,
+        opens -> Integer,
+        first_opened_at -> Nullable<BigInt>,
+        last_opened_at -> Nullable<BigInt>,
+        ended_at -> Nullable<BigInt>,
+        ended_why -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(handout_links -> handouts_given (given_id));
+diesel::allow_tables_to_appear_in_same_query!(handout_links, handouts_given);
 
 diesel::table! {
     invites (id) {

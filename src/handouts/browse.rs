@@ -50,8 +50,10 @@ async fn library(
                 slug: h.slug.clone(),
                 title: h.title.clone(),
                 summary: h.summary.clone(),
-                grade: facts.grade,
+                level: facts.level,
                 hard: facts.hard,
+                lang: h.lang.clone(),
+                language: facts.language,
                 length: facts.length,
                 fits: tags::builtin_views(&h.fits),
                 own: h.editable(),
@@ -141,7 +143,32 @@ pub async fn handout_page(
     slug: &str,
     form: &PrintForm,
 ) -> Result<HandoutPage, AppError> {
-    let h = super::find(state, library, slug).await?;
+    let all = super::all(state, library).await?;
+    let h = all
+        .iter()
+        .find(|h| h.slug == slug)
+        .cloned()
+        .ok_or_else(AppError::not_found)?;
+    let versions = h.versions(&all);
+    let chosen = form.lang.trim();
+    let print_languages = std::iter::once((
+        String::new(),
+        "The client's preferred language".to_owned(),
+        chosen.is_empty(),
+    ))
+    .chain(versions.iter().map(|(tag, _)| {
+        (
+            (*tag).to_owned(),
+            crate::lang::name(tag),
+            !chosen.is_empty() && crate::lang::same(tag, chosen),
+        )
+    }))
+    .collect();
+    let other_languages = versions
+        .into_iter()
+        .skip(1)
+        .map(|(tag, slug)| (crate::lang::name(tag), slug.to_owned()))
+        .collect();
     let selected = if form.client.is_empty() {
         None
     } else {
@@ -167,8 +194,12 @@ pub async fn handout_page(
         layout: layout_for(session, "handouts"),
         csrf_token: session.csrf_token.clone(),
         body_html: to_html(&h.body),
-        grade: facts.grade,
+        level: facts.level,
         length: facts.length,
+        lang: h.lang.clone(),
+        language: facts.language,
+        other_languages,
+        print_languages,
         fits: tags::builtin_views(&h.fits),
         sources: h.sources.clone(),
         editable: h.editable_by(session.therapist, admin),

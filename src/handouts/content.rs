@@ -10,6 +10,8 @@
 //! sources = ["Where the facts come from."]
 //! card_of = "crying-in-therapy"                      # optional: a summary card
 //! discreet_title = "Feelings are welcome here"       # optional: the title on discreet prints
+//! lang = "en"                                        # BCP 47; English when left out
+//! languages = { es = "llorar-en-terapia" }           # optional: its versions in other languages
 //! +++
 //! Markdown body. `[lines: 3]` on its own line becomes three lines to write on.
 //! ```
@@ -69,6 +71,10 @@ pub struct Handout {
     pub discreet_title: Option<String>,
     /// The Markdown body.
     pub body: String,
+    /// The language it is written in (a BCP 47 tag).
+    pub lang: String,
+    /// Its versions in other languages: language tag to slug.
+    pub languages: std::collections::BTreeMap<String, String>,
     /// Where it came from.
     pub origin: Origin,
 }
@@ -79,9 +85,47 @@ impl Handout {
     pub fn print_title(&self, discreet: bool) -> &str {
         match (&self.discreet_title, discreet) {
             (Some(t), true) => t,
-            (None, true) => "Something to read at home",
+            (None, true) => crate::lang::words(&self.lang).gentle_title,
             (_, false) => &self.title,
         }
+    }
+
+    /// Its version in the language `tag`, among `all`: itself when it is
+    /// in that language; else one it names for that language, or one that
+    /// names it, in that language. `None` when there is none.
+    pub fn in_language<'a>(&'a self, all: &'a [Handout], tag: &str) -> Option<&'a Handout> {
+        use crate::lang::same;
+        if same(&self.lang, tag) {
+            return Some(self);
+        }
+        let named = self
+            .languages
+            .iter()
+            .filter(|(l, _)| same(l, tag))
+            .find_map(|(_, slug)| all.iter().find(|h| &h.slug == slug && same(&h.lang, tag)));
+        named.or_else(|| {
+            all.iter()
+                .find(|h| same(&h.lang, tag) && h.languages.values().any(|slug| *slug == self.slug))
+        })
+    }
+
+    /// Every language it exists in, itself first: (tag, slug).
+    pub fn versions<'a>(&'a self, all: &'a [Handout]) -> Vec<(&'a str, &'a str)> {
+        let mut out = vec![(self.lang.as_str(), self.slug.as_str())];
+        for h in all {
+            if crate::lang::same(&h.lang, &self.lang)
+                || out.iter().any(|(l, _)| crate::lang::same(l, &h.lang))
+            {
+                continue;
+            }
+            if self
+                .in_language(all, &h.lang)
+                .is_some_and(|v| v.slug == h.slug)
+            {
+                out.push((h.lang.as_str(), h.slug.as_str()));
+            }
+        }
+        out
     }
 
     /// Where it came from, in words, for the library and its page; none
@@ -129,6 +173,14 @@ struct FrontMatter {
     card_of: Option<String>,
     #[serde(default)]
     discreet_title: Option<String>,
+    #[serde(default = "english")]
+    lang: String,
+    #[serde(default)]
+    languages: std::collections::BTreeMap<String, String>,
+}
+
+fn english() -> String {
+    "en".to_owned()
 }
 
 fn one() -> i32 {
@@ -148,7 +200,7 @@ pub fn valid_slug(slug: &str) -> bool {
 
 /// The keys front matter may hold, so an error can name a missing one
 /// without echoing anything from the file.
-const KEYS: [&str; 8] = [
+const KEYS: [&str; 10] = [
     "title",
     "slug",
     "version",
@@ -157,6 +209,8 @@ const KEYS: [&str; 8] = [
     "sources",
     "card_of",
     "discreet_title",
+    "lang",
+    "languages",
 ];
 
 /// Why front matter did not parse, in words of our own: a file's content is
@@ -216,6 +270,17 @@ pub fn parse(text: &str, origin: Origin) -> Result<Handout, String> {
     if meta.version < 1 {
         return Err("its version must be 1 or more".into());
     }
+    if !crate::lang::valid_tag(&meta.lang) {
+        return Err("its lang must be a language tag, like en or es".into());
+    }
+    for (tag, slug) in &meta.languages {
+        if !crate::lang::valid_tag(tag) || !valid_slug(slug) || *slug == meta.slug {
+            return Err(
+                "its languages must map language tags to other handouts' slugs, like { es = \"my-handout-es\" }"
+                    .into(),
+            );
+        }
+    }
     let body = body.trim_start_matches(['\r', '\n']).to_owned();
     if body.trim().is_empty() {
         return Err("it has no text after the front matter".into());
@@ -230,6 +295,12 @@ pub fn parse(text: &str, origin: Origin) -> Result<Handout, String> {
         card_of: meta.card_of,
         discreet_title: meta.discreet_title.filter(|t| !t.trim().is_empty()),
         body,
+        lang: crate::lang::canonical(&meta.lang),
+        languages: meta
+            .languages
+            .into_iter()
+            .map(|(tag, slug)| (crate::lang::canonical(&tag), slug))
+            .collect(),
         origin,
     })
 }
@@ -307,12 +378,28 @@ mod tests {
     #[test]
     fn every_builtin_handout_parses() {
         let all = builtins();
-        assert_eq!(all.len(), 2);
+        assert_eq!(all.len(), 4);
         assert!(all.iter().any(|h| h.slug == "crying-in-therapy"));
         assert!(
             all.iter()
                 .any(|h| h.card_of.as_deref() == Some("crying-in-therapy"))
         );
+        // Each has its other language, both ways.
+        for (en, es) in [
+            ("crying-in-therapy", "llorar-en-terapia"),
+            ("crying-in-therapy-card", "llorar-en-terapia-tarjeta"),
+        ] {
+            let english = all.iter().find(|h| h.slug == en).expect("present");
+            let spanish = all.iter().find(|h| h.slug == es).expect("present");
+            assert_eq!(spanish.lang, "es");
+            assert_eq!(
+                english.in_language(&all, "es-MX").expect("present").slug,
+                es
+            );
+            assert_eq!(spanish.in_language(&all, "en").expect("present").slug, en);
+            assert!(english.in_language(&all, "pt").is_none());
+            assert_eq!(english.versions(&all), [("en", en), ("es", es)]);
+        }
     }
 
     #[test]

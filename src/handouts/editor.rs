@@ -12,7 +12,7 @@ use super::import::{IMPORT_FORM_LIMIT, MAX_IMPORT_CHARS};
 use super::library::Library;
 use super::pages::EditPage;
 use super::practice;
-use super::render::{readability, to_html};
+use super::render::{reading_level, to_html};
 use crate::audit::{self, Action};
 use crate::auth::account::Role;
 use crate::auth::extract::{Signed, SignedForm};
@@ -74,7 +74,7 @@ impl Editor {
 
     /// The editor with `draft` in it, its preview and reading level.
     pub fn page(&self, session: &CurrentSession, draft: &Draft, errors: FieldErrors) -> EditPage {
-        let r = readability(&draft.body);
+        let level = reading_level(&draft.body, draft.language());
         EditPage {
             layout: layout_for(session, "handouts"),
             csrf_token: session.csrf_token.clone(),
@@ -90,8 +90,24 @@ impl Editor {
                 .map(|t| (TagView::from(t), draft.fit.iter().any(|f| f == t.slug)))
                 .collect(),
             preview_html: to_html(&draft.body),
-            grade: format!("{:.1}", r.grade),
-            hard: r.grade > 8.0,
+            level: level.describe(),
+            hard: level.hard,
+            lang: draft.language().to_owned(),
+            languages: crate::lang::OFFERED
+                .iter()
+                .map(|(tag, name)| ((*tag).to_owned(), (*name).to_owned()))
+                .chain(
+                    (!crate::lang::OFFERED
+                        .iter()
+                        .any(|(t, _)| *t == draft.language()))
+                    .then(|| {
+                        (
+                            draft.language().to_owned(),
+                            crate::lang::name(draft.language()),
+                        )
+                    }),
+                )
+                .collect(),
             errors,
         }
     }
@@ -130,8 +146,20 @@ pub struct Draft {
     pub body: String,
     /// Built-in tags it fits.
     pub fit: Vec<String>,
+    /// The language it is written in (BCP 47); English when empty.
+    pub lang: String,
     /// `preview` to look again before saving.
     pub intent: String,
+}
+
+impl Draft {
+    /// The language it is written in.
+    pub fn language(&self) -> &str {
+        match self.lang.trim() {
+            "" => "en",
+            tag => tag,
+        }
+    }
 }
 
 fn check(draft: &Draft) -> FieldErrors {
@@ -165,6 +193,9 @@ fn check(draft: &Draft) -> FieldErrors {
     {
         errors.add("fit", "One of the tags is not known.");
     }
+    if !crate::lang::valid_tag(draft.language()) {
+        errors.add("lang", "Choose the language the handout is written in.");
+    }
     errors
 }
 
@@ -180,6 +211,8 @@ fn handout_of(draft: &Draft, author: TherapistId) -> Handout {
         card_of: None,
         discreet_title: None,
         body: draft.body.clone(),
+        lang: crate::lang::canonical(draft.language()),
+        languages: Default::default(),
         origin: Origin::Practice(PracticeMeta {
             id: PracticeHandoutId(0),
             author,
@@ -247,7 +280,15 @@ async fn copy(
         .ok_or_else(AppError::not_found)?;
     let mut mine = original.clone();
     mine.slug = super::free_slug(&all, &format!("{}-our-version", original.slug));
-    mine.title = format!("{} (our version)", original.title);
+    let ours = if crate::lang::same(&original.lang, "es") {
+        "nuestra versión"
+    } else {
+        "our version"
+    };
+    mine.title = format!("{} ({ours})", original.title);
+    // A copy is a handout of its own: the original's other languages are
+    // the original's.
+    mine.languages.clear();
     let (therapist, slug) = (session.therapist, mine.slug.clone());
     state
         .db(move |conn| {
@@ -297,6 +338,7 @@ async fn edit_form(
         summary: h.summary,
         body: h.body,
         fit: h.fits,
+        lang: h.lang,
         intent: String::new(),
     };
     Ok(Editor::existing(&h.slug).page(&session, &draft, FieldErrors::default()))

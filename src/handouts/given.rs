@@ -114,6 +114,7 @@ struct NewGiven<'a> {
     large_print: bool,
     discreet: bool,
     given_at: i64,
+    lang: &'a str,
 }
 
 /// Record that a handout was given to a client; returns the record's id.
@@ -144,6 +145,7 @@ pub fn record(
             large_print: options.large_print,
             discreet: options.discreet,
             given_at: now(),
+            lang: &handout.lang,
         })
         .execute(conn)?;
     Ok(id)
@@ -161,6 +163,8 @@ pub struct Given {
     pub version: i32,
     /// When.
     pub given_at: i64,
+    /// The language it was printed in.
+    pub lang: String,
     /// Exactly what was printed; an error when a sealed field failed to
     /// open or the text no longer matches the hash sealed when it was given
     /// (for this client).
@@ -183,6 +187,7 @@ struct GivenRow {
     large_print: bool,
     discreet: bool,
     given_at: i64,
+    lang: String,
 }
 
 /// Open a record. `client_names` are the client's full and preferred names:
@@ -228,6 +233,7 @@ fn open_given(keys: &Keys, therapist: TherapistId, row: GivenRow, client_names: 
         slug: row.slug,
         version: row.version,
         given_at: row.given_at,
+        lang: row.lang,
         text: opened.ok_or(OpenError::Integrity),
         options: PrintOptions {
             paper: if row.paper == "a4" { "a4" } else { "letter" },
@@ -388,6 +394,7 @@ mod tests {
             large_print: false,
             discreet: false,
             given_at: 0,
+            lang: "en".into(),
         }
     }
 

@@ -154,6 +154,7 @@ async fn preview(
         summary: summary.trim_end_matches('.').to_owned() + ".",
         body,
         fit: vec![],
+        lang: "en".into(),
         intent: String::new(),
     };
     render(

@@ -4,7 +4,7 @@
 //! read per request).
 
 use super::content::{self, Handout, PackProblem};
-use super::render::{estimated_pages, readability};
+use super::render::{estimated_pages, reading_level};
 use crate::packs::Registry;
 
 /// Built-in, local and pack handouts.
@@ -88,21 +88,25 @@ impl Library {
 
 /// What the library card shows about a handout.
 pub struct CardFacts {
-    /// Flesch–Kincaid grade, one decimal.
-    pub grade: String,
-    /// Whether above grade 8 (a warning on imports).
+    /// "Reading level: grade 3.2 (Flesch–Kincaid)", by the formula for
+    /// the handout's language.
+    pub level: String,
+    /// Whether it reads hard (above grade 8, or below 55 on INFLESZ).
     pub hard: bool,
+    /// The language it is in, named ("Spanish").
+    pub language: String,
     /// "About 2 pages".
     pub length: String,
 }
 
 /// Reading level and printed length for a handout.
 pub fn card_facts(h: &Handout) -> CardFacts {
-    let r = readability(&h.body);
+    let level = reading_level(&h.body, &h.lang);
     let pages = estimated_pages(&h.body);
     CardFacts {
-        grade: format!("{:.1}", r.grade),
-        hard: r.grade > 8.0,
+        level: level.describe(),
+        hard: level.hard,
+        language: crate::lang::name(&h.lang),
         length: if pages == 1 {
             "About 1 page".into()
         } else {

@@ -13,6 +13,7 @@ pub mod editor;
 pub mod given;
 pub mod import;
 pub mod library;
+pub mod links;
 pub mod pages;
 pub mod practice;
 pub mod print;
@@ -30,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(browse::configure_library)
         .configure(editor::configure_new)
         .configure(import::configure)
+        .configure(links::configure)
         .configure(print::configure)
         .configure(browse::configure)
         .configure(editor::configure);

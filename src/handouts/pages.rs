@@ -14,9 +14,12 @@ pub struct LibraryCard {
     pub slug: String,
     pub title: String,
     pub summary: String,
-    pub grade: String,
+    pub level: String,
     pub hard: bool,
     pub length: String,
+    /// Its language (tag, name).
+    pub lang: String,
+    pub language: String,
     pub fits: Vec<TagView>,
     pub own: bool,
     pub card: bool,
@@ -49,8 +52,15 @@ pub struct HandoutPage {
     pub slug: String,
     pub title: String,
     pub body_html: String,
-    pub grade: String,
+    pub level: String,
     pub length: String,
+    /// Its language (tag, name), and its versions in others: (name, slug).
+    pub lang: String,
+    pub language: String,
+    pub other_languages: Vec<(String, String)>,
+    /// The print form's language choice: (tag, name, chosen), the first
+    /// being the client's preferred language (empty tag).
+    pub print_languages: Vec<(String, String, bool)>,
     pub fits: Vec<TagView>,
     pub sources: Vec<String>,
     pub editable: bool,
@@ -109,12 +119,48 @@ pub struct GivenNote {
     pub client_href: String,
 }
 
+/// A given handout's private link on its print page.
+pub enum LinkBlock {
+    /// None yet (or it ended): the form to make one; what happened to the
+    /// last, if there was one.
+    Offer {
+        action: String,
+        last: Option<String>,
+    },
+    /// A link that works: shown to the therapist (absolute URL, short
+    /// code, state) and printed with its QR code.
+    Live(LiveLink),
+}
+
+/// A private link that works.
+pub struct LiveLink {
+    pub url: String,
+    /// Where the short code can be typed: the address of `/h`.
+    pub typed_at: String,
+    /// The short code, in groups of four.
+    pub code: String,
+    /// The QR code of `url`: its width in modules and the dark ones.
+    pub qr_width: usize,
+    pub qr_dark: Vec<(usize, usize)>,
+    /// "Opened twice, last on …; works until …, for 18 more opens."
+    pub state: String,
+    pub revoke: String,
+}
+
 /// `/handouts/{slug}/print`: its own layout, made for paper.
 #[derive(Template, WebTemplate)]
 #[template(path = "handouts/print.html")]
 pub struct PrintPage {
     pub version: &'static str,
     pub csrf_token: String,
+    /// The handout's language (`<html lang>`), and Tearsheet's words for
+    /// its labels (in that language when it has them).
+    pub lang: String,
+    pub words: &'static crate::lang::Words,
+    /// For the therapist: "In Spanish, their preferred language."
+    pub printed_in: Option<String>,
+    /// A given handout's private link: shown, or offered.
+    pub link: Option<LinkBlock>,
     pub title: String,
     pub body_html: String,
     pub for_name: Option<String>,
@@ -148,8 +194,12 @@ pub struct EditPage {
     pub body: String,
     pub fits: Vec<(TagView, bool)>,
     pub preview_html: String,
-    pub grade: String,
+    /// "Reading level: grade 3.2 (Flesch–Kincaid)".
+    pub level: String,
     pub hard: bool,
+    /// The language it is written in, and those offered: (tag, name).
+    pub lang: String,
+    pub languages: Vec<(String, String)>,
     pub errors: FieldErrors,
 }
 

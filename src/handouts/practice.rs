@@ -25,6 +25,7 @@ struct PracticeRow {
     created_by: TherapistId,
     updated_by: Option<TherapistId>,
     updated_at: i64,
+    lang: String,
 }
 
 impl From<PracticeRow> for Handout {
@@ -39,6 +40,8 @@ impl From<PracticeRow> for Handout {
             card_of: None,
             discreet_title: None,
             body: r.body,
+            lang: r.lang,
+            languages: Default::default(),
             origin: Origin::Practice(PracticeMeta {
                 id: r.id,
                 author: r.created_by,
@@ -66,6 +69,7 @@ struct HandoutText<'a> {
     summary: &'a str,
     body: &'a str,
     fits: String,
+    lang: &'a str,
 }
 
 impl<'a> From<&'a Handout> for HandoutText<'a> {
@@ -75,6 +79,7 @@ impl<'a> From<&'a Handout> for HandoutText<'a> {
             summary: &h.summary,
             body: &h.body,
             fits: serde_json::to_string(&h.fits).unwrap_or_default(),
+            lang: &h.lang,
         }
     }
 }

@@ -7,7 +7,7 @@
 //! (`templates/handouts/print.html`, `static/handout.css`).
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::browse::handout_page;
@@ -59,6 +59,9 @@ pub struct PrintForm {
     pub names: Option<String>,
     /// Record the handout as given as it prints.
     pub give: Option<String>,
+    /// The language to print in (a BCP 47 tag), chosen by the therapist;
+    /// empty for the client's preferred language.
+    pub lang: String,
 }
 
 impl PrintForm {
@@ -83,6 +86,9 @@ impl PrintForm {
             ("note", self.note.clone()),
             ("paper", self.options().paper.to_owned()),
         ];
+        if !self.lang.is_empty() {
+            out.push(("lang", self.lang.clone()));
+        }
         for (name, on) in [
             ("large", self.large.is_some()),
             ("discreet", self.discreet.is_some()),
@@ -122,7 +128,65 @@ fn name_for(client: &Client) -> Result<String, AppError> {
     })
 }
 
+/// The version of `h` to print for `client`: in the language the
+/// therapist chose, else in the client's preferred language (English when
+/// none is recorded). When there is no version in that language the form
+/// asks the therapist to choose one: English is never printed in its place
+/// unasked.
+pub fn version_for(
+    all: &[Handout],
+    h: &Handout,
+    client: Option<&Client>,
+    chosen: &str,
+) -> Result<Handout, FieldErrors> {
+    let mut errors = FieldErrors::default();
+    if !chosen.is_empty() {
+        return match h.in_language(all, chosen) {
+            Some(version) => Ok(version.clone()),
+            None => {
+                errors.add(
+                    "lang",
+                    format!(
+                        "This handout has no {} version. Choose one of the languages it has.",
+                        crate::lang::name(chosen)
+                    ),
+                );
+                Err(errors)
+            }
+        };
+    }
+    let Some(client) = client else {
+        return Ok(h.clone());
+    };
+    let wanted = match &client.language {
+        Ok(tag) => tag.as_str(),
+        Err(_) => {
+            errors.add(
+                "lang",
+                "This client's preferred language failed an integrity check. Choose the language to print in.",
+            );
+            return Err(errors);
+        }
+    };
+    match h.in_language(all, wanted) {
+        Some(version) => Ok(version.clone()),
+        None => {
+            errors.add(
+                "lang",
+                format!(
+                    "{}'s preferred language is {}, and this handout has no {} version. Choose the language to print it in, or choose another handout.",
+                    client.called().unwrap_or("This client"),
+                    crate::lang::name(wanted),
+                    crate::lang::name(wanted),
+                ),
+            );
+            Err(errors)
+        }
+    }
+}
+
 struct Printing<'a> {
+    lang: &'a str,
     title: &'a str,
     body: &'a str,
     sources: &'a [String],
@@ -146,7 +210,12 @@ async fn print_page(
             ))
         })
         .await?;
-    let date = session.dates.day(&today());
+    let words = crate::lang::words(p.lang);
+    let date = if words.lang == "en" {
+        session.dates.day(&today())
+    } else {
+        words.date(&today())
+    };
     let (header_right, footer_left) = if p.options.discreet || !p.show_names {
         (String::new(), String::new())
     } else {
@@ -155,12 +224,16 @@ async fn print_page(
     Ok(PrintPage {
         version: crate::web::assets::VERSION,
         csrf_token: session.csrf_token.clone(),
+        lang: p.lang.to_owned(),
+        words,
+        printed_in: None,
+        link: None,
         title: p.title.to_owned(),
         body_html: to_html(p.body),
         header_left: p
             .for_name
             .as_ref()
-            .map(|n| format!("For {n}"))
+            .map(|n| format!("{} {n}", words.for_name))
             .unwrap_or_default(),
         for_name: p.for_name,
         personal_note: p.note.to_owned(),
@@ -219,17 +292,36 @@ fn check(form: &PrintForm) -> FieldErrors {
     errors
 }
 
+/// The version to print for the form's client, with the client; the form's
+/// errors when the therapist must choose a language first.
+async fn chosen(
+    state: &AppState,
+    library: &Library,
+    session: &CurrentSession,
+    slug: &str,
+    form: &PrintForm,
+) -> Result<Result<(Handout, Option<Client>), FieldErrors>, AppError> {
+    let all = super::all(state, library).await?;
+    let h = all
+        .iter()
+        .find(|h| h.slug == slug)
+        .ok_or_else(AppError::not_found)?;
+    let client = print_client(state, session, &form.client).await?;
+    Ok(version_for(&all, h, client.as_ref(), form.lang.trim()).map(|v| (v, client)))
+}
+
 async fn print(
     state: &AppState,
     session: &CurrentSession,
     h: &Handout,
+    client: Option<Client>,
     form: &PrintForm,
 ) -> Result<PrintPage, AppError> {
-    let client = print_client(state, session, &form.client).await?;
     let options = form.options();
     let for_name = client.as_ref().map(name_for).transpose()?;
     let note = form.note.trim_end();
     let printing = Printing {
+        lang: &h.lang,
         title: h.print_title(options.discreet),
         body: &h.body,
         sources: &h.sources,
@@ -239,8 +331,20 @@ async fn print(
         show_names: form.names_on(),
     };
     let mut page = print_page(state, session, printing).await?;
+    // Sent again, the form names the version printed, so "Record as given"
+    // records exactly this one.
+    let mut form = form.clone();
+    form.lang = h.lang.clone();
     page.back = Some((format!("/handouts/{}", h.slug), form.carried()));
     if let Some(c) = &client {
+        page.printed_in = Some(format!(
+            "In {}{}.",
+            crate::lang::name(&h.lang),
+            match &c.language {
+                Ok(tag) if crate::lang::same(tag, &h.lang) => ", their preferred language",
+                _ => ", as you chose",
+            }
+        ));
         page.give = Some(GiveForm {
             action: format!("/handouts/{}/give", h.slug),
             client_id: c.id,
@@ -272,8 +376,13 @@ async fn print_get(
     if form.names.is_none() {
         form.names = Some("1".into());
     }
-    let h = super::find(&state, &library, &path).await?;
-    render(StatusCode::OK, &print(&state, &session, &h, &form).await?)
+    match chosen(&state, &library, &session, &path, &form).await? {
+        Ok((h, client)) => render(
+            StatusCode::OK,
+            &print(&state, &session, &h, client, &form).await?,
+        ),
+        Err(errors) => form_again(&state, &library, &session, &path, &form, None, errors).await,
+    }
 }
 
 /// `POST /handouts/{slug}/print`: print (with the personal note, which stays
@@ -303,13 +412,18 @@ async fn print_post(
     if !errors.is_empty() {
         return form_again(&state, &library, &session, &path, &form.form, None, errors).await;
     }
-    let h = super::find(&state, &library, &path).await?;
+    let (h, client) = match chosen(&state, &library, &session, &path, &form.form).await? {
+        Ok(found) => found,
+        Err(errors) => {
+            return form_again(&state, &library, &session, &path, &form.form, None, errors).await;
+        }
+    };
     if form.form.give.is_some() {
-        return record_given(&state, &session, &h, &form.form).await;
+        return record_given(&state, &session, &h, client, &form.form).await;
     }
     render(
         StatusCode::OK,
-        &print(&state, &session, &h, &form.form).await?,
+        &print(&state, &session, &h, client, &form.form).await?,
     )
 }
 
@@ -340,9 +454,10 @@ async fn record_given(
     state: &AppState,
     session: &CurrentSession,
     h: &Handout,
+    client: Option<Client>,
     form: &PrintForm,
 ) -> Result<HttpResponse, AppError> {
-    let Some(client) = print_client(state, session, &form.client).await? else {
+    let Some(client) = client else {
         return Err(AppError::bad_request(
             "Choose the client the handout was given to.",
         ));
@@ -374,8 +489,21 @@ async fn give(
     path: web::Path<String>,
     form: SignedForm<PrintForm>,
 ) -> Result<HttpResponse, AppError> {
-    let h = super::find(&state, &library, &path).await?;
-    record_given(&state, &form.session, &h, &form.form).await
+    match chosen(&state, &library, &form.session, &path, &form.form).await? {
+        Ok((h, client)) => record_given(&state, &form.session, &h, client, &form.form).await,
+        Err(errors) => {
+            form_again(
+                &state,
+                &library,
+                &form.session,
+                &path,
+                &form.form,
+                None,
+                errors,
+            )
+            .await
+        }
+    }
 }
 
 /// Whether the reprint page should say the record was just made.
@@ -388,26 +516,35 @@ struct ReprintQuery {
 /// `GET /handouts/given/{id}/print`: exactly the text that was given.
 async fn reprint(
     state: web::Data<AppState>,
+    req: HttpRequest,
     Signed(session): Signed,
     path: web::Path<String>,
     query: web::Query<ReprintQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let Ok(id) = path.parse::<GivenHandoutId>() else {
-        return Err(audit::denied(&state, session.therapist, None).await);
-    };
-    let (therapist, dk) = (session.therapist, session.keys.clone());
-    let found = state
-        .db(move |conn| Ok(given::find(conn, therapist, &dk, id)?))
-        .await?;
-    let Some((record, client)) = found else {
-        return Err(audit::denied(&state, therapist, Some(id.0)).await);
-    };
+    let (record, client) = super::links::owned_given(&state, &session, &path).await?;
+    let just_given = query.given.is_some() && crate::db::now() - record.given_at < UNDO_WINDOW;
+    let page = reprint_page(&state, &req, &session, record, client, just_given).await?;
+    render(StatusCode::OK, &page)
+}
+
+/// The print page of a given handout: exactly what was given, with what
+/// the record says, and its private link (shown, or offered).
+pub async fn reprint_page(
+    state: &AppState,
+    req: &HttpRequest,
+    session: &CurrentSession,
+    record: super::given::Given,
+    client: Client,
+    just_given: bool,
+) -> Result<PrintPage, AppError> {
+    let therapist = session.therapist;
     let Ok(text) = &record.text else {
         return Err(AppError::conflict(
             "This record failed an integrity check, so the handout cannot be reprinted from it.",
         ));
     };
     let printing = Printing {
+        lang: &record.lang,
         title: &text.title,
         body: &text.body,
         sources: &[],
@@ -416,8 +553,7 @@ async fn reprint(
         options: &record.options,
         show_names: true,
     };
-    let mut page = print_page(&state, &session, printing).await?;
-    let just_given = query.given.is_some() && crate::db::now() - record.given_at < UNDO_WINDOW;
+    let mut page = print_page(state, session, printing).await?;
     page.given = Some(super::pages::GivenNote {
         text: if just_given {
             format!(
@@ -434,8 +570,9 @@ async fn reprint(
         undo: just_given.then(|| format!("/handouts/given/{}/undo", record.id)),
         client_href: format!("/clients/{}", client.id),
     });
-    audit::log(&state, therapist, Action::HandoutPrint, Some(client.id.0)).await?;
-    render(StatusCode::OK, &page)
+    page.link = Some(super::links::block(state, req, session, &record).await?);
+    audit::log(state, therapist, Action::HandoutPrint, Some(client.id.0)).await?;
+    Ok(page)
 }
 
 /// `POST /handouts/given/{id}/undo`: take back a record of a handout just

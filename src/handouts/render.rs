@@ -253,6 +253,49 @@ pub struct Readability {
 
 /// The Flesch–Kincaid grade level of a Markdown body.
 pub fn readability(markdown: &str) -> Readability {
+    let (words, sentences, syllable_total) = counts(markdown, syllables);
+    let n = words.max(1) as f64;
+    let grade = 0.39 * (n / sentences as f64) + 11.8 * (syllable_total as f64 / n) - 15.59;
+    Readability {
+        grade: (grade * 10.0).round() / 10.0,
+        words,
+        sentences,
+    }
+}
+
+/// Spanish syllables in a word: each group of vowels is one syllable,
+/// except that two strong vowels (a, e, o, or an accented í or ú) side by
+/// side are two (hiatus: "le-er", "dí-a"); a final y after a vowel joins it
+/// ("hoy", "muy").
+fn spanish_syllables(word: &str) -> usize {
+    let w: Vec<char> = word
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphabetic())
+        .collect();
+    let strong = |c: char| "aeoáéóíú".contains(c);
+    let vowel = |c: char| strong(c) || "iuü".contains(c);
+    let mut count = 0;
+    let mut previous: Option<char> = None;
+    for (i, &c) in w.iter().enumerate() {
+        let final_y = c == 'y' && i + 1 == w.len() && previous.is_some();
+        if !vowel(c) && !final_y {
+            previous = None;
+            continue;
+        }
+        match previous {
+            None => count += 1,
+            Some(p) if strong(p) && strong(c) => count += 1,
+            Some(_) => {}
+        }
+        previous = Some(c);
+    }
+    count.max(1)
+}
+
+/// Words, sentences and syllables of a Markdown body, by a language's
+/// syllable rule.
+fn counts(markdown: &str, syllables_of: fn(&str) -> usize) -> (usize, usize, usize) {
     let text = plain_text(markdown);
     let words: Vec<&str> = text
         .split_whitespace()
@@ -266,13 +309,89 @@ pub fn readability(markdown: &str) -> Readability {
         })
         .count()
         .max(1);
-    let syllable_total: usize = words.iter().map(|w| syllables(w)).sum();
-    let n = words.len().max(1) as f64;
-    let grade = 0.39 * (n / sentences as f64) + 11.8 * (syllable_total as f64 / n) - 15.59;
-    Readability {
-        grade: (grade * 10.0).round() / 10.0,
-        words: words.len(),
-        sentences,
+    let syllables = words.iter().map(|w| syllables_of(w)).sum();
+    (words.len(), sentences, syllables)
+}
+
+/// How hard a handout is to read, by a formula made for its language.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReadingLevel {
+    /// The formula's name, as shown.
+    pub formula: &'static str,
+    /// Its result as shown: "grade 3.2", "78.4 of 100, fairly easy"; or
+    /// why there is none.
+    pub result: String,
+    /// The number itself (a grade, or an ease score), when there is one.
+    pub value: Option<f64>,
+    /// Whether it reads harder than most clients can easily manage (above
+    /// grade 8; below 55, "somewhat hard", on the INFLESZ scale).
+    pub hard: bool,
+}
+
+impl ReadingLevel {
+    /// "Reading level: grade 3.2 (Flesch–Kincaid)".
+    pub fn describe(&self) -> String {
+        if self.value.is_some() {
+            format!("Reading level: {} ({})", self.result, self.formula)
+        } else {
+            format!("Reading level: {}", self.result)
+        }
+    }
+}
+
+/// The Szigriszt-Pazos perspicuity of a Spanish text, 0 (hardest) to 100:
+/// 206.835 − 62.3 × syllables per word − words per sentence (Szigriszt
+/// Pazos, 1993), the Spanish adaptation of Flesch's reading ease.
+pub fn szigriszt_pazos(markdown: &str) -> f64 {
+    let (words, sentences, syllables) = counts(markdown, spanish_syllables);
+    let n = words.max(1) as f64;
+    let score = 206.835 - 62.3 * (syllables as f64 / n) - n / sentences as f64;
+    (score.clamp(0.0, 100.0) * 10.0).round() / 10.0
+}
+
+/// The INFLESZ band of a perspicuity score (Barrio-Cantalejo et al., 2008).
+fn inflesz(score: f64) -> &'static str {
+    match score {
+        s if s < 40.0 => "very hard",
+        s if s < 55.0 => "somewhat hard",
+        s if s < 65.0 => "normal",
+        s if s <= 80.0 => "fairly easy",
+        _ => "very easy",
+    }
+}
+
+/// A handout's reading level by its language's formula: Flesch–Kincaid
+/// grade for English, Szigriszt-Pazos perspicuity on the INFLESZ scale for
+/// Spanish; for other languages none (an English formula would mislead).
+pub fn reading_level(markdown: &str, lang: &str) -> ReadingLevel {
+    match crate::lang::primary(lang).as_str() {
+        "en" => {
+            let grade = readability(markdown).grade;
+            ReadingLevel {
+                formula: "Flesch–Kincaid",
+                result: format!("grade {grade:.1}"),
+                value: Some(grade),
+                hard: grade > 8.0,
+            }
+        }
+        "es" => {
+            let score = szigriszt_pazos(markdown);
+            ReadingLevel {
+                formula: "Szigriszt-Pazos perspicuity, INFLESZ scale",
+                result: format!("{score:.1} of 100, {}", inflesz(score)),
+                value: Some(score),
+                hard: score < 55.0,
+            }
+        }
+        _ => ReadingLevel {
+            formula: "",
+            result: format!(
+                "not measured (Tearsheet has formulas for English and Spanish, not {})",
+                crate::lang::name(lang)
+            ),
+            value: None,
+            hard: false,
+        },
     }
 }
 
@@ -346,11 +465,69 @@ mod tests {
     }
 
     #[test]
-    fn the_crying_handouts_read_at_grade_seven_or_below() {
+    fn the_crying_handouts_read_easily_by_their_languages_formula() {
         for h in super::super::content::builtins() {
-            let r = readability(&h.body);
-            assert!(r.grade <= 7.0, "{} reads at grade {}", h.slug, r.grade);
+            let level = reading_level(&h.body, &h.lang);
+            match h.lang.as_str() {
+                "en" => assert!(
+                    level.value.expect("measured") <= 7.0,
+                    "{}: {level:?}",
+                    h.slug
+                ),
+                "es" => {
+                    assert_eq!(level.formula, "Szigriszt-Pazos perspicuity, INFLESZ scale");
+                    assert!(
+                        level.value.expect("measured") >= 65.0,
+                        "{}: {level:?}",
+                        h.slug
+                    );
+                }
+                other => panic!("{} is in {other}", h.slug),
+            }
+            assert!(!level.hard, "{}: {level:?}", h.slug);
         }
+    }
+
+    #[test]
+    fn spanish_syllables_follow_diphthong_and_hiatus() {
+        for (word, n) in [
+            ("llorar", 2),
+            ("terapia", 3),
+            ("emoción", 3),
+            ("día", 2),
+            ("país", 2),
+            ("leer", 2),
+            ("hoy", 1),
+            ("cuidado", 3),
+            ("que", 1),
+            ("pingüino", 3),
+            ("y", 1),
+            ("estrés", 2),
+        ] {
+            assert_eq!(spanish_syllables(word), n, "{word}");
+        }
+    }
+
+    #[test]
+    fn the_spanish_formula_is_szigriszt_pazos() {
+        // 4 words, 8 syllables, 1 sentence: 206.835 - 62.3 * 2 - 4.
+        assert_eq!(szigriszt_pazos("El gato come pescado."), 78.2);
+        let level = reading_level("El gato come pescado.", "es-MX");
+        assert_eq!(
+            level.describe(),
+            "Reading level: 78.2 of 100, fairly easy (Szigriszt-Pazos perspicuity, INFLESZ scale)"
+        );
+        let hard = reading_level(
+            "La implementación institucional de intervenciones psicoterapéuticas multidisciplinarias requiere consideraciones extraordinariamente pormenorizadas.",
+            "es",
+        );
+        assert!(hard.hard, "{hard:?}");
+        assert!(reading_level("Bonjour.", "fr").value.is_none());
+        assert!(
+            reading_level("The cat sat.", "en")
+                .describe()
+                .ends_with("(Flesch–Kincaid)")
+        );
     }
 
     #[test]

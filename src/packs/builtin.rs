@@ -22,6 +22,8 @@ macro_rules! builtin_files {
 builtin_files!(
     "handouts/crying-in-therapy.md",
     "handouts/crying-in-therapy-card.md",
+    "handouts/llorar-en-terapia.md",
+    "handouts/llorar-en-terapia-tarjeta.md",
     "templates/soap.toml",
     "templates/dap.toml",
     "templates/birp.toml",
@@ -82,7 +84,7 @@ mod tests {
             )
         });
         assert_eq!(pack.manifest.id, "tearsheet");
-        assert_eq!(pack.contents.handouts.len(), 2);
+        assert_eq!(pack.contents.handouts.len(), 4);
         assert_eq!(
             pack.contents
                 .templates

@@ -21,6 +21,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         CSS,
         include_bytes!("../../static/handout.css"),
     ),
+    ("link.css", CSS, include_bytes!("../../static/link.css")),
     (
         "favicon.svg",
         "image/svg+xml",

@@ -564,6 +564,29 @@ impl Agent {
         page.location().expect("location").to_owned()
     }
 
+    /// Add a client whose preferred language is `language` (a BCP 47
+    /// tag); returns the client's page path.
+    pub async fn add_client_speaking(
+        &self,
+        full_name: &str,
+        preferred: &str,
+        language: &str,
+    ) -> String {
+        let page = self
+            .submit(
+                "/clients/new",
+                "/clients",
+                &[
+                    ("full_name", full_name),
+                    ("preferred_name", preferred),
+                    ("language", language),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 303, "client saved: {}", page.body);
+        page.location().expect("location").to_owned()
+    }
+
     /// Send a client's delete form with `confirm` typed in its box.
     pub async fn delete_client(&self, client_path: &str, confirm: &str) -> Page {
         let form = format!("{client_path}/delete");
