@@ -1221,6 +1221,14 @@ async fn a_spanish_speaking_client_gets_the_spanish_handout_and_opens_it_on_a_ph
     sign_in(&b, &app, &account.email, &account.password).await;
     b.wait_for_path("/clients").await;
 
+    // Its quality record, and the form for a handout without one.
+    b.goto(&format!(
+        "{}/handouts/llorar-en-terapia/quality",
+        app.address
+    ))
+    .await;
+    b.check("handout-quality-shipped").await;
+
     // From the English handout's page, for a client who reads Spanish.
     b.goto(&format!("{}/handouts/crying-in-therapy", app.address))
         .await;

@@ -10,6 +10,7 @@ both_backends!(
     a_spanish_speaking_clients_handout_is_printed_in_spanish_throughout,
     a_language_without_a_version_is_asked_about_never_replaced_silently,
     the_spanish_handouts_keep_the_facts_and_are_measured_by_a_spanish_formula,
+    each_handout_version_has_a_pemat_p_record_and_the_practices_own_start_unscored,
 );
 
 async fn print_for(app: &TestApp, slug: &str, client: &str, extra: &[(&str, &str)]) -> Page {
@@ -170,4 +171,101 @@ async fn the_spanish_handouts_keep_the_facts_and_are_measured_by_a_spanish_formu
     let library = app.get("/handouts").await;
     library.assert_contains("In Spanish.");
     library.assert_contains("lang=\"es\">Está bien llorar en terapia</a>");
+}
+
+async fn each_handout_version_has_a_pemat_p_record_and_the_practices_own_start_unscored(
+    app: TestApp,
+) {
+    app.set_up().await;
+    // Built-in: shipped with its assessment, scored honestly.
+    let show = app.get("/handouts/crying-in-therapy").await;
+    show.assert_contains("Quality (PEMAT-P): understandability 85% (meets the usual 70% bar); actionability 60% (below the usual 70% bar).");
+    let spanish = app.get("/handouts/llorar-en-terapia").await;
+    spanish.assert_contains("understandability 85%");
+    let shipped = app.get("/handouts/crying-in-therapy/quality").await;
+    assert_eq!(shipped.status, 200);
+    shipped.assert_contains("Shipped with Tearsheet");
+    shipped
+        .assert_contains("11. The material provides a summary.</td><td><strong>Disagree</strong>");
+    shipped.assert_contains("the one-page card is its summary");
+    shipped.assert_contains("22. The material breaks down any action");
+    assert!(!shipped.body.contains("Save the assessment"));
+    let refused = app
+        .submit(
+            "/handouts/crying-in-therapy/quality",
+            "/handouts/crying-in-therapy/quality",
+            &[("item1", "agree")],
+        )
+        .await;
+    assert_eq!(refused.status, 409);
+
+    // The practice's own copy starts unscored, and says so.
+    let copy = app.press(&show, "/handouts/crying-in-therapy/copy").await;
+    let slug = copy
+        .location_path()
+        .trim_start_matches("/handouts/")
+        .trim_end_matches("/edit")
+        .to_owned();
+    let ours = app.get(&format!("/handouts/{slug}")).await;
+    ours.assert_contains("Quality (PEMAT-P): not yet assessed. This version 1 is the practice&#39;s own, so it starts unscored.");
+    let form = app.get(&format!("/handouts/{slug}/quality")).await;
+    form.assert_contains("Save the assessment");
+    form.assert_contains("Not applicable (no visual aids)");
+    // Incomplete, or not applicable where the tool does not allow it.
+    let action = format!("/handouts/{slug}/quality");
+    let half = app
+        .submit(&action, &action, &[("item1", "agree"), ("item20", "na")])
+        .await;
+    assert_eq!(half.status, 400);
+    half.assert_contains("Answer every item");
+    half.assert_contains("id=\"item1-agree\" name=\"item1\" value=\"agree\" checked");
+    let mut fields: Vec<(String, String)> = vec![];
+    for n in (1..=26).filter(|n| *n != 13 && *n != 14) {
+        let answer = match n {
+            16..=19 | 24 | 25 => "na",
+            15 | 26 => "disagree",
+            _ => "agree",
+        };
+        fields.push((format!("item{n}"), answer.to_owned()));
+    }
+    fields.push(("note15".into(), "<b>No pictures</b>".into()));
+    let borrowed: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let saved = app.submit(&action, &action, &borrowed).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let record = app.get(&action).await;
+    // 12 of 13 understandability items, 4 of 5 actionability items.
+    record.assert_contains("understandability 92% (meets the usual 70% bar); actionability 80% (meets the usual 70% bar)");
+    record.assert_contains("Assessed by");
+    record.assert_contains("&#60;b&#62;No pictures&#60;/b&#62;");
+    assert_eq!(app.audit_count("handout.assess"), 1);
+    crate::helpers::gates::assert_valid_html(&[
+        ("the shipped assessment".to_owned(), shipped.body.clone()),
+        (
+            "the assessment form with errors".to_owned(),
+            half.body.clone(),
+        ),
+        ("a practice assessment".to_owned(), record.body.clone()),
+    ]);
+    // A new version of the handout starts unscored again.
+    let edit = format!("/handouts/{slug}/edit");
+    let body = crate::helpers::app::hidden_textarea(&app.get(&edit).await.body, "body");
+    let changed = app
+        .submit(
+            &edit,
+            &edit,
+            &[
+                ("title", "Ours"),
+                ("slug", &slug),
+                ("body", &format!("{body}\n\nOne more line.")),
+                ("intent", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status, 303, "{}", changed.body);
+    app.get(&format!("/handouts/{slug}"))
+        .await
+        .assert_contains("not yet assessed. This version 2");
 }

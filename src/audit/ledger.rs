@@ -108,6 +108,8 @@ actions! {
     HandoutLinkOpen = ("handout.link_open", "Private handout link opened"),
     /// A private link was turned off (subject: the record).
     HandoutLinkRevoke = ("handout.link_revoke", "Private handout link turned off"),
+    /// A handout version's PEMAT-P self-assessment was saved.
+    HandoutAssess = ("handout.assess", "Handout quality assessed"),
     /// A practice handout was imported, copied or edited.
     HandoutSave = ("handout.save", "Practice handout saved"),
     /// A therapist changed their password.

@@ -223,6 +223,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    handout_assessments (slug, version) {
+        slug -> Text,
+        version -> Integer,
+        answers -> Text,
+        assessed_by -> Nullable<BigInt>,
+        assessed_at -> BigInt,
+    }
+}
+
+diesel::table! {
     handout_links (id) {
         id -> BigInt,
         given_id -> BigInt,

@@ -149,6 +149,13 @@ pub async fn handout_page(
         .find(|h| h.slug == slug)
         .cloned()
         .ok_or_else(AppError::not_found)?;
+    let assessment = {
+        let h = h.clone();
+        state
+            .db(move |conn| Ok(super::quality::of(conn, &h)?))
+            .await?
+    };
+    let quality = super::quality::summary(assessment.as_ref().map(|(a, _)| a), &h);
     let versions = h.versions(&all);
     let chosen = form.lang.trim();
     let print_languages = std::iter::once((
@@ -200,6 +207,8 @@ pub async fn handout_page(
         language: facts.language,
         other_languages,
         print_languages,
+        quality,
+        assessed: assessment.is_some(),
         fits: tags::builtin_views(&h.fits),
         sources: h.sources.clone(),
         editable: h.editable_by(session.therapist, admin),

@@ -17,6 +17,7 @@ pub mod links;
 pub mod pages;
 pub mod practice;
 pub mod print;
+pub mod quality;
 pub mod render;
 
 pub use library::Library;
@@ -32,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(editor::configure_new)
         .configure(import::configure)
         .configure(links::configure)
+        .configure(quality::configure)
         .configure(print::configure)
         .configure(browse::configure)
         .configure(editor::configure);

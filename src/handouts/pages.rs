@@ -61,6 +61,10 @@ pub struct HandoutPage {
     /// The print form's language choice: (tag, name, chosen), the first
     /// being the client's preferred language (empty tag).
     pub print_languages: Vec<(String, String, bool)>,
+    /// "Quality (PEMAT-P): understandability 85% (meets …); …", and
+    /// whether it is assessed.
+    pub quality: String,
+    pub assessed: bool,
     pub fits: Vec<TagView>,
     pub sources: Vec<String>,
     pub editable: bool,

@@ -1,0 +1,1 @@
+DROP TABLE handout_assessments;
