@@ -76,9 +76,23 @@ pub fn primary(tag: &str) -> String {
     }
 }
 
-/// Whether two tags name the same language (`es-MX` and `es` do).
+/// The script subtag of a tag, lower-case (`hant` for `zh-Hant-TW`).
+fn script(tag: &str) -> Option<String> {
+    tag.split('-')
+        .skip(1)
+        .find(|p| p.len() == 4 && p.bytes().all(|b| b.is_ascii_alphabetic()))
+        .map(str::to_ascii_lowercase)
+}
+
+/// Whether two tags name the same language (`es-MX` and `es` do): the same
+/// primary language, and the same script when both name one (`zh-Hant`
+/// and `zh-Hans` do not).
 pub fn same(a: &str, b: &str) -> bool {
     primary(a) == primary(b)
+        && match (script(a), script(b)) {
+            (Some(x), Some(y)) => x == y,
+            _ => true,
+        }
 }
 
 /// A language's name for the therapist: "Spanish" for `es-MX`; the tag
@@ -116,6 +130,15 @@ pub struct Words {
     pub ended_title: &'static str,
     /// …and what it says.
     pub ended_text: &'static str,
+    /// A code that finds no handout: title and text.
+    pub not_found_title: &'static str,
+    pub not_found_text: &'static str,
+    /// Too many wrong codes from here: title and text.
+    pub too_many_title: &'static str,
+    pub too_many_text: &'static str,
+    /// The server is busy: title and text.
+    pub busy_title: &'static str,
+    pub busy_text: &'static str,
     /// The page a private link's code is typed into: its title.
     pub code_title: &'static str,
     /// …its label.
@@ -144,6 +167,12 @@ pub static ENGLISH: Words = Words {
     private_note: "This page was made for you by your therapist. The link is private: please do not share it.",
     ended_title: "This link has ended",
     ended_text: "Links to handouts work for a while and then stop, to keep them private. If you would like to read it again, please ask your therapist for a new link or a printed copy.",
+    not_found_title: "We could not find this handout",
+    not_found_text: "Please check the code printed on your handout and try again. If it still does not work, ask your therapist.",
+    too_many_title: "Please wait a little",
+    too_many_text: "There were too many tries from this connection. Please wait 15 minutes and try again, or ask your therapist.",
+    busy_title: "Please try again in a minute",
+    busy_text: "The server is busy right now. Your link still works: please open it again in a minute.",
     code_title: "Open your handout",
     code_label: "The code printed on your handout",
     code_button: "Open",
@@ -179,6 +208,12 @@ pub static SPANISH: Words = Words {
     private_note: "Tu terapeuta preparó esta página para ti. El enlace es privado: por favor, no lo compartas.",
     ended_title: "Este enlace ya no funciona",
     ended_text: "Los enlaces a las hojas informativas funcionan por un tiempo y después se cierran, para proteger tu privacidad. Si quieres leerla otra vez, pide a tu terapeuta un enlace nuevo o una copia impresa.",
+    not_found_title: "No encontramos esta hoja informativa",
+    not_found_text: "Revisa el código impreso en tu hoja e inténtalo otra vez. Si sigue sin funcionar, pregunta a tu terapeuta.",
+    too_many_title: "Espera un poco, por favor",
+    too_many_text: "Hubo demasiados intentos desde esta conexión. Espera 15 minutos e inténtalo otra vez, o pregunta a tu terapeuta.",
+    busy_title: "Inténtalo otra vez en un minuto",
+    busy_text: "El servidor está ocupado ahora. Tu enlace sigue funcionando: ábrelo otra vez en un minuto.",
     code_title: "Abre tu hoja informativa",
     code_label: "El código impreso en tu hoja",
     code_button: "Abrir",
@@ -258,6 +293,9 @@ mod tests {
         assert_eq!(canonical(" ES-mx "), "es-MX");
         assert_eq!(canonical("zh-hant-tw"), "zh-Hant-TW");
         assert!(same("es-MX", "es") && !same("es", "en") && same("", "en"));
+        assert!(
+            !same("zh-Hant", "zh-Hans") && same("zh-Hant-TW", "zh-hant") && same("zh", "zh-Hans")
+        );
         assert_eq!(name("es-MX"), "Spanish");
         assert_eq!(name("sw"), "sw");
     }

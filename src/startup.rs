@@ -70,6 +70,7 @@ impl Application {
                 .with_packs(library.packs.clone()),
         );
         tokio::spawn(crate::auth::session::forget_ended_sessions(state.clone()));
+        tokio::spawn(crate::handouts::links::sweep_forever(state.clone()));
         let loaded = library.clone();
         state
             .db(move |conn| Ok(loaded.packs.refresh(conn)?))

@@ -129,11 +129,15 @@ async fn a_language_without_a_version_is_asked_about_never_replaced_silently(app
         .await;
     assert_eq!(bad.status, 400);
     bad.assert_contains("give a language tag such as es");
-    // Clients with no language recorded get English, as before.
+    // Clients with no language recorded get the handout chosen, in
+    // whichever language it is.
     let sam = app.add_client("Sam Smith", "Sam").await;
     let page = print_for(&app, "llorar-en-terapia", &sam, &[]).await;
-    page.assert_contains("<html lang=\"en\"");
-    page.assert_contains("It&#39;s okay to cry in therapy");
+    page.assert_contains("<html lang=\"es\"");
+    page.assert_contains("In Spanish (no preferred language is recorded for them).");
+    let english = print_for(&app, "crying-in-therapy", &sam, &[]).await;
+    english.assert_contains("<html lang=\"en\"");
+    english.assert_contains("It&#39;s okay to cry in therapy");
 }
 
 async fn the_spanish_handouts_keep_the_facts_and_are_measured_by_a_spanish_formula(app: TestApp) {
@@ -268,4 +272,22 @@ async fn each_handout_version_has_a_pemat_p_record_and_the_practices_own_start_u
     app.get(&format!("/handouts/{slug}"))
         .await
         .assert_contains("not yet assessed. This version 2");
+    // An assessment holds only for the text it was made of: the same slug
+    // and version with other words (a pack re-signed without a new
+    // version, say) is unscored.
+    let saved = app.submit(&action, &action, &borrowed).await;
+    assert_eq!(saved.status, 303);
+    app.get(&action)
+        .await
+        .assert_contains("understandability 92%");
+    {
+        use diesel::prelude::*;
+        use tearsheet::db::schema::practice_handouts;
+        let mut conn = app.pool().get().expect("conn");
+        diesel::update(practice_handouts::table.filter(practice_handouts::slug.eq(&slug)))
+            .set(practice_handouts::title.eq("Ours, renamed quietly"))
+            .execute(&mut *conn)
+            .expect("rename");
+    }
+    app.get(&action).await.assert_contains("not yet assessed");
 }

@@ -235,6 +235,17 @@ fn client_of(app: &TestApp) -> i64 {
         .expect("a client")
 }
 
+/// Whether each link's sealed handout has been wiped.
+fn wiped(conn: &mut tearsheet::db::DbConn) -> Vec<bool> {
+    handout_links::table
+        .select(handout_links::content)
+        .load::<Vec<u8>>(conn)
+        .expect("links")
+        .iter()
+        .map(Vec::is_empty)
+        .collect()
+}
+
 fn set_link(app: &TestApp, f: impl FnOnce(&mut tearsheet::db::DbConn)) {
     let mut conn = app.pool().get().expect("conn");
     f(&mut conn);
@@ -256,6 +267,9 @@ async fn a_link_stops_when_revoked_expired_or_used_up(app: TestApp) {
         )
         .await;
     assert_eq!(revoked.status, 303);
+    // Only the whole code learns that it has ended: the id with a wrong
+    // secret is a plain 404.
+    assert_eq!(phone.get(&forged(&path_of(&url), 3)).await.status, 404);
     let gone = phone.get(&path_of(&url)).await;
     assert_eq!(gone.status, 410);
     gone.assert_contains("<html lang=\"es\"");
@@ -284,6 +298,10 @@ async fn a_link_stops_when_revoked_expired_or_used_up(app: TestApp) {
             .set(handout_links::expires_at.eq(handout_links::created_at - 1))
             .execute(conn)
             .expect("expire");
+        // The sweep ends and wipes it without waiting for a visit.
+        let swept = tearsheet::handouts::links::sweep(conn, tearsheet::db::now()).expect("sweep");
+        assert_eq!(swept, 1);
+        assert_eq!(wiped(conn), [true]);
     });
     assert_eq!(phone.get(&path_of(&second)).await.status, 410);
     app.get(&format!("{record}/print"))
@@ -301,12 +319,30 @@ async fn a_link_stops_when_revoked_expired_or_used_up(app: TestApp) {
             .expect("limit");
     });
     assert_eq!(phone.get(&path_of(&third)).await.status, 200);
+    set_link(&app, |conn| assert_eq!(wiped(conn), [false]));
     assert_eq!(phone.get(&path_of(&third)).await.status, 200);
+    // The last open it allows wipes it at once.
+    set_link(&app, |conn| assert_eq!(wiped(conn), [true]));
     assert_eq!(phone.get(&path_of(&third)).await.status, 410);
     app.get(&format!("/clients/{}", client_of(&app)))
         .await
         .assert_contains("Opened 2 times");
     assert_eq!(app.audit_count("handout.link_open"), 4);
+}
+
+/// The link's path with its last character changed: the right id, a wrong
+/// secret.
+fn forged(real: &str, n: usize) -> String {
+    let alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let mut forged = real.to_owned();
+    let last = forged.pop().expect("a character");
+    let pick = alphabet
+        .chars()
+        .filter(|c| *c != last)
+        .nth(n % 31)
+        .expect("another character");
+    forged.push(pick);
+    forged
 }
 
 async fn guessed_and_forged_codes_get_404_then_429(app: TestApp) {
@@ -315,28 +351,54 @@ async fn guessed_and_forged_codes_get_404_then_429(app: TestApp) {
     let (_, url) = make_link(&app, &record).await;
     let real = path_of(&url);
     let phone = phone(&app);
-    // The right id with a wrong secret is a guess like any other.
-    let mut forged = real.clone();
-    let last = forged.pop().expect("a character");
-    forged.push(if last == '0' { '1' } else { '0' });
-    let forged_page = phone.get(&forged).await;
-    assert_eq!(forged_page.status, 404);
-    assert!(!forged_page.body.contains("LINKCANARY"));
-    // Twenty wrong codes from one address in a quarter hour (the forged one
+    // A browser's prefetch spends nothing.
+    let prefetched = phone.get_with(&real, &[("sec-purpose", "prefetch")]).await;
+    assert_eq!(prefetched.status, 204);
+    assert_eq!(phone.get(&real).await.status, 200);
+    assert_eq!(app.audit_count("handout.link_open"), 1);
+    // The right id with a wrong secret is a guess like any other: a plain
+    // 404, in both languages as whose it is is not known, with nothing of
+    // the link (not even that it exists).
+    let first = phone.get(&forged(&real, 0)).await;
+    assert_eq!(first.status, 404);
+    first.assert_contains("We could not find this handout");
+    first.assert_contains("No encontramos esta hoja informativa");
+    assert!(!first.body.contains("LINKCANARY"));
+    assert!(!first.body.contains("sign in") && !first.body.contains("clients"));
+    // Ten wrong secrets shut the link for a quarter hour: the right code
+    // then gets the same 404, without Argon2id running for it.
+    for n in 1..10 {
+        assert_eq!(
+            phone.get(&forged(&real, n)).await.status,
+            404,
+            "forgery {n}"
+        );
+    }
+    let shut = phone.get(&real).await;
+    assert_eq!(shut.status, 404);
+    // Twenty wrong codes from one address in a quarter hour (the ten
     // above, then these) lock it: the twentieth gets 429, and so does
     // anything after, however malformed.
     let mut statuses = vec![];
-    for n in 0..19 {
-        let guess = format!("/h/ZZZZ-ZZZZ-ZZZZ-ZZZZ-{n:04}");
-        statuses.push(phone.get(&guess).await.status);
+    for n in 0..10 {
+        statuses.push(
+            phone
+                .get(&format!("/h/ZZZZ-ZZZZ-ZZZZ-ZZZZ-{n:04}"))
+                .await
+                .status,
+        );
     }
-    statuses.push(phone.get("/h/%3Cscript%3E").await.status);
-    assert!(statuses[..18].iter().all(|s| *s == 404), "{statuses:?}");
-    assert_eq!(statuses[18..], [429, 429], "{statuses:?}");
-    // Once locked, even the real link waits: the lock is per address.
-    assert_eq!(phone.get(&real).await.status, 429);
-    // Nothing was opened, and the therapist's pages carry on.
-    assert_eq!(app.audit_count("handout.link_open"), 0);
+    let malformed = phone.get("/h/%3Cscript%3E").await;
+    statuses.push(malformed.status);
+    assert!(statuses[..9].iter().all(|s| *s == 404), "{statuses:?}");
+    assert_eq!(statuses[9..], [429, 429], "{statuses:?}");
+    malformed.assert_contains("Please wait a little");
+    assert_eq!(
+        malformed.headers.get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"900"[..])
+    );
+    // Nothing more was opened, and the therapist's pages carry on.
+    assert_eq!(app.audit_count("handout.link_open"), 1);
     assert_eq!(app.get("/clients").await.status, 200);
 }
 

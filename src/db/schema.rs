@@ -227,6 +227,7 @@ diesel::table! {
         slug -> Text,
         version -> Integer,
         answers -> Text,
+        text_hash -> Text,
         assessed_by -> Nullable<BigInt>,
         assessed_at -> BigInt,
     }
@@ -238,6 +239,7 @@ diesel::table! {
         given_id -> BigInt,
         lookup -> Binary,
         content -> Binary,
+        verifier -> Binary,
         code -> Binary,
         lang -> Text,
         created_at -> BigInt,

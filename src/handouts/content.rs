@@ -103,10 +103,27 @@ impl Handout {
             .iter()
             .filter(|(l, _)| same(l, tag))
             .find_map(|(_, slug)| all.iter().find(|h| &h.slug == slug && same(&h.lang, tag)));
+        // One that names this one, from the same source only: a pack
+        // cannot make its handout another source's version by naming it.
         named.or_else(|| {
-            all.iter()
-                .find(|h| same(&h.lang, tag) && h.languages.values().any(|slug| *slug == self.slug))
+            all.iter().find(|h| {
+                same(&h.lang, tag)
+                    && h.languages.values().any(|slug| *slug == self.slug)
+                    && self.same_source(h)
+            })
         })
+    }
+
+    /// Whether two handouts come from the same place: both built in, both
+    /// local files, both the same signed pack, or both the practice's own.
+    fn same_source(&self, other: &Handout) -> bool {
+        match (&self.origin, &other.origin) {
+            (Origin::Builtin, Origin::Builtin)
+            | (Origin::Local(_), Origin::Local(_))
+            | (Origin::Practice(_), Origin::Practice(_)) => true,
+            (Origin::Signed(a), Origin::Signed(b)) => a.id == b.id,
+            _ => false,
+        }
     }
 
     /// Every language it exists in, itself first: (tag, slug).
@@ -400,6 +417,24 @@ mod tests {
             assert!(english.in_language(&all, "pt").is_none());
             assert_eq!(english.versions(&all), [("en", en), ("es", es)]);
         }
+        // A pack cannot make its handout another source's version by
+        // naming it: only the same source's reverse names count.
+        let ours = parse(
+            "+++\ntitle = \"Ours\"\nslug = \"ours\"\n+++\nText.",
+            Origin::Local("ours.md".into()),
+        )
+        .expect("parses");
+        let hijack = parse(
+            "+++\ntitle = \"Nuestra\"\nslug = \"nuestra\"\nlang = \"es\"\nlanguages = { en = \"ours\" }\n+++\nTexto.",
+            Origin::Signed(crate::packs::content::PackLabel {
+                id: "other".into(),
+                name: "Other".into(),
+                version: 1,
+            }),
+        )
+        .expect("parses");
+        let with = [ours.clone(), hijack];
+        assert!(ours.in_language(&with, "es").is_none());
     }
 
     #[test]

@@ -69,7 +69,8 @@ const GUESSES: crate::auth::throttle::Policy = crate::auth::throttle::Policy {
 /// A link's code: its id and its secret, upper-case, without dashes.
 pub struct Code {
     id: String,
-    secret: String,
+    /// Wiped from memory when dropped.
+    secret: zeroize::Zeroizing<String>,
 }
 
 impl Code {
@@ -79,10 +80,12 @@ impl Code {
             .iter()
             .map(|b| ALPHABET[usize::from(b & 31)] as char)
             .collect();
-        Self {
+        let code = Self {
             id: chars[..ID_CHARS].to_owned(),
-            secret: chars[ID_CHARS..].to_owned(),
-        }
+            secret: zeroize::Zeroizing::new(chars[ID_CHARS..].to_owned()),
+        };
+        drop(zeroize::Zeroizing::new(chars));
+        code
     }
 
     /// Read a code as typed or scanned: dashes and spaces ignored, any
@@ -100,13 +103,13 @@ impl Code {
         (chars.len() == ID_CHARS + SECRET_CHARS && chars.bytes().all(|b| ALPHABET.contains(&b)))
             .then(|| Self {
                 id: chars[..ID_CHARS].to_owned(),
-                secret: chars[ID_CHARS..].to_owned(),
+                secret: zeroize::Zeroizing::new(chars[ID_CHARS..].to_owned()),
             })
     }
 
     /// In groups of four: `ABCD-EFGH-JKMN-PQRS-TVWX`.
     pub fn grouped(&self) -> String {
-        let all = format!("{}{}", self.id, self.secret);
+        let all = zeroize::Zeroizing::new(format!("{}{}", self.id, self.secret.as_str()));
         all.as_bytes()
             .chunks(4)
             .map(|c| String::from_utf8_lossy(c).into_owned())
@@ -128,10 +131,13 @@ impl Code {
 /// Derive a link's key on a blocking thread, behind the KDF semaphore.
 async fn key_of(state: &AppState, code: &Code) -> Result<LinkKey, AppError> {
     let permit = state.kdf_permit()?;
-    let (id, secret) = (code.id.clone(), code.secret.clone());
+    let code = Code {
+        id: code.id.clone(),
+        secret: code.secret.clone(),
+    };
     web::block(move || {
         let _permit = permit;
-        Code { id, secret }.key()
+        code.key()
     })
     .await?
 }
@@ -149,6 +155,13 @@ struct Content {
 fn content_place(id: HandoutLinkId) -> Place<'static> {
     Place::new(0, "handout_links", "content", id.0)
 }
+
+fn verifier_place(id: HandoutLinkId) -> Place<'static> {
+    Place::new(0, "handout_links", "verifier", id.0)
+}
+
+/// What the verifier seals: any fixed value; only its opening matters.
+const VERIFIER: &[u8] = b"tearsheet handout link";
 
 /// The sealed column holding the code, under the client's key.
 fn code_record(
@@ -195,6 +208,7 @@ struct LinkRow {
     id: HandoutLinkId,
     given_id: GivenHandoutId,
     content: Vec<u8>,
+    verifier: Vec<u8>,
     code: Vec<u8>,
     lang: String,
     created_at: i64,
@@ -406,17 +420,24 @@ pub async fn block(
             }))
         })
         .await?;
-    let offer = |last: Option<String>| LinkBlock::Offer {
+    let offer = |last: Option<String>, live: bool| LinkBlock::Offer {
         action: format!("/handouts/given/{id}/link"),
+        days: DAYS_OFFERED
+            .iter()
+            .map(|d| (*d, *d == DEFAULT_DAYS))
+            .collect(),
         last,
+        revoke: live.then(|| format!("/handouts/given/{id}/link/revoke")),
     };
     Ok(match found {
-        None => offer(None),
+        None => offer(None, false),
         Some((link, Some(code))) => {
             let base = public_base(req, state);
             let url = format!("{base}/h/{code}");
             let (qr_width, qr_dark) = crate::auth::totp::qr(&url);
+            let insecure = base.starts_with("http://") && !loopback(&base);
             LinkBlock::Live(LiveLink {
+                insecure,
                 typed_at: format!("{base}/h"),
                 code,
                 qr_width,
@@ -426,11 +447,31 @@ pub async fn block(
                 url,
             })
         }
-        Some((link, None)) => offer(Some(format!(
-            "The last link: {}",
-            link.describe(session.dates)
-        ))),
+        Some((link, None)) => {
+            let live = link.ended.is_none();
+            offer(
+                Some(if live {
+                    format!(
+                        "A link works, but its code failed an integrity check and cannot be shown. Turn it off, and make a new one. {}",
+                        link.describe(session.dates)
+                    )
+                } else {
+                    format!("The last link: {}", link.describe(session.dates))
+                }),
+                live,
+            )
+        }
     })
+}
+
+/// Whether an address is this computer's (`http://127.0.0.1:8080`).
+fn loopback(base: &str) -> bool {
+    let host = base
+        .split("://")
+        .nth(1)
+        .unwrap_or_default()
+        .trim_start_matches('[');
+    host.starts_with("localhost") || host.starts_with("127.") || host.starts_with("::1]")
 }
 
 /// The choices of the form that makes a link.
@@ -488,6 +529,8 @@ async fn create(
     let mut plain = serde_json::to_vec(&content).map_err(AppError::internal)?;
     plain.resize(plain.len().div_ceil(PAD) * PAD, b' ');
     let sealed = seal(&key, &content_place(id), &plain);
+    let verifier = seal(&key, &verifier_place(id), VERIFIER);
+    drop(key);
     let (therapist, given_id) = (session.therapist, given.id);
     let sealed_code =
         code_record(&session.keys, therapist, given.client_id, id).seal("code", &code.grouped());
@@ -507,6 +550,7 @@ async fn create(
                         handout_links::given_id.eq(given_id),
                         handout_links::lookup.eq(lookup),
                         handout_links::content.eq(sealed),
+                        handout_links::verifier.eq(verifier),
                         handout_links::code.eq(sealed_code),
                         handout_links::lang.eq(lang),
                         handout_links::created_at.eq(at),
@@ -569,51 +613,149 @@ struct LinkPage {
     body_html: String,
 }
 
-/// What a link shows once it has ended, or the form to type a code in.
+/// What the public pages say when they do not show a handout.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Note {
+    /// The form to type a code in.
+    Form,
+    /// The link has ended (410).
+    Ended,
+    /// No such link (404).
+    NotFound,
+    /// Too many wrong codes from here (429).
+    TooMany,
+    /// The key derivation is busy (503).
+    Busy,
+}
+
+/// The public pages that show no handout: in the link's language when it
+/// is known, else in English and Spanish together. Nothing of the
+/// practice, and none of the therapists' wording ("sign in", "your
+/// clients").
 #[derive(Template, WebTemplate)]
 #[template(path = "handouts/link_note.html")]
 struct LinkNote {
     version: &'static str,
-    lang: String,
+    lang: &'static str,
     words: &'static crate::lang::Words,
-    /// Whether to show the code form (else the link has ended).
-    form: bool,
-    /// Words in the other language, for a page whose language is unknown.
+    note: Note,
+    /// The same words in the other language, when the page's is unknown.
     also: Option<&'static crate::lang::Words>,
 }
 
-/// The ended page (410), in the handout's language.
-fn ended_page(lang: &str) -> Result<HttpResponse, AppError> {
-    let words = crate::lang::words(lang);
-    render(
-        StatusCode::GONE,
-        &LinkNote {
-            version: crate::web::assets::VERSION,
-            lang: words.lang.to_owned(),
-            words,
-            form: false,
-            also: None,
-        },
-    )
+impl LinkNote {
+    /// The title in these words.
+    fn heading(&self, w: &crate::lang::Words) -> &'static str {
+        match self.note {
+            Note::Form => w.code_title,
+            Note::Ended => w.ended_title,
+            Note::NotFound => w.not_found_title,
+            Note::TooMany => w.too_many_title,
+            Note::Busy => w.busy_title,
+        }
+    }
+
+    /// What it says in these words (nothing for the form).
+    fn says(&self, w: &crate::lang::Words) -> &'static str {
+        match self.note {
+            Note::Form => "",
+            Note::Ended => w.ended_text,
+            Note::NotFound => w.not_found_text,
+            Note::TooMany => w.too_many_text,
+            Note::Busy => w.busy_text,
+        }
+    }
+
+    /// Whether it offers the form to type a code in.
+    fn asks_for_code(&self) -> bool {
+        matches!(self.note, Note::Form | Note::NotFound)
+    }
 }
 
-/// Count a wrong code against the client's address; 429 once it locks.
-async fn wrong_code(state: &AppState, address: Vec<u8>) -> AppError {
-    let counted = state
+/// A public page with no handout. `lang` is the link's language when it
+/// has been proven (the secret checked), else `None`: both languages.
+fn note_page(note: Note, lang: Option<&str>) -> Result<HttpResponse, AppError> {
+    let words = lang.map_or(&crate::lang::ENGLISH, crate::lang::words);
+    let status = match note {
+        Note::Form => StatusCode::OK,
+        Note::Ended => StatusCode::GONE,
+        Note::NotFound => StatusCode::NOT_FOUND,
+        Note::TooMany => StatusCode::TOO_MANY_REQUESTS,
+        Note::Busy => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let mut response = render(
+        status,
+        &LinkNote {
+            version: crate::web::assets::VERSION,
+            lang: words.lang,
+            words,
+            note,
+            also: lang.is_none().then_some(&crate::lang::SPANISH),
+        },
+    )?;
+    if matches!(note, Note::TooMany | Note::Busy) {
+        let wait = if note == Note::TooMany { "900" } else { "60" };
+        response.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from_static(wait),
+        );
+    }
+    Ok(response)
+}
+
+/// The throttle key for wrong codes from a client address.
+fn address_key(req: &HttpRequest, state: &AppState) -> Vec<u8> {
+    crate::auth::throttle::address_key(&format!(
+        "handout-link/{}",
+        crate::web::client::throttle_address(req, &state.config)
+    ))
+}
+
+/// The throttle key for wrong secrets given with one link's id: ten lock
+/// the link for a quarter hour, so an id alone cannot keep Argon2id busy.
+fn link_throttle_key(id: HandoutLinkId) -> Vec<u8> {
+    hash_parts(&[b"tearsheet/v1/throttle/handout-link", &id.0.to_be_bytes()]).to_vec()
+}
+
+/// Per link: ten wrong secrets in a quarter hour, then a quarter hour shut.
+const WRONG_SECRETS: crate::auth::throttle::Policy = crate::auth::throttle::Policy {
+    max_failures: 10,
+    window: 15 * 60,
+    base_lock: 15 * 60,
+    max_lock: 15 * 60,
+};
+
+/// Count a wrong code against the address (and the link, when its id was
+/// right); the page to show: 404, or 429 once the address is locked.
+async fn wrong_code(
+    state: &AppState,
+    address: Vec<u8>,
+    link: Option<HandoutLinkId>,
+) -> Result<HttpResponse, AppError> {
+    let locked = state
         .db(move |conn| {
+            let at = now();
+            if let Some(id) = link {
+                crate::auth::throttle::record_failure(
+                    conn,
+                    &link_throttle_key(id),
+                    WRONG_SECRETS,
+                    at,
+                )?;
+            }
             Ok(crate::auth::throttle::record_failure(
-                conn,
-                &address,
-                GUESSES,
-                now(),
+                conn, &address, GUESSES, at,
             )?)
         })
-        .await;
-    match counted {
-        Ok(Some(secs)) => AppError::TooManyRequests(secs),
-        Ok(None) => AppError::not_found(),
-        Err(err) => err,
-    }
+        .await?;
+    note_page(
+        if locked.is_some() {
+            Note::TooMany
+        } else {
+            Note::NotFound
+        },
+        None,
+    )
 }
 
 /// The code typed into `/h`.
@@ -632,16 +774,18 @@ async fn code_form(query: web::Query<CodeQuery>) -> Result<HttpResponse, AppErro
         let code = Code::parse(&query.code).map_or_else(|| "-".to_owned(), |c| c.grouped());
         return Ok(see_other(&format!("/h/{code}")));
     }
-    render(
-        StatusCode::OK,
-        &LinkNote {
-            version: crate::web::assets::VERSION,
-            lang: "en".into(),
-            words: &crate::lang::ENGLISH,
-            form: true,
-            also: Some(&crate::lang::SPANISH),
-        },
-    )
+    note_page(Note::Form, None)
+}
+
+/// Whether a request is a browser's speculative prefetch, not a person
+/// opening the link: it must not spend an open.
+fn prefetch(req: &HttpRequest) -> bool {
+    ["sec-purpose", "purpose", "x-moz"].iter().any(|h| {
+        req.headers()
+            .get(*h)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains("prefetch"))
+    })
 }
 
 /// `GET /h/{code}`: the handout, to whoever has the link; counted, and
@@ -651,46 +795,70 @@ async fn open_link(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let address = crate::auth::throttle::address_key(&format!(
-        "handout-link/{}",
-        crate::web::client::throttle_address(&req, &state.config)
-    ));
-    let locked = {
+    if prefetch(&req) {
+        return Ok(HttpResponse::NoContent().finish());
+    }
+    let address = address_key(&req, &state);
+    let code = Code::parse(&path);
+    let lookup = code.as_ref().map(|c| c.lookup().to_vec());
+    let (address_locked, row, link_locked) = {
         let address = address.clone();
         state
-            .db(move |conn| Ok(crate::auth::throttle::locked_for(conn, &[&address], now())?))
+            .db(move |conn| {
+                let at = now();
+                let address_locked =
+                    crate::auth::throttle::locked_for(conn, &[&address], at)?.is_some();
+                let row: Option<LinkRow> = match lookup {
+                    Some(lookup) => handout_links::table
+                        .filter(handout_links::lookup.eq(lookup))
+                        .select(LinkRow::as_select())
+                        .first(conn)
+                        .optional()?,
+                    None => None,
+                };
+                let link_locked = match &row {
+                    Some(r) => {
+                        crate::auth::throttle::locked_for(conn, &[&link_throttle_key(r.id)], at)?
+                            .is_some()
+                    }
+                    None => false,
+                };
+                Ok((address_locked, row, link_locked))
+            })
             .await?
     };
-    if let Some(secs) = locked {
-        return Err(AppError::TooManyRequests(secs));
+    // A locked address may still open a link whose id exists (behind a
+    // shared address, one guesser must not shut out every client); a link
+    // locked by wrong secrets is not tried at all.
+    let (Some(code), Some(row)) = (code, row) else {
+        return if address_locked {
+            note_page(Note::TooMany, None)
+        } else {
+            wrong_code(&state, address, None).await
+        };
+    };
+    if link_locked {
+        return note_page(Note::NotFound, None);
     }
-    let Some(code) = Code::parse(&path) else {
-        return Err(wrong_code(&state, address).await);
+    let key = match key_of(&state, &code).await {
+        Ok(key) => key,
+        Err(AppError::Unavailable(_)) => return note_page(Note::Busy, None),
+        Err(err) => return Err(err),
     };
-    let lookup = code.lookup().to_vec();
-    let row: Option<LinkRow> = state
-        .db(move |conn| {
-            Ok(handout_links::table
-                .filter(handout_links::lookup.eq(lookup))
-                .select(LinkRow::as_select())
-                .first(conn)
-                .optional()?)
-        })
-        .await?;
-    let Some(row) = row else {
-        return Err(wrong_code(&state, address).await);
-    };
+    if open(&key, &verifier_place(row.id), &row.verifier).is_err() {
+        // The id exists but the secret is wrong: a guess, like any other.
+        return wrong_code(&state, address, Some(row.id)).await;
+    }
     if let Some(why) = row.ended(now()) {
         if row.ended_at.is_none() {
             let id = row.id;
             state.db(move |conn| Ok(end(conn, id, why, now())?)).await?;
         }
-        return ended_page(&row.lang);
+        return note_page(Note::Ended, Some(&row.lang));
     }
-    let key = key_of(&state, &code).await?;
     let Ok(plain) = open(&key, &content_place(row.id), &row.content) else {
-        // The id exists but the secret is wrong: a guess, like any other.
-        return Err(wrong_code(&state, address).await);
+        // Wiped between reading and opening: it has just ended.
+        return note_page(Note::Ended, Some(&row.lang));
     };
     let Ok(content) = serde_json::from_slice::<Content>(&plain) else {
         return Err(AppError::internal(anyhow::anyhow!(
@@ -716,6 +884,20 @@ async fn open_link(
                 ))
                 .execute(conn)?;
                 if n == 1 {
+                    // The last open it allows ends it now, wiping the
+                    // sealed handout, rather than at the next visit.
+                    diesel::update(
+                        handout_links::table
+                            .find(id)
+                            .filter(handout_links::ended_at.is_null())
+                            .filter(handout_links::opens.ge(handout_links::max_opens)),
+                    )
+                    .set((
+                        handout_links::ended_at.eq(at),
+                        handout_links::ended_why.eq(Ended::UsedUp.key()),
+                        handout_links::content.eq(Vec::<u8>::new()),
+                    ))
+                    .execute(conn)?;
                     let owner: Option<TherapistId> = crate::db::schema::handouts_given::table
                         .find(given_id)
                         .select(crate::db::schema::handouts_given::therapist_id)
@@ -730,7 +912,7 @@ async fn open_link(
         .await?;
     if !counted {
         // It ended between reading it and counting this open.
-        return ended_page(&row.lang);
+        return note_page(Note::Ended, Some(&row.lang));
     }
     let words = crate::lang::words(&content.lang);
     render(
@@ -745,6 +927,36 @@ async fn open_link(
             body_html: super::render::to_html(&content.body),
         },
     )
+}
+
+/// End and wipe every link whose time has run out (run every few minutes,
+/// so an expired handout does not wait for a visit to be wiped). Returns
+/// how many.
+pub fn sweep(conn: &mut DbConn, at: i64) -> QueryResult<usize> {
+    diesel::update(
+        handout_links::table
+            .filter(handout_links::ended_at.is_null())
+            .filter(handout_links::expires_at.le(at)),
+    )
+    .set((
+        handout_links::ended_at.eq(at),
+        handout_links::ended_why.eq(Ended::Expired.key()),
+        handout_links::content.eq(Vec::<u8>::new()),
+    ))
+    .execute(conn)
+}
+
+/// Sweep expired links now and every ten minutes.
+pub async fn sweep_forever(state: web::Data<AppState>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        match state.db(|conn| Ok(sweep(conn, now())?)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(links = n, "ended expired handout links"),
+            Err(_) => tracing::warn!("could not sweep expired handout links"),
+        }
+    }
 }
 
 #[cfg(test)]

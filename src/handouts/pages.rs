@@ -125,11 +125,15 @@ pub struct GivenNote {
 
 /// A given handout's private link on its print page.
 pub enum LinkBlock {
-    /// None yet (or it ended): the form to make one; what happened to the
-    /// last, if there was one.
+    /// None yet (or it ended): the form to make one, with the lifetimes
+    /// offered (days, and whether the default); what happened to the last,
+    /// if there was one; and where to turn off a last one that still works
+    /// though its code cannot be shown (it failed to open).
     Offer {
         action: String,
+        days: Vec<(i64, bool)>,
         last: Option<String>,
+        revoke: Option<String>,
     },
     /// A link that works: shown to the therapist (absolute URL, short
     /// code, state) and printed with its QR code.
@@ -149,6 +153,9 @@ pub struct LiveLink {
     /// "Opened twice, last on …; works until …, for 18 more opens."
     pub state: String,
     pub revoke: String,
+    /// Set when the link is plain http to a host other than this computer:
+    /// the secret would cross the network unencrypted.
+    pub insecure: bool,
 }
 
 /// `/handouts/{slug}/print`: its own layout, made for paper.

@@ -129,10 +129,10 @@ fn name_for(client: &Client) -> Result<String, AppError> {
 }
 
 /// The version of `h` to print for `client`: in the language the
-/// therapist chose, else in the client's preferred language (English when
-/// none is recorded). When there is no version in that language the form
-/// asks the therapist to choose one: English is never printed in its place
-/// unasked.
+/// therapist chose, else in the client's preferred language (`h` itself
+/// when none is recorded). When there is no version in that language the
+/// form asks the therapist to choose one: English is never printed in its
+/// place unasked.
 pub fn version_for(
     all: &[Handout],
     h: &Handout,
@@ -159,6 +159,8 @@ pub fn version_for(
         return Ok(h.clone());
     };
     let wanted = match &client.language {
+        // No language recorded: no preference, so the handout chosen.
+        Ok(tag) if tag.trim().is_empty() => return Ok(h.clone()),
         Ok(tag) => tag.as_str(),
         Err(_) => {
             errors.add(
@@ -341,6 +343,7 @@ async fn print(
             "In {}{}.",
             crate::lang::name(&h.lang),
             match &c.language {
+                Ok(tag) if tag.trim().is_empty() => " (no preferred language is recorded for them)",
                 Ok(tag) if crate::lang::same(tag, &h.lang) => ", their preferred language",
                 _ => ", as you chose",
             }

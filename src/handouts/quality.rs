@@ -412,23 +412,42 @@ pub enum Source {
     },
 }
 
-/// A handout version's assessment, if it has one.
+/// What an assessment was made of: the title and text, hashed.
+fn text_hash(h: &Handout) -> String {
+    crate::crypto::hash_parts(&[
+        b"tearsheet/v1/handout-assessed",
+        h.title.as_bytes(),
+        &[0],
+        h.body.as_bytes(),
+    ])
+    .iter()
+    .map(|b| format!("{b:02x}"))
+    .collect()
+}
+
+/// A handout version's assessment, if it has one (one made of other text
+/// under the same slug and version does not count).
 pub fn of(conn: &mut DbConn, h: &Handout) -> QueryResult<Option<(Assessment, Source)>> {
     if matches!(h.origin, Origin::Builtin) {
         if let Some(a) = builtin(&h.slug, h.version) {
             return Ok(Some((a, Source::Shipped)));
         }
     }
-    let row: Option<(String, Option<TherapistId>, i64)> = handout_assessments::table
+    let row: Option<(String, String, Option<TherapistId>, i64)> = handout_assessments::table
         .find((&h.slug, h.version))
         .select((
             handout_assessments::answers,
+            handout_assessments::text_hash,
             handout_assessments::assessed_by,
             handout_assessments::assessed_at,
         ))
         .first(conn)
         .optional()?;
-    Ok(row.and_then(|(json, by, at)| {
+    let hash = text_hash(h);
+    Ok(row.and_then(|(json, stored, by, at)| {
+        if stored != hash {
+            return None;
+        }
         let a: Assessment = serde_json::from_str(&json).ok()?;
         a.complete().then_some((a, Source::Practice { by, at }))
     }))
@@ -658,6 +677,7 @@ async fn save(
     }
     let json = serde_json::to_string(&a).map_err(AppError::internal)?;
     let (slug, version, therapist) = (h.slug.clone(), h.version, session.therapist);
+    let hash = text_hash(&h);
     state
         .db(move |conn| {
             crate::db::write_transaction(conn, |conn| -> QueryResult<()> {
@@ -667,6 +687,7 @@ async fn save(
                         handout_assessments::slug.eq(&slug),
                         handout_assessments::version.eq(version),
                         handout_assessments::answers.eq(&json),
+                        handout_assessments::text_hash.eq(&hash),
                         handout_assessments::assessed_by.eq(Some(therapist)),
                         handout_assessments::assessed_at.eq(crate::db::now()),
                     ))

@@ -13,6 +13,10 @@ CREATE TABLE handout_links (
     -- The handout as given (title, text, name, note), sealed under the
     -- link's key; emptied when the link ends.
     content BLOB NOT NULL,
+    -- A fixed value sealed under the link's key: checked before saying a
+    -- link has ended, so an id alone learns nothing (kept when content is
+    -- wiped).
+    verifier BLOB NOT NULL,
     -- The whole code, sealed under the client's key (for the reprint).
     code BLOB NOT NULL,
     -- The handout's language, for the page shown once the link has ended.
@@ -28,3 +32,5 @@ CREATE TABLE handout_links (
     ended_why TEXT
 );
 CREATE INDEX handout_links_by_given ON handout_links (given_id);
+-- Links still working, by when they stop: the sweep that wipes expired ones.
+CREATE INDEX handout_links_live ON handout_links (expires_at) WHERE ended_at IS NULL;
