@@ -230,7 +230,7 @@ pub async fn handout_page(
 }
 
 /// A colleague's display name (not PHI: it is theirs).
-async fn therapist_name(state: &AppState, id: TherapistId) -> Result<String, AppError> {
+pub(super) async fn therapist_name(state: &AppState, id: TherapistId) -> Result<String, AppError> {
     Ok(state
         .db(move |conn| Ok(crate::auth::account::find(conn, id)?))
         .await?

@@ -551,13 +551,7 @@ async fn page(
         }
         Some((_, Source::Practice { by, at })) => {
             let name = match by {
-                Some(id) => {
-                    let id = *id;
-                    state
-                        .db(move |conn| Ok(crate::auth::account::find(conn, id)?))
-                        .await?
-                        .map_or_else(|| "a former colleague".to_owned(), |t| t.display_name)
-                }
+                Some(id) => super::browse::therapist_name(state, *id).await?,
                 None => "a former colleague".to_owned(),
             };
             Some(format!(
