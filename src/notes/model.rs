@@ -203,7 +203,7 @@ pub(super) fn open_layout(
 
 /// A note's sealed fields: under its client's key, bound to its row and
 /// its client; its process note under its author's DK.
-fn record(keys: &Keys, author: TherapistId, id: NoteId, client: ClientId) -> Record<'_> {
+pub(super) fn record(keys: &Keys, author: TherapistId, id: NoteId, client: ClientId) -> Record<'_> {
     Record::of_client(keys, author.0, client.0, "notes", id.0).under(client.0)
 }
 
@@ -263,6 +263,24 @@ impl NoteRow {
     /// Open just the key moment.
     pub fn open_key_moment(&self, keys: &Keys) -> Opened<String> {
         self.record(keys).open_field("key_moment", &self.key_moment)
+    }
+
+    /// Open every sealed field to bytes and parse nothing: decryption
+    /// alone, the floor the benchmark measures search against. Returns the
+    /// bytes opened.
+    #[doc(hidden)]
+    pub fn open_raw(&self, keys: &Keys) -> Opened<usize> {
+        let r = self.record(keys);
+        let mut bytes = r.open_bytes("sections", &self.sections)?.len()
+            + r.open_bytes("key_moment", &self.key_moment)?.len()
+            + r.open_bytes("tags", &self.tags)?.len();
+        if self.written_by(keys) {
+            bytes += r.open_bytes("process_note", &self.process_note)?.len();
+        }
+        if let Some(layout) = &self.layout {
+            bytes += r.open_bytes("layout", layout)?.len();
+        }
+        Ok(bytes)
     }
 
     /// Open every sealed text of the note, without checking a signed note
@@ -510,6 +528,14 @@ pub fn list_version(conn: &mut DbConn, therapist: TherapistId) -> QueryResult<i6
         .first(conn)
         .optional()?
         .unwrap_or(0))
+}
+
+/// Every note of this therapist (in no particular order).
+pub fn all_rows(conn: &mut DbConn, therapist: TherapistId) -> QueryResult<Vec<NoteRow>> {
+    notes::table
+        .filter(notes::therapist_id.eq(therapist))
+        .select(NoteRow::as_select())
+        .load(conn)
 }
 
 /// These notes of this therapist (in no particular order).

@@ -17,34 +17,128 @@ use diesel::QueryResult;
 use crate::crypto::Keys;
 use crate::db::DbConn;
 use crate::ids::{ClientId, NoteId, TherapistId};
-use crate::web::session_memory::SessionMemory;
+use crate::web::session_memory::{SessionMemory, Stamp};
 
 /// The session-memory kind of a note's opened text.
 const KIND: &str = "note-text";
 
-/// A note's opened text, as search reads it. Zeroized when dropped.
+/// A note's opened text, as search reads it, packed: every field in one
+/// buffer with offsets, so a caseload of 100,000 notes held across a
+/// practice's sessions costs about its text plus a few dozen bytes a note
+/// (a `NoteContent` costs about a kilobyte more: a tree node and a heap
+/// string per field). Zeroized when dropped.
 pub struct NoteText {
-    /// Everything sealed in the note.
-    pub content: NoteContent,
+    /// Every field one after another: section keys and texts, key moment,
+    /// process note, tags.
+    text: String,
+    /// Section key and text, as ranges of `text`, in key order.
+    sections: Box<[(Span, Span)]>,
+    key_moment: Span,
+    process_note: Span,
+    tags: Box<[Span]>,
+    /// The pack template the note was written with (rare).
+    template: Option<Box<super::format::Template>>,
 }
 
+/// A range of [`NoteText::text`].
+#[derive(Clone, Copy)]
+struct Span(u32, u32);
+
 impl NoteText {
-    fn bytes(&self) -> usize {
-        let c = &self.content;
-        c.sections.values().map(String::len).sum::<usize>()
-            + c.key_moment.len()
-            + c.process_note.len()
-            + c.tags.iter().map(String::len).sum::<usize>()
+    /// Pack opened content, zeroizing the strings it came in.
+    pub fn new(mut content: NoteContent) -> Self {
+        let len = content
+            .sections
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum::<usize>()
+            + content.key_moment.len()
+            + content.process_note.len()
+            + content.tags.iter().map(String::len).sum::<usize>();
+        let mut text = String::with_capacity(len);
+        // A note is at most a few megabytes (MAX_NOTE_CHARS), far below u32.
+        let mut push = |s: &str| {
+            let start = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            text.push_str(s);
+            Span(start, u32::try_from(text.len()).unwrap_or(u32::MAX))
+        };
+        let sections = content
+            .sections
+            .iter()
+            .map(|(k, v)| (push(k), push(v)))
+            .collect();
+        let key_moment = push(&content.key_moment);
+        let process_note = push(&content.process_note);
+        let tags = content.tags.iter().map(|t| push(t)).collect();
+        let template = content.template.take().map(Box::new);
+        wipe(&mut content);
+        Self {
+            text,
+            sections,
+            key_moment,
+            process_note,
+            tags,
+            template,
+        }
     }
+
+    fn at(&self, span: Span) -> &str {
+        self.text
+            .get(span.0 as usize..span.1 as usize)
+            .unwrap_or_default()
+    }
+
+    /// The text of section `key`.
+    pub fn section(&self, key: &str) -> Option<&str> {
+        self.sections
+            .iter()
+            .find(|(k, _)| self.at(*k) == key)
+            .map(|(_, v)| self.at(*v))
+    }
+
+    /// The key moment.
+    pub fn key_moment(&self) -> &str {
+        self.at(self.key_moment)
+    }
+
+    /// The private process note (empty for anyone but its author).
+    pub fn process_note(&self) -> &str {
+        self.at(self.process_note)
+    }
+
+    /// Tag keys.
+    pub fn tags(&self) -> impl Iterator<Item = &str> {
+        self.tags.iter().map(|t| self.at(*t))
+    }
+
+    /// The note's sections: its template's, or the format's.
+    pub fn layout(&self, format: NoteFormat) -> Vec<super::format::SectionRef<'_>> {
+        super::format::sections_of(format, self.template.as_deref())
+    }
+
+    /// About how much memory this takes, for session memory's budget.
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.text.capacity()
+            + self.sections.len() * std::mem::size_of::<(Span, Span)>()
+            + self.tags.len() * std::mem::size_of::<Span>()
+            + self.template.as_ref().map_or(0, |_| 1024)
+            // The Arc around it, the allocator's headers, the map entry.
+            + 96
+    }
+}
+
+/// Zeroize every string of `content`.
+fn wipe(content: &mut NoteContent) {
+    content.sections.values_mut().for_each(Zeroize::zeroize);
+    content.key_moment.zeroize();
+    content.process_note.zeroize();
+    content.tags.iter_mut().for_each(Zeroize::zeroize);
 }
 
 impl Drop for NoteText {
     fn drop(&mut self) {
-        let c = &mut self.content;
-        c.sections.values_mut().for_each(Zeroize::zeroize);
-        c.key_moment.zeroize();
-        c.process_note.zeroize();
-        c.tags.iter_mut().for_each(Zeroize::zeroize);
+        self.text.zeroize();
     }
 }
 
@@ -88,7 +182,17 @@ pub fn fetch(
     }
     let metas = model::metas(conn, therapist)?;
     let texts = held(memory, &metas);
-    let rows = model::rows_by_ids(conn, therapist, &missing(&metas, &texts))?;
+    let missing = missing(&metas, &texts);
+    // A first search lacks every note: one pass over the therapist's rows
+    // reads them far faster than looking each up by id.
+    let rows = if missing.len() * 2 > metas.len() {
+        let wanted: HashSet<NoteId> = missing.into_iter().collect();
+        let mut rows = model::all_rows(conn, therapist)?;
+        rows.retain(|r| wanted.contains(&r.id));
+        rows
+    } else {
+        model::rows_by_ids(conn, therapist, &missing)?
+    };
     Ok(Fetched::Stale(version, metas, texts, rows))
 }
 
@@ -146,15 +250,15 @@ fn build_list(
         let Some(text) = text else { continue };
         let month = meta.session_date.get(..7).unwrap_or_default();
         let counts = months.entry(month.to_owned()).or_default();
-        for tag in &text.content.tags {
+        for tag in text.tags() {
             *counts
                 .entry(crate::tags::family(tag).to_owned())
                 .or_default() += 1;
         }
     }
     // The texts are counted once, under their own entries; this is the
-    // plain columns and the pointers.
-    let bytes = metas.len() * (std::mem::size_of::<NoteMeta>() + 32);
+    // plain columns (three short strings on the heap) and the pointers.
+    let bytes = metas.len() * (std::mem::size_of::<NoteMeta>() + 3 * 32 + 8);
     let list = Arc::new(NoteList {
         metas,
         texts,
@@ -194,13 +298,9 @@ fn fill(
         return;
     }
     let mut opened: HashMap<NoteId, Arc<NoteText>> = HashMap::with_capacity(rows.len());
-    for row in rows {
-        if let Ok(content) = row.open_text(dk) {
-            let text = Arc::new(NoteText { content });
-            let stamp = (i64::from(row.revision), row.updated_at);
-            memory.put(KIND, row.id.0, stamp, text.clone(), text.bytes());
-            opened.insert(row.id, text);
-        }
+    for (id, stamp, text) in open_all(&rows, dk) {
+        memory.put(KIND, id.0, stamp, text.clone(), text.bytes());
+        opened.insert(id, text);
     }
     for (meta, slot) in metas.iter().zip(held.iter_mut()) {
         if slot.is_none() {
@@ -209,6 +309,48 @@ fn fill(
     }
     let listed: HashSet<i64> = metas.iter().map(|m| m.id.0).collect();
     memory.retain(KIND, |id| listed.contains(&id));
+}
+
+/// Rows a thread opens at the least before another thread is worth starting.
+const ROWS_PER_THREAD: usize = 256;
+
+/// Open `rows` (a note that fails to open is left out), on every core the
+/// machine has when there are enough of them: a first search opens a whole
+/// caseload, and its time is the therapist's wait.
+fn open_all(rows: &[NoteRow], dk: &Keys) -> Vec<(NoteId, Stamp, Arc<NoteText>)> {
+    let open = |chunk: &[NoteRow]| -> Vec<(NoteId, Stamp, Arc<NoteText>)> {
+        chunk
+            .iter()
+            .filter_map(|row| {
+                let content = row.open_text(dk).ok()?;
+                let stamp = (i64::from(row.revision), row.updated_at);
+                Some((row.id, stamp, Arc::new(NoteText::new(content))))
+            })
+            .collect()
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(rows.len() / ROWS_PER_THREAD)
+        .max(1);
+    if threads == 1 {
+        return open(rows);
+    }
+    let size = rows.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let others: Vec<_> = rows
+            .chunks(size)
+            .skip(1)
+            .map(|chunk| scope.spawn(move || open(chunk)))
+            .collect();
+        let mut all = open(&rows[..size]);
+        for other in others {
+            match other.join() {
+                Ok(part) => all.extend(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        all
+    })
 }
 
 /// A piece of text around a match.
@@ -348,10 +490,10 @@ pub fn run(
         if !within(meta) {
             continue;
         }
-        let note = &text.content;
+        let note = text.as_ref();
         if let Some(tag) = filter.tag {
             let tag = crate::tags::family(tag);
-            if !note.tags.iter().any(|t| crate::tags::family(t) == tag) {
+            if !note.tags().any(|t| crate::tags::family(t) == tag) {
                 continue;
             }
         }
@@ -363,10 +505,9 @@ pub fn run(
             let layout = note.layout(format);
             let sections = layout
                 .iter()
-                .filter_map(|s| Some((s.label, note.sections.get(s.key)?.as_str())));
+                .filter_map(|s| Some((s.label, note.section(s.key)?)));
             let tags = note
-                .tags
-                .iter()
+                .tags()
                 .filter_map(|k| Some(("Tag", vocabulary.get(k)?.label.as_str())));
             let addenda = addenda
                 .get(&meta.id)
@@ -378,8 +519,8 @@ pub fn run(
                 .map(|n| ("Client", n.as_str()));
             let found = sections
                 .chain([
-                    ("Key moment", note.key_moment.as_str()),
-                    ("Private process note", note.process_note.as_str()),
+                    ("Key moment", note.key_moment()),
+                    ("Private process note", note.process_note()),
                 ])
                 .chain(tags)
                 .chain(addenda)
@@ -397,8 +538,8 @@ pub fn run(
                 client_id: meta.client_id,
                 session_date: meta.session_date.clone(),
                 signed: meta.status == "signed",
-                tags: vocabulary.views(&note.tags),
-                key_moment: note.key_moment.clone(),
+                tags: vocabulary.views(&note.tags().map(str::to_owned).collect::<Vec<_>>()),
+                key_moment: note.key_moment().to_owned(),
                 snippet: place.and_then(|(label, text)| snippet(label, text, words)),
             });
         }
@@ -429,6 +570,82 @@ mod tests {
         let long = format!("{}needle{}", "a".repeat(200), "b".repeat(200));
         let s = snippet("Data", &long, "needle").expect("found");
         assert!(s.before.starts_with('…') && s.after.ends_with('…'));
+    }
+}
+
+#[cfg(test)]
+mod opening {
+    use super::*;
+    use crate::crypto::DataKey;
+    use crate::ids::TherapistId;
+    use model::SealedContent;
+
+    fn row(keys: &Keys, i: i64) -> NoteRow {
+        let (id, client, author) = (NoteId(i), ClientId(i % 7 + 1), TherapistId(1));
+        let content = NoteContent {
+            sections: [("plan".to_owned(), format!("Plan {i}: journal daily."))].into(),
+            key_moment: format!("Moment {i}"),
+            process_note: format!("Private {i}"),
+            tags: vec!["tearful-breakthrough".to_owned(), format!("custom:{i}")],
+            template: None,
+        };
+        let sealed = SealedContent::new(&model::record(keys, author, id, client), &content);
+        NoteRow {
+            id,
+            therapist_id: author,
+            client_id: client,
+            session_date: "2026-01-01".into(),
+            duration_minutes: 50,
+            session_type: "individual".into(),
+            format: "free".into(),
+            status: "draft".into(),
+            revision: 1,
+            sections: sealed.sections,
+            key_moment: sealed.key_moment,
+            process_note: sealed.process_note,
+            tags: sealed.tags,
+            content_hash: None,
+            signed_at: None,
+            created_at: 0,
+            updated_at: i,
+            signed_as: None,
+            author_id: author,
+            layout: sealed.layout,
+        }
+    }
+
+    #[test]
+    fn a_caseload_opens_on_every_core_whole_and_packed() {
+        let keys = Keys::only(1, DataKey::from_bytes([7; 32]));
+        let n = ROWS_PER_THREAD as i64 * 3 + 5;
+        let mut rows: Vec<NoteRow> = (1..=n).map(|i| row(&keys, i)).collect();
+        // One that fails its check is left out, not fatal.
+        rows[10].key_moment[40] ^= 1;
+        let opened = open_all(&rows, &keys);
+        assert_eq!(opened.len() as i64, n - 1);
+        let mut ids: Vec<i64> = opened.iter().map(|(id, _, _)| id.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len() as i64, n - 1, "each note once");
+        assert!(!ids.contains(&11));
+        for (id, stamp, text) in &opened {
+            assert_eq!(*stamp, (1, id.0));
+            assert_eq!(
+                text.section("plan"),
+                Some(format!("Plan {}: journal daily.", id.0).as_str())
+            );
+            assert_eq!(text.section("data"), None);
+            assert_eq!(text.key_moment(), format!("Moment {}", id.0));
+            assert_eq!(text.process_note(), format!("Private {}", id.0));
+            assert_eq!(
+                text.tags().collect::<Vec<_>>(),
+                [
+                    "tearful-breakthrough".to_owned(),
+                    format!("custom:{}", id.0)
+                ]
+            );
+            assert!(text.bytes() > text.text.len());
+        }
     }
 }
 

@@ -16,20 +16,29 @@
 //!   minute drops the memory of sessions that no longer exist in the database
 //!   (ended elsewhere, expired) or have been idle past the idle timeout.
 //!   Areas store types that zeroize their text when dropped.
-//! - It is bounded: at most [`MAX_SESSION_BYTES`] of text per session and
-//!   [`MAX_SESSIONS`] sessions, the least recently used forgotten first.
+//! - It is bounded: at most [`MAX_SESSION_BYTES`] per session, and
+//!   [`MAX_TOTAL_BYTES`] shared by every session of the process. When a
+//!   session needs room the others hold, the session used least recently
+//!   is forgotten whole, then the next, so a practice's sessions share the
+//!   budget and only the idlest pay. Sizes count what the values take in
+//!   memory (text, offsets, headers), not just their characters.
 
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use crate::ids::SessionId;
 
-/// The most text one session may keep, in bytes (about 20,000 notes).
+/// The most one session may keep, in bytes (about 50,000 notes).
 pub const MAX_SESSION_BYTES: usize = 32 * 1024 * 1024;
-/// The most sessions that keep memory at once.
-pub const MAX_SESSIONS: usize = 6;
+/// The most every session of this process keeps together, in bytes: two
+/// dozen therapists with 4,000 notes each take about a third of it.
+pub const MAX_TOTAL_BYTES: usize = 192 * 1024 * 1024;
+/// The most sessions that keep memory at once (a bound on the map itself;
+/// bytes are bounded by [`MAX_TOTAL_BYTES`]).
+pub const MAX_SESSIONS: usize = 1024;
 
 /// What an entry was opened from: the row's revision and last save time.
 pub type Stamp = (i64, i64);
@@ -42,6 +51,9 @@ struct Entry {
 
 /// One session's memory.
 pub struct SessionMemory {
+    id: SessionId,
+    /// The process's budget and its other sessions (none in some tests).
+    shared: Weak<Shared>,
     entries: Mutex<HashMap<&'static str, HashMap<i64, Entry>>>,
     bytes: Mutex<usize>,
     last_used: Mutex<Instant>,
@@ -66,8 +78,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl SessionMemory {
-    fn new() -> Self {
+    fn new(id: SessionId, shared: Weak<Shared>) -> Self {
         Self {
+            id,
+            shared,
             entries: Mutex::new(HashMap::new()),
             bytes: Mutex::new(0),
             last_used: Mutex::new(Instant::now()),
@@ -130,13 +144,18 @@ impl SessionMemory {
         value: Arc<T>,
         bytes: usize,
     ) -> bool {
+        if bytes > MAX_SESSION_BYTES || !self.reserve(bytes) {
+            return false;
+        }
         let mut entries = lock(&self.entries);
         let of_kind = entries.entry(kind).or_default();
         let mut total = lock(&self.bytes);
         let replaced = of_kind.get(&id).map_or(0, |e| e.bytes);
         if *total - replaced + bytes > MAX_SESSION_BYTES {
+            self.release(bytes);
             return false;
         }
+        self.release(replaced);
         *total = *total - replaced + bytes;
         of_kind.insert(
             id,
@@ -158,9 +177,59 @@ impl SessionMemory {
                 let stays = keep(*id);
                 if !stays {
                     *total -= e.bytes;
+                    self.release(e.bytes);
                 }
                 stays
             });
+        }
+    }
+
+    /// Forget everything this session keeps.
+    fn clear(&self) {
+        let mut entries = lock(&self.entries);
+        let mut total = lock(&self.bytes);
+        entries.clear();
+        self.release(*total);
+        *total = 0;
+    }
+
+    /// Count `bytes` against the process's budget, forgetting the least
+    /// recently used other sessions while it is short. False if even that
+    /// leaves no room. Takes none of this session's locks, so two sessions
+    /// making room at once never wait on each other.
+    fn reserve(&self, bytes: usize) -> bool {
+        let Some(shared) = self.shared.upgrade() else {
+            return true;
+        };
+        // What cannot fit even with every other session forgotten costs
+        // no one else anything.
+        if self.bytes() + bytes > shared.limit {
+            return false;
+        }
+        loop {
+            let used = shared.used.load(Ordering::Acquire);
+            if used + bytes <= shared.limit {
+                if shared
+                    .used
+                    .compare_exchange(used, used + bytes, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    return true;
+                }
+                continue;
+            }
+            match shared.evict_one(self.id) {
+                // Its bytes return to the budget as it is cleared.
+                Some(victim) => victim.clear(),
+                None => return false,
+            }
+        }
+    }
+
+    /// Return `bytes` to the process's budget.
+    fn release(&self, bytes: usize) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.used.fetch_sub(bytes, Ordering::AcqRel);
         }
     }
 
@@ -181,10 +250,39 @@ const MAX_SEALED: usize = 4096;
 /// A session's client keys, with the version they were read at.
 type SealedRows = (i64, Arc<dyn Any + Send + Sync>);
 
-/// Every session's memory in this process.
-#[derive(Default)]
-pub struct SessionMemories {
+impl Drop for SessionMemory {
+    fn drop(&mut self) {
+        // A session forgotten while a request still held it returns what it
+        // kept when that request lets go.
+        let total = *lock(&self.bytes);
+        self.release(total);
+    }
+}
+
+/// What every session's memory shares: the sessions, and the budget.
+struct Shared {
     sessions: Mutex<HashMap<SessionId, Arc<SessionMemory>>>,
+    /// Bytes kept by every session together.
+    used: AtomicUsize,
+    limit: usize,
+}
+
+impl Shared {
+    /// Take out the session used least recently, other than `except`.
+    fn evict_one(&self, except: SessionId) -> Option<Arc<SessionMemory>> {
+        let mut sessions = lock(&self.sessions);
+        let oldest = sessions
+            .iter()
+            .filter(|(id, m)| **id != except && m.bytes() > 0)
+            .min_by_key(|(_, m)| *lock(&m.last_used))
+            .map(|(id, _)| *id)?;
+        sessions.remove(&oldest)
+    }
+}
+
+/// Every session's memory in this process.
+pub struct SessionMemories {
+    shared: Arc<Shared>,
     /// A session's client keys (`crypto::keyring::KeyCache`: the rows as
     /// the database holds them, and each key as opened by a request of
     /// this session with its own DK, zeroized when dropped), with the key
@@ -194,13 +292,31 @@ pub struct SessionMemories {
     sealed: Mutex<HashMap<SessionId, SealedRows>>,
 }
 
+impl Default for SessionMemories {
+    fn default() -> Self {
+        Self::with_limit(MAX_TOTAL_BYTES)
+    }
+}
+
 impl SessionMemories {
+    /// Memory for sessions that together keep at most `limit` bytes.
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                sessions: Mutex::new(HashMap::new()),
+                used: AtomicUsize::new(0),
+                limit,
+            }),
+            sealed: Mutex::default(),
+        }
+    }
+
     /// The memory of `session` (a request of which is being served now).
     pub fn of(&self, session: SessionId) -> Arc<SessionMemory> {
-        let mut sessions = lock(&self.sessions);
+        let mut sessions = lock(&self.shared.sessions);
         let memory = sessions
             .entry(session)
-            .or_insert_with(|| Arc::new(SessionMemory::new()))
+            .or_insert_with(|| Arc::new(SessionMemory::new(session, Arc::downgrade(&self.shared))))
             .clone();
         *lock(&memory.last_used) = Instant::now();
         while sessions.len() > MAX_SESSIONS {
@@ -245,27 +361,37 @@ impl SessionMemories {
 
     /// Forget a session's memory (at sign-out).
     pub fn forget(&self, session: SessionId) {
-        lock(&self.sessions).remove(&session);
+        let gone = lock(&self.shared.sessions).remove(&session);
+        drop(gone);
         lock(&self.sealed).remove(&session);
     }
 
     /// Sessions holding memory now.
     pub fn sessions(&self) -> Vec<SessionId> {
-        let mut ids: HashSet<SessionId> = lock(&self.sessions).keys().copied().collect();
+        let mut ids: HashSet<SessionId> = lock(&self.shared.sessions).keys().copied().collect();
         ids.extend(lock(&self.sealed).keys().copied());
         ids.into_iter().collect()
     }
 
     /// Keep only sessions in `alive` that were used within `idle`.
     pub fn keep_only(&self, alive: &HashSet<SessionId>, idle: Duration) {
-        lock(&self.sessions)
-            .retain(|id, m| alive.contains(id) && lock(&m.last_used).elapsed() < idle);
+        let gone: Vec<_> = {
+            let mut sessions = lock(&self.shared.sessions);
+            let ids: Vec<SessionId> = sessions
+                .iter()
+                .filter(|(id, m)| !alive.contains(*id) || lock(&m.last_used).elapsed() >= idle)
+                .map(|(id, _)| *id)
+                .collect();
+            ids.iter().filter_map(|id| sessions.remove(id)).collect()
+        };
+        // Dropped (and zeroized) outside the lock.
+        drop(gone);
         lock(&self.sealed).retain(|id, _| alive.contains(id));
     }
 
-    /// Bytes of text held across sessions.
+    /// Bytes held across sessions.
     pub fn bytes(&self) -> usize {
-        lock(&self.sessions).values().map(|m| m.bytes()).sum()
+        self.shared.used.load(Ordering::Acquire)
     }
 }
 
@@ -329,6 +455,7 @@ mod tests {
             m.put("note", 1, (2, 2), Arc::new(()), 10),
             "replacing frees room"
         );
+        assert_eq!(memories.bytes(), 10);
         for id in 2..=(MAX_SESSIONS as i64 + 3) {
             memories.of(SessionId(id));
         }
@@ -337,6 +464,36 @@ mod tests {
             !memories.sessions().contains(&SessionId(1)),
             "least recently used went first"
         );
+        drop(m);
+        assert_eq!(memories.bytes(), 0, "its bytes went back to the budget");
+    }
+
+    #[test]
+    fn sessions_share_one_budget_and_the_idlest_makes_room() {
+        let memories = SessionMemories::with_limit(100);
+        let (a, b) = (memories.of(SessionId(1)), memories.of(SessionId(2)));
+        assert!(a.put("note", 1, (1, 1), Arc::new(()), 40));
+        assert!(b.put("note", 1, (1, 1), Arc::new(()), 40));
+        assert_eq!(memories.bytes(), 80);
+        // A third session needs room: the least recently used (1) goes.
+        std::thread::sleep(Duration::from_millis(2));
+        memories.of(SessionId(2));
+        let c = memories.of(SessionId(3));
+        assert!(c.put("note", 1, (1, 1), Arc::new(()), 50));
+        assert!(a.get::<()>("note", 1, (1, 1)).is_none(), "forgotten");
+        assert!(b.get::<()>("note", 1, (1, 1)).is_some(), "kept");
+        assert_eq!(memories.bytes(), 90);
+        assert!(!memories.sessions().contains(&SessionId(1)));
+        // More than the whole budget never fits, and costs no one.
+        assert!(!c.put("note", 2, (1, 1), Arc::new(()), 101));
+        assert!(b.get::<()>("note", 1, (1, 1)).is_some());
+        // Ending sessions returns their bytes.
+        memories.forget(SessionId(2));
+        drop(b);
+        memories.keep_only(&HashSet::new(), Duration::from_secs(60));
+        drop(c);
+        drop(a);
+        assert_eq!(memories.bytes(), 0);
     }
 
     #[test]
