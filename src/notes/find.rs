@@ -88,16 +88,16 @@ async fn search(
     let dk = session.keys.clone();
     let memory = state.memory.of(session.id);
     let in_memory = memory.clone();
-    let (fetched, client_rows, addenda) = state
+    let (held, client_rows, addenda) = state
         .db(move |conn| {
-            let fetched = search::fetch(conn, &in_memory, therapist)?;
+            let held = search::peek(conn, &in_memory, therapist)?;
             let clients = clients::list(conn, therapist)?;
             let addenda = if need_addenda {
                 addenda::texts_by_note(conn, therapist, &dk)?
             } else {
                 HashMap::new()
             };
-            Ok((fetched, clients, addenda))
+            Ok((held, clients, addenda))
         })
         .await?;
     let dk = &session.keys;
@@ -110,7 +110,7 @@ async fn search(
     // keeps answering other requests.
     let list = search::current_list(
         &memory,
-        fetched,
+        held,
         async || {
             let memory = memory.clone();
             state
@@ -134,8 +134,7 @@ async fn search(
                     && to.as_deref().is_none_or(|t| m.session_date.as_str() <= t)
             };
             search::run(
-                &list.metas,
-                &list.texts,
+                &list,
                 within,
                 &vocabulary,
                 &names,

@@ -155,6 +155,32 @@ pub struct NoteList {
     pub texts: Vec<Option<Arc<NoteText>>>,
     /// Tag counts by month (`YYYY-MM`), for the chart.
     pub months: BTreeMap<String, BTreeMap<String, u32>>,
+    /// Where each tag family is: positions in `metas`, in order, so a tag
+    /// filter reads the notes that carry the tag and no others.
+    pub tagged: HashMap<String, Vec<u32>>,
+}
+
+impl NoteList {
+    /// Positions of the notes tagged with `tag`'s family.
+    pub fn tagged(&self, tag: &str) -> &[u32] {
+        self.tagged
+            .get(crate::tags::family(tag))
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
+impl Drop for NoteList {
+    fn drop(&mut self) {
+        // Tag keys are sealed in the database: wipe the copies kept here.
+        for (_, counts) in std::mem::take(&mut self.months) {
+            for (mut tag, _) in counts {
+                tag.zeroize();
+            }
+        }
+        for (mut tag, _) in self.tagged.drain() {
+            tag.zeroize();
+        }
+    }
 }
 
 /// What [`fetch`] read: the list itself while no note changed, otherwise
@@ -165,6 +191,19 @@ pub enum Fetched {
     /// The version, every note's plain columns, the texts memory holds,
     /// and the rows of the notes it lacks.
     Stale(i64, Vec<NoteMeta>, Vec<Option<Arc<NoteText>>>, Vec<NoteRow>),
+}
+
+/// The list this session holds at the current version, if any; reads
+/// nothing else. A burst of a session's first requests each peeks, and
+/// only the one whose turn it is then reads the rows ([`current_list`]),
+/// so the burst holds one copy of the caseload's sealed rows, not one each.
+pub fn peek(
+    conn: &mut DbConn,
+    memory: &SessionMemory,
+    therapist: TherapistId,
+) -> QueryResult<Option<Arc<NoteList>>> {
+    let version = model::list_version(conn, therapist)?;
+    Ok(memory.get(LIST_KIND, 0, (version, 0)))
 }
 
 /// Read what search needs from the database, given what `memory` holds: the
@@ -209,24 +248,24 @@ impl Fetched {
     }
 }
 
-/// The note list at the current version, given what a first read found:
-/// the list held in memory, or else one build per session and version.
-/// Requests of the same session that find no list wait for the first one
-/// to build it and then read it (`again` reads the database again), so a
-/// burst of first searches opens the caseload once, not once each. `build`
-/// turns what was read into the list (CPU work: a blocking thread).
+/// The note list at the current version, given what [`peek`] found: the
+/// list held in memory, or else one build per session and version.
+/// Requests of the same session that find no list take turns: each reads
+/// ([`fetch`], in its turn), and finds the list the one before it built,
+/// so a burst of first searches reads and opens the caseload once, not
+/// once each. `build` turns what was read into the list (CPU work: a
+/// blocking thread).
 pub async fn current_list<E>(
     memory: &SessionMemory,
-    first: Fetched,
-    again: impl AsyncFnOnce() -> Result<Fetched, E>,
+    held: Option<Arc<NoteList>>,
+    read: impl AsyncFnOnce() -> Result<Fetched, E>,
     build: impl AsyncFnOnce(Fetched) -> Result<Arc<NoteList>, E>,
 ) -> Result<Arc<NoteList>, E> {
-    if let Fetched::Held(list) = first {
+    if let Some(list) = held {
         return Ok(list);
     }
-    let turn = memory.turn().await;
-    let fetched = if turn.waited { again().await? } else { first };
-    match fetched {
+    let _turn = memory.turn().await;
+    match read().await? {
         Fetched::Held(list) => Ok(list),
         stale => build(stale).await,
     }
@@ -246,23 +285,33 @@ fn build_list(
 ) -> Arc<NoteList> {
     fill(memory, &metas, &mut texts, rows, dk);
     let mut months: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
-    for (meta, text) in metas.iter().zip(&texts) {
+    let mut tagged: HashMap<String, Vec<u32>> = HashMap::new();
+    let mut places = 0;
+    for (i, (meta, text)) in metas.iter().zip(&texts).enumerate() {
         let Some(text) = text else { continue };
         let month = meta.session_date.get(..7).unwrap_or_default();
         let counts = months.entry(month.to_owned()).or_default();
         for tag in text.tags() {
-            *counts
-                .entry(crate::tags::family(tag).to_owned())
-                .or_default() += 1;
+            let family = crate::tags::family(tag);
+            *counts.entry(family.to_owned()).or_default() += 1;
+            let at = tagged.entry(family.to_owned()).or_default();
+            // Positions fit u32: a list is at most a few hundred thousand notes.
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            if at.last() != Some(&i) {
+                at.push(i);
+                places += 1;
+            }
         }
     }
     // The texts are counted once, under their own entries; this is the
-    // plain columns (three short strings on the heap) and the pointers.
-    let bytes = metas.len() * (std::mem::size_of::<NoteMeta>() + 3 * 32 + 8);
+    // plain columns (three short strings on the heap), the pointers and
+    // the tag positions.
+    let bytes = metas.len() * (std::mem::size_of::<NoteMeta>() + 3 * 32 + 8) + places * 4;
     let list = Arc::new(NoteList {
         metas,
         texts,
         months,
+        tagged,
     });
     memory.put(LIST_KIND, 0, (version, 0), list.clone(), bytes);
     list
@@ -463,16 +512,16 @@ pub struct Filter<'a> {
     pub tag: Option<&'a str>,
 }
 
-/// Run the filter over the notes `within` accepts (`texts` is in step with
-/// `metas`; notes without text are skipped). `client_names` lets a search
+/// Run the filter over the notes of `list` that `within` accepts (notes
+/// without text are skipped; with a tag, only the notes that carry it are
+/// read). `client_names` lets a search
 /// for a client's name find their notes; `addenda` are searched too.
 /// Returns how many notes match and the first `limit` of them; only those
 /// are given tags, key moment and snippet, so a filter matching thousands
 /// of notes copies no more text than the page shows.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
-    metas: &[NoteMeta],
-    texts: &[Option<Arc<NoteText>>],
+    list: &NoteList,
     within: impl Fn(&NoteMeta) -> bool,
     vocabulary: &Vocabulary,
     client_names: &HashMap<ClientId, String>,
@@ -483,8 +532,12 @@ pub fn run(
     let words = filter.words.trim();
     let mut total = 0;
     let mut hits = Vec::new();
-    for (meta, text) in metas.iter().zip(texts) {
-        let Some(text) = text else {
+    let positions: Box<dyn Iterator<Item = usize>> = match filter.tag {
+        Some(tag) => Box::new(list.tagged(tag).iter().map(|&i| i as usize)),
+        None => Box::new(0..list.metas.len()),
+    };
+    for i in positions {
+        let (Some(meta), Some(Some(text))) = (list.metas.get(i), list.texts.get(i)) else {
             continue;
         };
         if !within(meta) {
@@ -647,6 +700,59 @@ mod opening {
             assert!(text.bytes() > text.text.len());
         }
     }
+
+    #[test]
+    fn a_tag_filter_reads_only_the_notes_that_carry_the_tag() {
+        let keys = Keys::only(1, DataKey::from_bytes([7; 32]));
+        let rows: Vec<NoteRow> = (1..=40).map(|i| row(&keys, i)).collect();
+        let metas: Vec<NoteMeta> = rows
+            .iter()
+            .map(|r| NoteMeta {
+                id: r.id,
+                client_id: r.client_id,
+                session_date: format!("2026-{:02}-01", r.id.0 % 12 + 1),
+                format: r.format.clone(),
+                status: r.status.clone(),
+                revision: r.revision,
+                updated_at: r.updated_at,
+            })
+            .collect();
+        let memories = crate::web::session_memory::SessionMemories::default();
+        let memory = memories.of(crate::ids::SessionId(1));
+        let texts = vec![None; metas.len()];
+        let list = build_list(&memory, 1, metas, texts, rows, &keys);
+        assert_eq!(list.tagged("tearful-breakthrough").len(), 40);
+        assert_eq!(list.tagged("custom:7"), [6]);
+        assert!(list.tagged("stress-relief").is_empty());
+        let vocabulary = Vocabulary::new(&[], &crate::packs::registry::PackSet::default());
+        let run_for = |tag: &str, words: &str, within: &dyn Fn(&NoteMeta) -> bool| {
+            let filter = Filter {
+                words,
+                tag: Some(tag),
+            };
+            let (total, hits) = run(
+                &list,
+                within,
+                &vocabulary,
+                &HashMap::new(),
+                &HashMap::new(),
+                &filter,
+                5,
+            );
+            (total, hits.iter().map(|h| h.note_id.0).collect::<Vec<_>>())
+        };
+        assert_eq!(run_for("tearful-breakthrough", "", &|_| true).0, 40);
+        assert_eq!(
+            run_for("tearful-breakthrough", "", &|m| m.client_id == ClientId(3)),
+            (6, vec![2, 9, 16, 23, 30])
+        );
+        assert_eq!(run_for("custom:7", "", &|_| true), (1, vec![7]));
+        assert_eq!(run_for("custom:7", "Plan 8", &|_| true), (0, vec![]));
+        assert_eq!(
+            run_for("tearful-breakthrough", "Moment 12", &|_| true),
+            (1, vec![12])
+        );
+    }
 }
 
 #[cfg(test)]
@@ -661,6 +767,7 @@ mod single_build {
             metas: vec![],
             texts: vec![],
             months: BTreeMap::new(),
+            tagged: HashMap::new(),
         })
     }
 
@@ -682,7 +789,10 @@ mod single_build {
             let (memory, builds) = (memory.clone(), builds.clone());
             requests.push(tokio::spawn(async move {
                 // Every request reads first, before any list exists.
-                let first = read(&memory);
+                let first = match read(&memory) {
+                    Fetched::Held(list) => Some(list),
+                    Fetched::Stale(..) => None,
+                };
                 let again = async || Ok::<_, ()>(read(&memory));
                 let build = async |_| {
                     builds.fetch_add(1, Ordering::SeqCst);
