@@ -125,8 +125,11 @@ async fn search(
     .await?;
     let run_search = searched && errors.is_empty();
     let tag_owned = tag.map(str::to_owned);
-    let ((total, hits), counts, vocabulary, names, client_rows) = web::block(move || {
-        let counts = list.months.clone();
+    let ((total, hits), chart, families, names, client_rows) = web::block(move || {
+        // The chart reads the counts where they are kept (no copy of the
+        // tag keys to free unwiped).
+        let families = vocabulary.families();
+        let chart = charts::monthly(&list.months, &families, &today());
         let hits = if run_search {
             let within = |m: &NoteMeta| {
                 client.is_none_or(|c| c == m.client_id)
@@ -148,7 +151,7 @@ async fn search(
         } else {
             (0, vec![])
         };
-        (hits, counts, vocabulary, names, client_rows)
+        (hits, chart, families, names, client_rows)
     })
     .await?;
     let results = hits
@@ -164,8 +167,6 @@ async fn search(
             snippet: h.snippet,
         })
         .collect::<Vec<_>>();
-    let families = vocabulary.families();
-    let chart = charts::monthly(&counts, &families, &today());
     let mut clients_sorted: Vec<ClientChoice> = client_rows
         .iter()
         .map(|(c, _)| ClientChoice {

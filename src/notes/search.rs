@@ -107,7 +107,7 @@ impl NoteText {
     }
 
     /// Tag keys.
-    pub fn tags(&self) -> impl Iterator<Item = &str> {
+    pub fn tags(&self) -> impl Iterator<Item = &str> + Clone {
         self.tags.iter().map(|t| self.at(*t))
     }
 
@@ -283,7 +283,7 @@ fn build_list(
     rows: Vec<NoteRow>,
     dk: &Keys,
 ) -> Arc<NoteList> {
-    fill(memory, &metas, &mut texts, rows, dk);
+    let uncounted = fill(memory, &metas, &mut texts, rows, dk);
     let mut months: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
     let mut tagged: HashMap<String, Vec<u32>> = HashMap::new();
     let mut places = 0;
@@ -293,8 +293,20 @@ fn build_list(
         let counts = months.entry(month.to_owned()).or_default();
         for tag in text.tags() {
             let family = crate::tags::family(tag);
-            *counts.entry(family.to_owned()).or_default() += 1;
-            let at = tagged.entry(family.to_owned()).or_default();
+            // Look before inserting: a key copied and dropped would be
+            // freed unwiped.
+            match counts.get_mut(family) {
+                Some(n) => *n += 1,
+                None => {
+                    counts.insert(family.to_owned(), 1);
+                }
+            }
+            if !tagged.contains_key(family) {
+                tagged.insert(family.to_owned(), Vec::new());
+            }
+            let Some(at) = tagged.get_mut(family) else {
+                continue;
+            };
             // Positions fit u32: a list is at most a few hundred thousand notes.
             let i = u32::try_from(i).unwrap_or(u32::MAX);
             if at.last() != Some(&i) {
@@ -303,10 +315,12 @@ fn build_list(
             }
         }
     }
-    // The texts are counted once, under their own entries; this is the
-    // plain columns (three short strings on the heap), the pointers and
+    // The texts are counted once, under their own entries (those memory
+    // had no room for are counted here, as the list holds them); this is
+    // the plain columns (three short strings on the heap), the pointers and
     // the tag positions.
-    let bytes = metas.len() * (std::mem::size_of::<NoteMeta>() + 3 * 32 + 8) + places * 4;
+    let bytes =
+        metas.len() * (std::mem::size_of::<NoteMeta>() + 3 * 32 + 8) + places * 4 + uncounted;
     let list = Arc::new(NoteList {
         metas,
         texts,
@@ -335,20 +349,24 @@ fn missing(metas: &[NoteMeta], held: &[Option<Arc<NoteText>>]) -> Vec<NoteId> {
 
 /// Fill the gaps in `held` by opening `rows` (the missing notes), keeping
 /// what was opened in session memory. A note that fails to open stays
-/// `None`. Memory of notes no longer listed is dropped.
+/// `None`. Memory of notes no longer listed is dropped. Returns the bytes
+/// of opened text that memory had no room to keep.
 fn fill(
     memory: &SessionMemory,
     metas: &[NoteMeta],
     held: &mut [Option<Arc<NoteText>>],
     rows: Vec<NoteRow>,
     dk: &Keys,
-) {
+) -> usize {
     if rows.is_empty() && memory.count(KIND) == metas.len() {
-        return;
+        return 0;
     }
+    let mut uncounted = 0;
     let mut opened: HashMap<NoteId, Arc<NoteText>> = HashMap::with_capacity(rows.len());
     for (id, stamp, text) in open_all(&rows, dk) {
-        memory.put(KIND, id.0, stamp, text.clone(), text.bytes());
+        if !memory.put(KIND, id.0, stamp, text.clone(), text.bytes()) {
+            uncounted += text.bytes();
+        }
         opened.insert(id, text);
     }
     for (meta, slot) in metas.iter().zip(held.iter_mut()) {
@@ -358,6 +376,7 @@ fn fill(
     }
     let listed: HashSet<i64> = metas.iter().map(|m| m.id.0).collect();
     memory.retain(KIND, |id| listed.contains(&id));
+    uncounted
 }
 
 /// Rows a thread opens at the least before another thread is worth starting.
@@ -591,7 +610,7 @@ pub fn run(
                 client_id: meta.client_id,
                 session_date: meta.session_date.clone(),
                 signed: meta.status == "signed",
-                tags: vocabulary.views(&note.tags().map(str::to_owned).collect::<Vec<_>>()),
+                tags: vocabulary.views_of(note.tags()),
                 key_moment: note.key_moment().to_owned(),
                 snippet: place.and_then(|(label, text)| snippet(label, text, words)),
             });

@@ -159,9 +159,14 @@ impl Vocabulary {
 
     /// Views for stored keys, in vocabulary order, skipping unknown keys.
     pub fn views(&self, keys: &[String]) -> Vec<TagView> {
+        self.views_of(keys.iter().map(String::as_str))
+    }
+
+    /// [`Vocabulary::views`] for keys borrowed from wherever they are kept.
+    pub fn views_of<'a>(&self, keys: impl Iterator<Item = &'a str> + Clone) -> Vec<TagView> {
         self.tags
             .iter()
-            .filter(|t| keys.contains(&t.key))
+            .filter(|t| keys.clone().any(|k| k == t.key))
             .cloned()
             .collect()
     }

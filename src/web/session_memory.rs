@@ -54,6 +54,9 @@ pub struct SessionMemory {
     id: SessionId,
     /// The process's budget and its other sessions (none in some tests).
     shared: Weak<Shared>,
+    /// Set once the session's memory is forgotten (evicted, ended): a
+    /// request still holding it can read what it has but keep no more.
+    forgotten: std::sync::atomic::AtomicBool,
     entries: Mutex<HashMap<&'static str, HashMap<i64, Entry>>>,
     bytes: Mutex<usize>,
     last_used: Mutex<Instant>,
@@ -82,6 +85,7 @@ impl SessionMemory {
         Self {
             id,
             shared,
+            forgotten: std::sync::atomic::AtomicBool::new(false),
             entries: Mutex::new(HashMap::new()),
             bytes: Mutex::new(0),
             last_used: Mutex::new(Instant::now()),
@@ -144,53 +148,98 @@ impl SessionMemory {
         value: Arc<T>,
         bytes: usize,
     ) -> bool {
-        if bytes > MAX_SESSION_BYTES || !self.reserve(bytes) {
+        // A session already forgotten keeps nothing more: no request can
+        // read it again.
+        if self.forgotten.load(Ordering::Acquire) {
             return false;
         }
-        let mut entries = lock(&self.entries);
-        let of_kind = entries.entry(kind).or_default();
-        let mut total = lock(&self.bytes);
-        let replaced = of_kind.get(&id).map_or(0, |e| e.bytes);
-        if *total - replaced + bytes > MAX_SESSION_BYTES {
-            self.release(bytes);
+        // Check this session's own limit first, so a put that cannot fit
+        // never makes other sessions pay; then take from the budget only
+        // what the entry adds. Room is made with none of this session's
+        // locks held (see `reserve`), so this looks, reserves, and checks
+        // again.
+        let replaced = |entries: &HashMap<&'static str, HashMap<i64, Entry>>| {
+            entries
+                .get(kind)
+                .and_then(|m| m.get(&id))
+                .map_or(0, |e| e.bytes)
+        };
+        let (before, total) = {
+            let entries = lock(&self.entries);
+            (replaced(&entries), *lock(&self.bytes))
+        };
+        if total - before + bytes > MAX_SESSION_BYTES {
             return false;
         }
-        self.release(replaced);
-        *total = *total - replaced + bytes;
-        of_kind.insert(
-            id,
-            Entry {
-                stamp,
-                bytes,
-                value,
-            },
-        );
+        let extra = bytes.saturating_sub(before);
+        if extra > 0 && !self.reserve(extra) {
+            return false;
+        }
+        let old = {
+            let mut entries = lock(&self.entries);
+            let now = replaced(&entries);
+            let mut total = lock(&self.bytes);
+            if *total - now + bytes > MAX_SESSION_BYTES {
+                self.release(extra);
+                return false;
+            }
+            // Settle the budget on what actually changed (another request
+            // of this session may have put or dropped the entry meanwhile).
+            let delta = bytes as isize - now as isize - extra as isize;
+            if delta < 0 {
+                self.release(delta.unsigned_abs());
+            } else {
+                self.take(delta.unsigned_abs());
+            }
+            *total = *total - now + bytes;
+            entries.entry(kind).or_default().insert(
+                id,
+                Entry {
+                    stamp,
+                    bytes,
+                    value,
+                },
+            )
+        };
+        // What it replaced is dropped (and wiped) with no lock held.
+        drop(old);
         true
     }
 
     /// Forget every `kind` entry whose row id `keep` rejects (rows deleted).
     pub fn retain(&self, kind: &'static str, keep: impl Fn(i64) -> bool) {
-        let mut entries = lock(&self.entries);
-        let mut total = lock(&self.bytes);
-        if let Some(of_kind) = entries.get_mut(kind) {
-            of_kind.retain(|id, e| {
-                let stays = keep(*id);
-                if !stays {
-                    *total -= e.bytes;
-                    self.release(e.bytes);
+        let mut gone = Vec::new();
+        {
+            let mut entries = lock(&self.entries);
+            let mut total = lock(&self.bytes);
+            if let Some(of_kind) = entries.get_mut(kind) {
+                let ids: Vec<i64> = of_kind.keys().copied().filter(|id| !keep(*id)).collect();
+                for id in ids {
+                    if let Some(e) = of_kind.remove(&id) {
+                        *total -= e.bytes;
+                        self.release(e.bytes);
+                        gone.push(e);
+                    }
                 }
-                stays
-            });
+            }
         }
+        // Dropped (and wiped) with no lock held.
+        drop(gone);
     }
 
-    /// Forget everything this session keeps.
+    /// Forget everything this session keeps, and keep nothing more.
     fn clear(&self) {
-        let mut entries = lock(&self.entries);
-        let mut total = lock(&self.bytes);
-        entries.clear();
-        self.release(*total);
-        *total = 0;
+        self.forgotten.store(true, Ordering::Release);
+        let gone = {
+            let mut entries = lock(&self.entries);
+            let mut total = lock(&self.bytes);
+            self.release(*total);
+            *total = 0;
+            std::mem::take(&mut *entries)
+        };
+        // Dropped (and wiped) with no lock held: wiping 32 MiB must not
+        // hold up anyone looking at this session's size.
+        drop(gone);
     }
 
     /// Count `bytes` against the process's budget, forgetting the least
@@ -223,6 +272,14 @@ impl SessionMemory {
                 Some(victim) => victim.clear(),
                 None => return false,
             }
+        }
+    }
+
+    /// Count `bytes` against the budget without making room (settling a
+    /// reservation; may pass the limit by one entry in a rare race).
+    fn take(&self, bytes: usize) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.used.fetch_add(bytes, Ordering::AcqRel);
         }
     }
 
@@ -313,25 +370,31 @@ impl SessionMemories {
 
     /// The memory of `session` (a request of which is being served now).
     pub fn of(&self, session: SessionId) -> Arc<SessionMemory> {
-        let mut sessions = lock(&self.shared.sessions);
-        let memory = sessions
-            .entry(session)
-            .or_insert_with(|| Arc::new(SessionMemory::new(session, Arc::downgrade(&self.shared))))
-            .clone();
-        *lock(&memory.last_used) = Instant::now();
-        while sessions.len() > MAX_SESSIONS {
-            let oldest = sessions
-                .iter()
-                .filter(|(id, _)| **id != session)
-                .min_by_key(|(_, m)| *lock(&m.last_used))
-                .map(|(id, _)| *id);
-            match oldest {
-                Some(id) => {
-                    sessions.remove(&id);
+        let mut gone = Vec::new();
+        let memory = {
+            let mut sessions = lock(&self.shared.sessions);
+            let memory = sessions
+                .entry(session)
+                .or_insert_with(|| {
+                    Arc::new(SessionMemory::new(session, Arc::downgrade(&self.shared)))
+                })
+                .clone();
+            *lock(&memory.last_used) = Instant::now();
+            while sessions.len() > MAX_SESSIONS {
+                let oldest = sessions
+                    .iter()
+                    .filter(|(id, _)| **id != session)
+                    .min_by_key(|(_, m)| *lock(&m.last_used))
+                    .map(|(id, _)| *id);
+                match oldest.and_then(|id| sessions.remove(&id)) {
+                    Some(m) => gone.push(m),
+                    None => break,
                 }
-                None => break,
             }
-        }
+            memory
+        };
+        // Forgotten (and wiped) with no lock held.
+        gone.iter().for_each(|m| m.clear());
         memory
     }
 
@@ -362,7 +425,9 @@ impl SessionMemories {
     /// Forget a session's memory (at sign-out).
     pub fn forget(&self, session: SessionId) {
         let gone = lock(&self.shared.sessions).remove(&session);
-        drop(gone);
+        if let Some(m) = gone {
+            m.clear();
+        }
         lock(&self.sealed).remove(&session);
     }
 
@@ -384,8 +449,8 @@ impl SessionMemories {
                 .collect();
             ids.iter().filter_map(|id| sessions.remove(id)).collect()
         };
-        // Dropped (and zeroized) outside the lock.
-        drop(gone);
+        // Forgotten (and wiped) with no lock held.
+        gone.iter().for_each(|m: &Arc<SessionMemory>| m.clear());
         lock(&self.sealed).retain(|id, _| alive.contains(id));
     }
 
@@ -487,6 +552,21 @@ mod tests {
         // More than the whole budget never fits, and costs no one.
         assert!(!c.put("note", 2, (1, 1), Arc::new(()), 101));
         assert!(b.get::<()>("note", 1, (1, 1)).is_some());
+        // A session forgotten while a request holds it keeps nothing more.
+        assert!(!a.put("note", 2, (1, 1), Arc::new(()), 1));
+        // A put over its own session's limit costs no one else anything.
+        let d = memories.of(SessionId(4));
+        assert!(d.put("note", 1, (1, 1), Arc::new(()), 5));
+        assert!(!d.put("note", 2, (1, 1), Arc::new(()), MAX_SESSION_BYTES));
+        assert!(b.get::<()>("note", 1, (1, 1)).is_some());
+        assert!(c.get::<()>("note", 1, (1, 1)).is_some());
+        assert!(
+            d.put("note", 1, (2, 2), Arc::new(()), 3),
+            "replacing in place"
+        );
+        assert_eq!(memories.bytes(), 93);
+        drop(d);
+        memories.forget(SessionId(4));
         // Ending sessions returns their bytes.
         memories.forget(SessionId(2));
         drop(b);
