@@ -547,15 +547,20 @@ pub fn plot(backend: &str, machine: &str, points: &[GrowthPoint]) -> String {
             .enumerate()
             .map(|(j, p)| {
                 format!(
-                    "{}{:.1} {:.1}",
+                    "{}{:.1},{:.1}",
                     if j == 0 { "M" } else { "L" },
                     x(p.notes as f64),
                     y(value(p))
                 )
             })
             .collect();
+        let dashes = if dash.is_empty() {
+            String::new()
+        } else {
+            format!(" stroke-dasharray=\"{dash}\"")
+        };
         svg += &format!(
-            "<path d=\"{}\" stroke=\"{colour}\" stroke-width=\"2\" fill=\"none\" stroke-dasharray=\"{dash}\"/>\n",
+            "<path d=\"{}\" stroke=\"{colour}\" stroke-width=\"2\" fill=\"none\"{dashes}/>\n",
             d.join(" ")
         );
         for p in points {
@@ -567,7 +572,7 @@ pub fn plot(backend: &str, machine: &str, points: &[GrowthPoint]) -> String {
         }
         let ly = top + 10.0 + 22.0 * i as f64;
         svg += &format!(
-            "<path d=\"M{} {ly} h24\" stroke=\"{colour}\" stroke-width=\"2\" stroke-dasharray=\"{dash}\"/><text x=\"{}\" y=\"{}\">{label}</text>\n",
+            "<path d=\"M{} {ly} h24\" stroke=\"{colour}\" stroke-width=\"2\"{dashes}/><text x=\"{}\" y=\"{}\">{label}</text>\n",
             w - right + 14.0,
             w - right + 44.0,
             ly + 4.0
